@@ -1,0 +1,261 @@
+"""`recommender ingest | build | serve | import-events | related | popular | demo`.
+
+Errors a user can cause end in one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from recommender import logs
+from recommender.articles import Article, RecordError, RecordWarning, read_articles
+from recommender.config import Settings
+from recommender.errors import RecommenderError
+from recommender.events import read_events
+from recommender.ranking import RankedList
+from recommender.store import Event, Store
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fails_cleanly(command: F) -> F:
+    """Map our named errors to one line on stderr and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except RecommenderError as exc:
+            err.print(f"error: {exc}", markup=False, highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def main(log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "WARNING") -> None:
+    logs.configure(log_level)
+
+
+@contextmanager
+def progress_bars() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    """A factory of rich progress bars: factory(label, total) returns an advance(n) function."""
+    with Progress(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
+
+        def factory(label: str, total: int) -> Callable[[int], None]:
+            task = progress.add_task(label, total=total)
+            return lambda n: progress.advance(task, n)
+
+        yield factory
+
+
+def _service(settings: Settings) -> Any:
+    from recommender.service import RecommenderService
+
+    service = RecommenderService(settings)
+    service.start()
+    return service
+
+
+@app.command()
+@fails_cleanly
+def ingest(
+    file: Annotated[Path, typer.Argument(help="JSONL, CSV or MIND news.tsv")],
+    fmt: Annotated[str, typer.Option("--format", help="auto, jsonl, csv or mind")] = "auto",
+) -> None:
+    """Load articles into the store (then run `build`). Bad records are reported with their
+    line number; the rest still go in; exit code 2 if any was rejected."""
+    settings = Settings()
+    store = Store(settings.db_path, settings.sqlite_synchronous)
+    rejected: list[RecordError] = []
+    warnings: list[RecordWarning] = []
+    batch: list[Article] = []
+    accepted = 0
+    for _, item in read_articles(file, fmt):
+        if isinstance(item, RecordError):
+            rejected.append(item)
+            continue
+        if isinstance(item, RecordWarning):
+            warnings.append(item)
+            continue
+        batch.append(item)
+        if len(batch) >= 1_000:
+            store.upsert_articles(batch)
+            accepted += len(batch)
+            batch = []
+    if batch:
+        store.upsert_articles(batch)
+        accepted += len(batch)
+    store.close()
+    for warning in warnings[:20]:
+        err.print(
+            f"{file}:{warning.line}: warning: {warning.message}", markup=False, highlight=False
+        )
+    for problem in rejected[:50]:
+        err.print(f"{file}:{problem.line}: {problem.message}", markup=False, highlight=False)
+    out.print(
+        f"ingested {accepted} articles from {file}; rejected {len(rejected)}; "
+        f"repaired {len(warnings)}"
+    )
+    if rejected:
+        raise typer.Exit(2)
+
+
+@app.command()
+@fails_cleanly
+def build() -> None:
+    """Full rebuild of the vector index from the store into a new folder, then an atomic switch.
+    Embeddings of unchanged articles come from the cache."""
+    from recommender.build import build_index
+    from recommender.embedding import create_embedder
+
+    settings = Settings()
+    store = Store(settings.db_path, settings.sqlite_synchronous)
+    embedder = create_embedder(settings)
+    with progress_bars() as bars:
+        result = build_index(settings, store, embedder, bars)
+    store.close()
+    out.print(
+        f"built {result.kind} index of {result.count} articles in {result.seconds:.1f}s "
+        f"(reused {result.reused} cached embeddings, embedded {result.embedded}) → {result.folder}"
+    )
+
+
+@app.command()
+@fails_cleanly
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+) -> None:
+    """Run the HTTP API."""
+    import uvicorn
+
+    from recommender.api import create_app
+
+    logs.configure("INFO")
+    uvicorn.run(create_app(Settings()), host=host, port=port, log_config=None, access_log=False)
+
+
+@app.command("import-events")
+@fails_cleanly
+def import_events(
+    file: Annotated[
+        Path, typer.Argument(help="CSV (ts,type,article_id,...) or MIND behaviors.tsv")
+    ],
+    fmt: Annotated[str, typer.Option("--format", help="auto, csv or mind")] = "auto",
+) -> None:
+    """Bootstrap popularity from an event log."""
+    settings = Settings()
+    store = Store(settings.db_path, settings.sqlite_synchronous)
+    rejected: list[RecordError] = []
+    batch: list[Event] = []
+    accepted = 0
+    for _, item in read_events(file, fmt):
+        if isinstance(item, RecordError):
+            rejected.append(item)
+            continue
+        batch.append(item)
+        if len(batch) >= 10_000:
+            store.add_events(batch)
+            accepted += len(batch)
+            batch = []
+    if batch:
+        store.add_events(batch)
+        accepted += len(batch)
+    store.close()
+    for problem in rejected[:50]:
+        err.print(f"{file}:{problem.line}: {problem.message}", markup=False, highlight=False)
+    out.print(f"imported {accepted} events from {file}; rejected {len(rejected)}")
+    if rejected:
+        raise typer.Exit(2)
+
+
+def _print_list(ranked: RankedList, title: str) -> None:
+    table = Table(title=title + (" (fallback: popular)" if ranked.fallback else ""))
+    for column in ("#", "id", "section", "score", "title"):
+        table.add_column(column)
+    for position, item in enumerate(ranked.items, start=1):
+        table.add_row(
+            str(position),
+            item.card.id,
+            item.card.section or "",
+            f"{item.score:.3f}",
+            item.card.title,
+        )
+    out.print(table)
+
+
+@app.command()
+@fails_cleanly
+def related(
+    article_id: str,
+    k: Annotated[int, typer.Option(min=1, max=100)] = 4,
+    section: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Print the Lees-ook list of an article."""
+    service = _service(Settings())
+    card = service.catalog.get(article_id)
+    _print_list(
+        service.related(article_id, k, section=section),
+        f"related to {card.title if card else article_id}",
+    )
+
+
+@app.command()
+@fails_cleanly
+def popular(
+    k: Annotated[int, typer.Option(min=1, max=100)] = 6,
+    section: Annotated[str | None, typer.Option()] = None,
+    window: Annotated[str, typer.Option(help="decayed, trending or alltime")] = "decayed",
+    context: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Print the Populair-nieuws list."""
+    service = _service(Settings())
+    _print_list(service.popular(k, section=section, window=window, context=context), "popular")
+
+
+@app.command()
+@fails_cleanly
+def demo() -> None:
+    """Load the demo corpus and a generated click log, then build the index."""
+    from recommender.build import build_index
+    from recommender.demo import demo_articles, demo_click_log, write_events_csv
+    from recommender.embedding import create_embedder
+
+    settings = Settings()
+    store = Store(settings.db_path, settings.sqlite_synchronous)
+    articles = demo_articles()
+    store.upsert_articles(articles)
+    if store.count_events() == 0:
+        events = demo_click_log(articles)
+        store.add_events(events)
+        write_events_csv(events, settings.data_dir / "demo-clicks.csv")
+    embedder = create_embedder(settings)
+    with progress_bars() as bars:
+        result = build_index(settings, store, embedder, bars)
+    out.print(
+        f"demo: {len(articles)} articles, {store.count_events()} events, index {result.folder}"
+    )
+    store.close()

