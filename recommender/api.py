@@ -1,8 +1,7 @@
 """HTTP API: create_app(settings) builds the FastAPI app. Routes stay thin; the service does
 the work. Reads are public and cheap; writes need the bearer token."""
 
-from __future__ import annotations
-
+import json
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -18,7 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from recommender import __version__, metrics_http, pages
+from recommender import __version__, admin, metrics_http, pages
 from recommender.articles import Article, ArticleId
 from recommender.config import Settings
 from recommender.errors import InvalidInput, RecommenderError
@@ -75,7 +74,9 @@ class WriteResult(BaseModel):
     indexed: int
 
 
-def to_response(ranked: RankedList, explain: bool) -> RecommendationOut:
+def to_response(
+    ranked: RankedList, explain: bool, request: Request | None = None
+) -> RecommendationOut:
     items = [
         ItemOut(
             id=item.card.id,
@@ -93,6 +94,8 @@ def to_response(ranked: RankedList, explain: bool) -> RecommendationOut:
         )
         for item in ranked.items
     ]
+    if ranked.fallback and request is not None:
+        request.app.state.fallback_counter.inc()
     return RecommendationOut(
         recommendation_id=ranked.recommendation_id,
         kind=ranked.kind,
@@ -105,49 +108,50 @@ def to_response(ranked: RankedList, explain: bool) -> RecommendationOut:
 
 
 class BodyLimit:
-    """Refuse bodies over the limit with 413 before they are read into memory, whether the
-    client sends a Content-Length or streams chunks."""
+    """Refuse bodies over the limit with 413 before the app parses them, whether the client sends
+    a Content-Length or streams chunks. The body is buffered (at most max_bytes) and replayed."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
                 await self._refuse(send)
                 return
-        seen = 0
-        started = False
-
-        async def limited() -> Message:
-            nonlocal seen
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited, tracking_send)
-        except _TooLarge:
-            if not started:
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
                 await self._refuse(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send) -> None:
-        body = (
-            b'{"error":"PayloadTooLarge",'
-            b'"message":"request body is larger than allowed (%d bytes)"}' % (self.max_bytes)
-        )
+        message = f"request body is larger than allowed ({self.max_bytes} bytes)"
+        body = json.dumps({"error": "PayloadTooLarge", "message": message}).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -156,10 +160,6 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(Exception):
-    pass
 
 
 # the app ------------------------------------------------------------------------------------
@@ -175,7 +175,9 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
         if not svc.ready:
             svc.start()
         app.state.service = svc
+        svc.start_watching(settings.index_poll_seconds)
         yield
+        svc.stop_watching()
         if owned:
             svc.close()
 
@@ -188,6 +190,9 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
+        # the widget's click beacons go out with credentials; we authenticate with bearer tokens,
+        # never cookies, so allowing credentials exposes nothing
+        allow_credentials=True,
         allow_methods=["GET", "POST", "PUT", "DELETE"],
         allow_headers=["Authorization", "Content-Type"],
     )
@@ -195,7 +200,9 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
     metrics_http.install(app)
     bearer = HTTPBearer(auto_error=False)
 
-    def get_service(request: Request) -> RecommenderService:
+    async def get_service(request: Request) -> RecommenderService:
+        # async: FastAPI runs a plain-def dependency in the thread pool, a thread hop on every
+        # request that cost ~9% of /related's CPU under load (py-spy, BENCHMARKS.md)
         svc: RecommenderService = request.app.state.service
         return svc
 
@@ -258,6 +265,7 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
     async def related(
         article_id: str,
         svc: Service,
+        request: Request,
         k: KParam = None,
         section: Section = None,
         max_age_days: Annotated[float | None, Query(gt=0, le=36_500)] = None,
@@ -267,16 +275,17 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
         """Lees ook: articles related to this one. Unknown id → popular stories, fallback=true."""
         ranked = svc.related(
             article_id,
-            check_k(k or settings.default_k_related),
+            check_k(settings.default_k_related if k is None else k),
             section=section,
             max_age_days=max_age_days,
             exclude=parse_exclude(exclude),
         )
-        return to_response(ranked, explain)
+        return to_response(ranked, explain, request)
 
     @app.get("/v1/related", response_model=RecommendationOut, tags=["read"])
     async def related_by_url(
         svc: Service,
+        request: Request,
         url: Annotated[str, Query(min_length=1, max_length=2_000)],
         k: KParam = None,
         section: Section = None,
@@ -288,12 +297,12 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
         card = svc.catalog.by_url(url)
         ranked = svc.related(
             card.id if card else f"url:{url}",
-            check_k(k or settings.default_k_related),
+            check_k(settings.default_k_related if k is None else k),
             section=section,
             max_age_days=max_age_days,
             exclude=parse_exclude(exclude),
         )
-        return to_response(ranked, explain)
+        return to_response(ranked, explain, request)
 
     @app.get("/v1/popular", response_model=RecommendationOut, tags=["read"])
     async def popular(
@@ -310,7 +319,7 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
         if window not in WINDOWS:
             raise InvalidInput(f"window must be one of {', '.join(WINDOWS)}")
         ranked = svc.popular(
-            check_k(k or settings.default_k_popular),
+            check_k(settings.default_k_popular if k is None else k),
             section=section,
             window=window,
             exclude=parse_exclude(exclude),
@@ -403,6 +412,7 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
             "ranker": svc.weights.source,
         }
 
+    admin.install(app, settings, Auth)
     pages.install(app, settings)
     return app
 

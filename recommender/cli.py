@@ -134,12 +134,18 @@ def build() -> None:
     settings = Settings()
     store = Store(settings.db_path, settings.sqlite_synchronous)
     embedder = create_embedder(settings)
-    with progress_bars() as bars:
-        result = build_index(settings, store, embedder, bars)
-    store.close()
+    try:
+        with progress_bars() as bars:
+            result = build_index(settings, store, embedder, bars)
+    finally:
+        store.close()
     out.print(
         f"built {result.kind} index of {result.count} articles in {result.seconds:.1f}s "
         f"(reused {result.reused} cached embeddings, embedded {result.embedded}) → {result.folder}"
+    )
+    out.print(
+        "a running server swaps it in within RECOMMENDER_INDEX_POLL_SECONDS "
+        f"({settings.index_poll_seconds:g}s), or at once with POST /v1/admin/reload"
     )
 
 
@@ -149,13 +155,29 @@ def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
 ) -> None:
-    """Run the HTTP API."""
+    """Run the HTTP API. A new index written by `recommender build` is picked up by polling
+    models/index/CURRENT (RECOMMENDER_INDEX_POLL_SECONDS) or POST /v1/admin/reload."""
     import uvicorn
 
     from recommender.api import create_app
+    from recommender.service import RecommenderService
 
     logs.configure("INFO")
-    uvicorn.run(create_app(Settings()), host=host, port=port, log_config=None, access_log=False)
+    settings = Settings()
+    # start here, not in the ASGI lifespan: a missing or corrupt index must end in one line on
+    # stderr and exit code 2, not in uvicorn's start-up traceback
+    service = RecommenderService(settings)
+    try:
+        service.start()
+        uvicorn.run(
+            create_app(settings, service),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+        )
+    finally:
+        service.close()
 
 
 @app.command("import-events")
@@ -259,3 +281,135 @@ def demo() -> None:
         f"demo: {len(articles)} articles, {store.count_events()} events, index {result.folder}"
     )
     store.close()
+
+
+MIND_DIR = Path("../shared/data/mind-subset")
+
+
+def _eval_setup(
+    news: Path,
+    behaviors: Path,
+    model: str | None,
+    seed: int,
+    test_fraction: float,
+    quick: bool,
+    cache: Path,
+    out_dir: Path,
+) -> tuple[Any, Settings]:
+    from recommender.evaluation_run import EvalOptions
+
+    settings = Settings()
+    if model:
+        settings = settings.model_copy(update={"model_name": model})
+    options = EvalOptions(
+        news=news,
+        behaviors=behaviors,
+        out=out_dir,
+        seed=seed,
+        test_fraction=test_fraction,
+        quick=quick,
+        cache_path=cache,
+    )
+    return options, settings
+
+
+NewsOption = Annotated[Path, typer.Option(help="MIND news.tsv")]
+BehaviorsOption = Annotated[Path, typer.Option(help="MIND behaviors.tsv")]
+SeedOption = Annotated[int, typer.Option(help="seed of the user split and every sample")]
+ModelOption = Annotated[
+    str | None, typer.Option(help="embedding model (default: the settings' model)")
+]
+FractionOption = Annotated[float, typer.Option(min=0.01, max=0.99, help="share of test users")]
+QuickOption = Annotated[bool, typer.Option(help="subsample pairs and impressions (tests)")]
+CacheOption = Annotated[Path, typer.Option(help="SQLite embedding cache, reused between runs")]
+
+
+@app.command()
+@fails_cleanly
+def evaluate(
+    news: NewsOption = MIND_DIR / "news.tsv",
+    behaviors: BehaviorsOption = MIND_DIR / "behaviors.tsv",
+    out_dir: Annotated[Path, typer.Option("--out", help="report folder")] = Path("reports/mind"),
+    seed: SeedOption = 42,
+    model: ModelOption = None,
+    test_fraction: FractionOption = 0.3,
+    quick: QuickOption = False,
+    cache: CacheOption = Path("var/eval-cache.db"),
+) -> None:
+    """Score every ranking variant on MIND click logs (time-respecting, train/test users) and
+    write report.md, metrics.json and plots."""
+    from recommender.evaluation_run import run_evaluation
+    from recommender.report import main_table, write_report
+
+    options, settings = _eval_setup(
+        news, behaviors, model, seed, test_fraction, quick, cache, out_dir
+    )
+    command = (
+        f"recommender evaluate --news {news} --behaviors {behaviors} --out {out_dir} "
+        f"--seed {seed} --test-fraction {test_fraction} --model {settings.model_name}"
+        + (" --quick" if quick else "")
+    )
+    with progress_bars() as bars:
+        result = run_evaluation(options, settings, bars)
+    path = write_report(result, out_dir, command)
+    out.print(main_table(result), markup=False, highlight=False, soft_wrap=True)
+    acc = result["acceptance"]
+    out.print(
+        f"entity P@5 {acc['entity_p@5_ratio']:.1%} of {acc['best_content_variant']}; "
+        f"next-click nDCG@10 {acc['next_click_ndcg@10_ratio']:.1%} of popularity; "
+        f"report → {path} ({result['seconds']} s)",
+        markup=False,
+        highlight=False,
+    )
+
+
+@app.command("train-ranker")
+@fails_cleanly
+def train_ranker(
+    news: NewsOption = MIND_DIR / "news.tsv",
+    behaviors: BehaviorsOption = MIND_DIR / "behaviors.tsv",
+    output: Annotated[Path | None, typer.Option(help="default: the settings' ranker path")] = None,
+    seed: SeedOption = 42,
+    model: ModelOption = None,
+    test_fraction: FractionOption = 0.3,
+    quick: QuickOption = False,
+    cache: CacheOption = Path("var/eval-cache.db"),
+) -> None:
+    """Learn the Lees-ook blend from train users' next clicks and write models/ranker.json,
+    which the service loads instead of the settings' weights."""
+    from recommender.evaluation_run import PORTABLE, SHIPPED, learn, prepare
+    from recommender.learning import write_ranker
+
+    options, settings = _eval_setup(
+        news, behaviors, model, seed, test_fraction, quick, cache, Path(".")
+    )
+    with progress_bars() as bars:
+        prep = prepare(options, settings, bars)
+        learned = learn(prep, options, bars)
+    path = output or settings.resolved_ranker_path
+    write_ranker(
+        path,
+        learned.weights[SHIPPED],
+        {
+            "weights_without_entities": learned.weights[PORTABLE],
+            "features": list(learned.weights[SHIPPED]),
+            "data": {
+                "news": str(news),
+                "behaviors": str(behaviors),
+                "fingerprint": prep.data.fingerprint,
+                "train_users": len(prep.train),
+                "test_fraction": test_fraction,
+                "seed": seed,
+            },
+            "embedding_model": settings.model_name,
+            "popularity_half_life_hours": learned.half_life_hours,
+            "click_model_weights": learned.weights["learned (clicks only)"],
+            "training": {k: v for k, v in learned.training.items() if k != "selection_train"},
+            "train_metrics": next(
+                (v for v in learned.training["selection_train"].values() if v.get("chosen")),
+                None,
+            ),
+            "quick": quick,
+        },
+    )
+    out.print(f"wrote {path}: {learned.weights[SHIPPED]}", markup=False, highlight=False)

@@ -34,13 +34,24 @@ class Settings(BaseSettings):
     embed_batch_size: int = 64
     embed_device: str = "cpu"
     embed_max_words: int = 200
+    # bfloat16 roughly doubles CPU throughput where the CPU has native bf16 (AVX512-BF16, AMX)
+    # at a mean cosine > 0.999 to float32 (BENCHMARKS.md); elsewhere it is emulated and slower
+    embed_dtype: Literal["float32", "bfloat16"] = "float32"
 
     # vector index
     index_type: Literal["auto", "flat", "hnsw"] = "auto"
-    hnsw_threshold: int = 200_000
+    # "auto" switches to HNSW here: an exact search reads every vector (1.5 KB each), ~1 ms per
+    # 10k articles on 2 cores, which breaks a 2 ms p50 well before 100k (see BENCHMARKS.md)
+    hnsw_threshold: int = 20_000
     hnsw_m: int = 32
     hnsw_ef_search: int = 128
+    hnsw_ef_construction: int = 200
     keep_index_versions: int = 3
+    # a running server checks models/index/CURRENT this often and swaps in a new build; 0: off
+    index_poll_seconds: float = 10.0
+    # with no index on disk at all, start-up embeds the store in memory only up to this size;
+    # a bigger store needs `recommender build` first
+    max_articles_without_index: int = 20_000
 
     # popularity
     half_life_hours: float = 6.0
@@ -52,9 +63,12 @@ class Settings(BaseSettings):
 
     # ranking
     candidates: int = 100
+    # the most popular articles join the Lees-ook candidates, so the learned blend can rank a
+    # popular story that is not a near neighbour (the evaluation on MIND uses 50)
+    popular_candidates: int = 50
     near_duplicate_threshold: float = 0.92
     popular_dedup_threshold: float = 0.85
-    mmr_lambda: float = 0.75
+    mmr_lambda: float = 0.8
     freshness_half_life_days: float = 7.0
     weight_similarity: float = 1.0
     weight_popularity: float = 0.15

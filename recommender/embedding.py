@@ -75,7 +75,9 @@ def bundled_model_path() -> Path:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model; batches are sorted by length so padding is minimal."""
 
-    def __init__(self, model_name: str, batch_size: int = 64, device: str = "cpu") -> None:
+    def __init__(
+        self, model_name: str, batch_size: int = 64, device: str = "cpu", dtype: str = "float32"
+    ) -> None:
         from sentence_transformers import SentenceTransformer
 
         if model_name == BUNDLED_MODEL:
@@ -88,15 +90,23 @@ class SentenceTransformerEmbedder:
         self.name = model_name
         self.batch_size = batch_size
         self._model: Any = SentenceTransformer(location, device=device)
+        if dtype == "bfloat16":
+            import torch
+
+            # half the memory traffic; the vectors come back as float32 and are renormalised
+            self._model.to(torch.bfloat16)
         # sentence-transformers renamed this method; support both spellings
-        getter = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
-        )
+        getter = getattr(self._model, "get_embedding_dimension", None)
+        if getter is None:
+            getter = self._model.get_sentence_embedding_dimension
         dim = getter()
         if dim is None:
             raise ValueError(f"model {model_name} does not report an embedding dimension")
         self.dim = int(dim)
-        log.info("embedder.loaded", extra={"model": model_name, "dim": self.dim, "device": device})
+        log.info(
+            "embedder.loaded",
+            extra={"model": model_name, "dim": self.dim, "device": device, "dtype": dtype},
+        )
 
     def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -124,5 +134,8 @@ def create_embedder(settings: Settings) -> Embedder:
         _, _, dim = settings.model_name.partition(":")
         return FakeEmbedder(int(dim) if dim else 256)
     return SentenceTransformerEmbedder(
-        settings.model_name, batch_size=settings.embed_batch_size, device=settings.embed_device
+        settings.model_name,
+        batch_size=settings.embed_batch_size,
+        device=settings.embed_device,
+        dtype=settings.embed_dtype,
     )

@@ -35,3 +35,9 @@ class BuildFailed(RecommenderError):
     """A rebuild failed; the serving index is unchanged."""
 
     status_code = 500
+
+
+class BuildInProgress(RecommenderError):
+    """Another build is running on this index folder."""
+
+    status_code = 409

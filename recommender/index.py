@@ -37,17 +37,24 @@ class VectorIndex:
     """Normalised vectors, inner product = cosine, keyed by article id."""
 
     def __init__(
-        self, dim: int, model_name: str, kind: str = "flat", hnsw_m: int = 32, ef_search: int = 128
+        self,
+        dim: int,
+        model_name: str,
+        kind: str = "flat",
+        hnsw_m: int = 32,
+        ef_search: int = 128,
+        ef_construction: int = 200,
     ) -> None:
         self.dim = dim
         self.model_name = model_name
         self.kind = kind
         self.hnsw_m = hnsw_m
-        self.ef_search = ef_search
+        self._ef_search = ef_search
+        self.ef_construction = ef_construction
         index: Any
         if kind == "hnsw":
             index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efConstruction = max(40, 2 * hnsw_m)
+            index.hnsw.efConstruction = ef_construction
             index.hnsw.efSearch = ef_search
         elif kind == "flat":
             index = faiss.IndexFlatIP(dim)
@@ -58,6 +65,18 @@ class VectorIndex:
         self._row_hash: list[str] = []  # row -> embedding text hash, to spot stale rows
         self._rows: dict[str, int] = {}  # article id -> live row
         self.manifest: dict[str, Any] = {}
+
+    @property
+    def ef_search(self) -> int:
+        return self._ef_search
+
+    @ef_search.setter
+    def ef_search(self, value: int) -> None:
+        """HNSW breadth of search: higher is slower and closer to exact (flat ignores it)."""
+        self._ef_search = value
+        if self.kind == "hnsw":
+            hnsw: Any = faiss.downcast_index(self._index)
+            hnsw.hnsw.efSearch = value
 
     # contents ---------------------------------------------------------------------------------
 
@@ -111,18 +130,39 @@ class VectorIndex:
     def vectors(self, ids: Sequence[str]) -> np.ndarray:
         """Vectors of live ids, in order (rows of zeros for unknown ids)."""
         out = np.zeros((len(ids), self.dim), dtype=np.float32)
-        for i, article_id in enumerate(ids):
-            row = self._rows.get(article_id)
-            if row is not None:
-                out[i] = self._index.reconstruct(row)
+        rows = [self._rows.get(article_id) for article_id in ids]
+        found = [i for i, row in enumerate(rows) if row is not None]
+        if found:
+            # one reconstruct_batch call, not one faiss call per row: MMR asks for ~100 rows
+            # per request and the per-call overhead dominated /related (see BENCHMARKS.md)
+            keys = np.fromiter((rows[i] for i in found), dtype=np.int64, count=len(found))
+            out[found] = self._index.reconstruct_batch(keys)
         return out
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[str, float]]:
         """The k nearest live articles to one query vector, best first."""
         if not self._rows or k <= 0:
             return []
-        # over-fetch by the tombstone count so k live rows survive the skip
-        fetch = min(len(self._row_ids), k + self.tombstones)
+        total = len(self._row_ids)
+        # over-fetch so k live rows survive the tombstone skip: by their expected share of the
+        # top k plus slack first (fetching k + every tombstone would make HNSW search as wide
+        # as the tombstone count), and by all of them in the rare case that falls short
+        fetch = min(total, k + min(self.tombstones, 2 * k * self.tombstones // total + 16))
+        # one query gains nothing from OpenMP threads, and on a busy 2-core server their
+        # barrier waits made a 10k flat search ~40x slower (1 ms -> 44 ms, BENCHMARKS.md). The
+        # setting is per calling thread, so it is restored for builds on this thread
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            while True:
+                hits = self._search_live(query, k, fetch)
+                if len(hits) == k or fetch >= min(total, k + self.tombstones):
+                    return hits
+                fetch = min(total, k + self.tombstones)
+        finally:
+            faiss.omp_set_num_threads(threads)
+
+    def _search_live(self, query: np.ndarray, k: int, fetch: int) -> list[tuple[str, float]]:
         scores, rows = self._index.search(np.asarray(query, np.float32).reshape(1, -1), fetch)
         hits: list[tuple[str, float]] = []
         for score, row in zip(scores[0], rows[0], strict=True):
@@ -137,28 +177,39 @@ class VectorIndex:
 
     # persistence ------------------------------------------------------------------------------
 
-    def save(self, folder: Path, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Write index, row map and manifest into folder (compacted: no tombstones)."""
+    def save(
+        self, folder: Path, extra: dict[str, Any] | None = None, compact: bool = True
+    ) -> dict[str, Any]:
+        """Write index, row map and manifest into folder. Compacted (no tombstones) unless
+        compact=False: an incremental HNSW build keeps a few rather than rebuild the graph."""
         folder.mkdir(parents=True, exist_ok=True)
-        index = self if self.tombstones == 0 else self.compacted()
+        index = self if self.tombstones == 0 or not compact else self.compacted()
         faiss.write_index(index._index, str(folder / INDEX_FILE))
+        # the folder is renamed into service after save: its files must be on disk by then
+        _fsync_path(folder / INDEX_FILE)
         rows = [[i, h] for i, h in zip(index._row_ids, index._row_hash, strict=True)]
         _write_json(folder / ROWS_FILE, rows)
         manifest = {
             "model": self.model_name,
             "dimension": self.dim,
             "count": len(index),
+            "tombstones": index.tombstones,
             "kind": self.kind,
+            "hnsw_m": self.hnsw_m,
+            "ef_construction": self.ef_construction,
             "built_at": datetime.now(UTC).isoformat(),
             "package_version": __version__,
             **(extra or {}),
         }
         _write_json(folder / MANIFEST_FILE, manifest)
+        _fsync_path(folder)
         self.manifest = manifest
         return manifest
 
     def compacted(self) -> VectorIndex:
-        fresh = VectorIndex(self.dim, self.model_name, self.kind, self.hnsw_m, self.ef_search)
+        fresh = VectorIndex(
+            self.dim, self.model_name, self.kind, self.hnsw_m, self.ef_search, self.ef_construction
+        )
         ids = list(self._rows)
         fresh.upsert(ids, self.vectors(ids), [self._row_hash[self._rows[i]] for i in ids])
         return fresh
@@ -174,7 +225,11 @@ class VectorIndex:
             rows = json.loads((folder / ROWS_FILE).read_text())
             raw = faiss.read_index(str(folder / INDEX_FILE))
         except (OSError, ValueError, RuntimeError) as exc:
-            raise IndexNotFound(f"index in {folder} is unreadable: {exc}") from exc
+            # first line only: faiss errors carry a multi-line C++ trace
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise IndexNotFound(f"index in {folder} is unreadable: {reason}") from exc
+        if not isinstance(manifest, dict) or not isinstance(rows, list):
+            raise IndexNotFound(f"index in {folder} is unreadable: unexpected manifest or rows")
         if manifest.get("model") != model_name or manifest.get("dimension") != dim:
             raise IndexMismatch(
                 f"index in {folder} was built with model {manifest.get('model')!r} "
@@ -185,22 +240,37 @@ class VectorIndex:
             raise IndexNotFound(
                 f"index in {folder} is inconsistent ({raw.ntotal} vectors, {len(rows)} rows)"
             )
-        index = cls(dim, model_name, "flat")
+        index = cls(
+            dim,
+            model_name,
+            "flat",
+            hnsw_m=int(manifest.get("hnsw_m", 32)),
+            ef_construction=int(manifest.get("ef_construction", 200)),
+        )
         index.kind = str(manifest.get("kind", "flat"))
         index._index = raw
-        index._row_ids = [r[0] for r in rows]
-        index._row_hash = [r[1] for r in rows]
+        try:
+            index._row_ids = [None if r[0] is None else str(r[0]) for r in rows]
+            index._row_hash = [str(r[1]) for r in rows]
+        except (TypeError, IndexError, KeyError) as exc:
+            raise IndexNotFound(f"index in {folder} is unreadable: malformed rows") from exc
         index._rows = {
             article_id: row
             for row, article_id in enumerate(index._row_ids)
             if article_id is not None
         }
-        if index.kind == "hnsw":
-            hnsw: Any = faiss.downcast_index(raw)
-            hnsw.hnsw.efSearch = ef_search
-            index.ef_search = ef_search
+        index.ef_search = ef_search
         index.manifest = manifest
         return index
+
+
+def _fsync_path(path: Path) -> None:
+    """fsync a file or a folder (a folder's entries are what a rename makes durable)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _write_json(path: Path, value: Any) -> None:

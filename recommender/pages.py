@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import html
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib.resources import files
 from string import Template
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
@@ -27,6 +28,8 @@ MONTHS = (
     "december",
 )
 WEEKDAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
+# the demo site is Dutch: its readers expect Dutch wall-clock time, summer time included
+SITE_TIME_ZONE = ZoneInfo("Europe/Amsterdam")
 
 
 def _asset(name: str) -> str:
@@ -34,11 +37,17 @@ def _asset(name: str) -> str:
 
 
 def dutch_date(value: datetime) -> str:
-    """'maandag, 06 oktober 2025 om 11:28', as the seed page writes dates."""
+    """'maandag, 06 oktober 2025 om 11:28', as the seed page writes dates, in Dutch time
+    (a naive datetime is taken to be UTC, as the store keeps it)."""
+    value = local_time(value)
     return (
         f"{WEEKDAYS[value.weekday()]}, {value.day:02d} {MONTHS[value.month - 1]} "
         f"{value.year} om {value.hour:02d}:{value.minute:02d}"
     )
+
+
+def local_time(value: datetime) -> datetime:
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(SITE_TIME_ZONE)
 
 
 def install(app: FastAPI, settings: Settings) -> None:
@@ -73,12 +82,15 @@ def install(app: FastAPI, settings: Settings) -> None:
             title=html.escape(article.title),
             section=html.escape(article.section or ""),
             author=html.escape(article.author or "de redactie"),
-            date_iso=published.isoformat() if published else "",
+            date_iso=local_time(published).isoformat(timespec="seconds") if published else "",
             date_display=dutch_date(published) if published else "",
             lead=html.escape(article.lead),
             body_html="\n".join(f"<p>{html.escape(p)}</p>" for p in paragraphs),
             article_id=html.escape(article.id),
             widget_src=f"{base}/widget.js",
+            # the demo articles' own URLs are on a site that does not exist: link to their demo
+            # pages instead, so a click in a block lands on another demo page
+            link_template=html.escape(f"{base}/demo/{{id}}"),
             css_href=f"{base}/widget.css",
         )
         return HTMLResponse(body)

@@ -218,3 +218,8 @@ def test_restart_restores_articles_events_and_index(tmp_path: Path) -> None:
         assert "cuba-new" in related and "cuba-2" not in related
         assert item_ids(client.get("/v1/popular", params={"k": 1})) == ["storm-2"]
         assert time.time() > 0
+
+
+def test_fallbacks_are_counted_in_metrics(client: TestClient) -> None:
+    client.get("/v1/articles/unknown-id/related")
+    assert "recommender_fallback_total 1.0" in client.get("/metrics").text

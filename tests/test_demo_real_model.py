@@ -15,6 +15,8 @@ from recommender.cli import app as cli
 from recommender.config import Settings
 from recommender.demo import demo_articles, demo_clusters, demo_near_duplicates, hot_articles
 
+SHIPPED_RANKER = Path(__file__).resolve().parents[1] / "models" / "ranker.json"
+
 
 @pytest.fixture(scope="module")
 def demo_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
@@ -22,11 +24,14 @@ def demo_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient
     env = {
         "RECOMMENDER_DATA_DIR": str(root / "var"),
         "RECOMMENDER_MODELS_DIR": str(root / "models"),
-        "RECOMMENDER_RANKER_PATH": str(root / "models" / "ranker.json"),
+        # the ranking `make run` serves: the committed learned weights when present
+        "RECOMMENDER_RANKER_PATH": str(SHIPPED_RANKER),
     }
     result = CliRunner().invoke(cli, ["demo"], env=env)
     assert result.exit_code == 0, result.output
-    settings = Settings(data_dir=root / "var", models_dir=root / "models")
+    settings = Settings(
+        data_dir=root / "var", models_dir=root / "models", ranker_path=SHIPPED_RANKER
+    )
     with TestClient(create_app(settings)) as client:
         yield client
 

@@ -4,6 +4,8 @@ import time
 from pathlib import Path
 
 from recommender.articles import Article
+from recommender.catalog import Card
+from recommender.ranking import Weights
 from recommender.service import RecommenderService
 from recommender.store import Event
 from tests.conftest import NOW, article, make_settings, small_corpus
@@ -42,7 +44,8 @@ def test_related_applies_filters(service: RecommenderService) -> None:
 
 def test_related_fills_from_popular_when_too_few_candidates(tmp_path: Path) -> None:
     # two candidates: the article itself and its copy, both filtered, so all four come from popular
-    service = RecommenderService(make_settings(tmp_path, candidates=1))
+    # no popular candidates either: with them, storm-1 would be ranked, not filled in
+    service = RecommenderService(make_settings(tmp_path, candidates=1, popular_candidates=0))
     service.start()
     service.upsert(small_corpus())
     now = time.time()
@@ -118,3 +121,35 @@ def test_new_article_is_recommendable_without_rebuild(service: RecommenderServic
     )
     service.upsert([new])
     assert "cuba-new" in ids(service.related("cuba-1", 5))
+
+
+def test_weights_without_entities_apply_to_articles_without_entity_tags(tmp_path: Path) -> None:
+    path = tmp_path / "ranker.json"
+    path.write_text(
+        '{"weights": {"similarity": 0.2, "popularity": 0.6, "entity_overlap": 0.5},'
+        ' "weights_without_entities": {"similarity": 1.0, "popularity": 0.2}}'
+    )
+    weights = Weights.load(path, Weights({}))
+    tagged = Card("a", "t", None, None, None, None, True, entities=("Q241",))
+    untagged = Card("b", "t", None, None, None, None, True)
+    assert weights.for_query(tagged)["popularity"] == 0.6
+    assert weights.for_query(untagged) == {"similarity": 1.0, "popularity": 0.2}
+    features = {"similarity": 1.0, "popularity": 1.0}
+    assert weights.score(features, weights.for_query(untagged)) == 1.2
+    assert Weights({"x": 1.0}).for_query(untagged) == {"x": 1.0}  # no second blend: the one
+
+
+def test_learned_popularity_weight_does_not_swamp_an_untagged_corpus(tmp_path: Path) -> None:
+    # a blend learned where entity overlap carries topicality, with its entity-free counterpart
+    path = tmp_path / "ranker.json"
+    path.write_text(
+        '{"weights": {"similarity": 0.1, "popularity": 0.9, "entity_overlap": 0.5},'
+        ' "weights_without_entities": {"similarity": 1.0, "popularity": 0.2}}'
+    )
+    service = RecommenderService(make_settings(tmp_path, ranker_path=path))
+    service.start()
+    service.upsert(small_corpus())
+    now = time.time()
+    service.record_events([Event(now, "click", "storm-1", f"s{i}") for i in range(20)])
+    assert set(ids(service.related("cuba-1", 4))) == CUBA
+    service.close()

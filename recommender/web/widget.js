@@ -6,6 +6,9 @@
  * Embed:
  *   <div class="rec-widget" data-article-id="demo-001" data-k-related="4" data-k-popular="6"></div>
  *   <script src="https://recommender.example/widget.js" async></script>
+ * Optional container attributes: data-api-base, data-article-url (instead of the id),
+ * data-title-related, data-title-popular, data-time-zone, data-timeout-ms and
+ * data-link-template ("/demo/{id}": link items there instead of to their own URL).
  *
  * Dependency-free ES2017, no build step. The only global is window.RecommenderWidget = {init}.
  * Server data is only ever written with textContent / setAttribute, never as HTML.
@@ -35,6 +38,9 @@
     imageHeight: 90,
   };
   var SESSION_KEY = 'rec_session_id';
+  // a transparent pixel: a thumbnail that fails to load keeps its grey box instead of the
+  // browser's broken-image icon with the alt text spilling out of it
+  var BLANK_IMAGE = 'data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7';
   var LOG_PREFIX = '[recommender-widget]';
 
   // document.currentScript is only set while this file runs for the first time, so it is
@@ -477,13 +483,27 @@
     return node;
   }
 
+  /**
+   * The item's own URL, or data-link-template with {id} filled in (e.g. "/demo/{id}" on the
+   * demo page, whose articles live on a site that does not exist).
+   */
+  function itemHref(item, cfg) {
+    if (cfg.linkTemplate) {
+      var href = safeHttpUrl(cfg.linkTemplate.split('{id}').join(encodeURIComponent(item.id)));
+      if (href) {
+        return href;
+      }
+    }
+    return item.url;
+  }
+
   function renderItem(item, position, cfg) {
     var li = el('li', 'rec-item');
     li.setAttribute('data-id', item.id);
     li.setAttribute('data-position', String(position));
 
     var link = el('a', 'rec-link');
-    link.setAttribute('href', item.url);
+    link.setAttribute('href', itemHref(item, cfg));
 
     if (item.image) {
       var img = el('img', 'rec-image');
@@ -493,6 +513,10 @@
       img.setAttribute('decoding', 'async');
       img.setAttribute('width', String(DEFAULTS.imageWidth));
       img.setAttribute('height', String(DEFAULTS.imageHeight));
+      img.addEventListener('error', function onError() {
+        img.removeEventListener('error', onError);
+        img.setAttribute('src', BLANK_IMAGE);
+      });
       link.appendChild(img);
       link.appendChild(document.createTextNode(' '));
     }
@@ -629,6 +653,7 @@
       titleRelated: attr(container, 'data-title-related') || DEFAULTS.titleRelated,
       titlePopular: attr(container, 'data-title-popular') || DEFAULTS.titlePopular,
       timeZone: attr(container, 'data-time-zone') || DEFAULTS.timeZone,
+      linkTemplate: attr(container, 'data-link-template'),
     };
   }
 

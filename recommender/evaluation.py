@@ -1,0 +1,323 @@
+"""Evaluation protocols on MIND click logs. Every ranked list comes from `recommender.ranking`
+(Ranker.related / Ranker.popular / Ranker.features): there is no second ranking implementation.
+
+Time-respecting: each protocol replays the click events in time order and scores a moment with
+the popularity of the events strictly before it. Only train users' events ever feed popularity.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from recommender import metrics
+from recommender.articles import Article, embedding_text
+from recommender.build import embed_articles
+from recommender.catalog import Card, Catalog
+from recommender.embedding import Embedder
+from recommender.evaluation_data import Impression, Pair
+from recommender.index import VectorIndex
+from recommender.learning import TfidfLexical
+from recommender.popularity import Popularity, PopularityConfig
+from recommender.ranking import Ranker, RankingParams, Weights
+from recommender.store import Event, Store
+
+log = logging.getLogger(__name__)
+
+ProgressFactory = Callable[[str, int], Callable[[int], None]]
+Scorer = Callable[[Popularity, Impression, list[int]], list[float]]
+LIST_K = 10  # lists are ranked to 10 for Recall@10, nDCG@10 and MRR (so MRR is MRR@10)
+IMPRESSION_METRICS = ("auc", "mrr", "ndcg@5", "ndcg@10")
+SHOWN_K = 4  # a Lees-ook block shows 4: coverage, diversity, novelty and age use the top 4
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One ranking to compare. kind: "random", "popular" (Ranker.popular) or "blend"
+    (Ranker.related with these weights)."""
+
+    name: str
+    kind: str
+    weights: dict[str, float] = field(default_factory=dict)
+    lexical: bool = False
+    use_mmr: bool = True
+    family: str = "blend"
+    # the blend for query articles without entity tags (see ranking.Weights)
+    without_entities: dict[str, float] | None = None
+
+
+@dataclass
+class World:
+    """The ranking's own pieces built from the MIND articles: catalogue, vector index, TF-IDF."""
+
+    catalog: Catalog
+    index: VectorIndex
+    lexical: TfidfLexical
+    params: RankingParams
+
+    def ranker(self, popularity: Popularity, variant: Variant) -> Ranker:
+        return Ranker(
+            self.index,
+            self.catalog,
+            popularity,
+            Weights(
+                dict(variant.weights),
+                source=variant.name,
+                without_entities=(
+                    None if variant.without_entities is None else dict(variant.without_entities)
+                ),
+            ),
+            self.params,
+            lexical=self.lexical if variant.lexical else None,
+        )
+
+
+def build_world(
+    articles: Sequence[Article],
+    store: Store,
+    embedder: Embedder,
+    params: RankingParams,
+    max_words: int,
+    progress: Callable[[int], None] | None = None,
+) -> World:
+    """Embed (through the cache) and index every article; fit TF-IDF on the same texts."""
+    embedded = embed_articles(store, embedder, articles, max_words, progress)
+    index = VectorIndex(embedder.dim, embedder.name, "flat")
+    index.upsert(embedded.ids, embedded.vectors, embedded.hashes)
+    catalog = Catalog()
+    for article in articles:
+        catalog.put(Card.of(article))
+    texts = [embedding_text(a, max_words) for a in articles]
+    return World(catalog, index, TfidfLexical([a.id for a in articles], texts), params)
+
+
+class Replay:
+    """Feeds time-ordered events into popularity counters up to (not including) a moment."""
+
+    def __init__(self, events: Sequence[Event], counters: Sequence[Popularity]) -> None:
+        self.events = sorted(events, key=lambda e: e.ts)
+        self.counters = counters
+        self.cursor = 0
+
+    def advance(self, until: float) -> None:
+        while self.cursor < len(self.events) and self.events[self.cursor].ts < until:
+            for popularity in self.counters:
+                popularity.record(self.events[self.cursor])
+            self.cursor += 1
+
+
+def click_counts(events: Sequence[Event]) -> dict[str, float]:
+    counts: dict[str, float] = defaultdict(float)
+    for event in events:
+        counts[event.article_id] += 1.0
+    return dict(counts)
+
+
+class Topics:
+    """Ground truth for the topical protocol: who shares a Wikidata entity or a subcategory."""
+
+    def __init__(self, catalog: Catalog, ids: Sequence[str]) -> None:
+        self.by_entity: dict[str, set[str]] = defaultdict(set)
+        self.by_sub: dict[str, set[str]] = defaultdict(set)
+        self.cards = {i: c for i in ids if (c := catalog.get(i)) is not None}
+        for card in self.cards.values():
+            for entity in card.entities:
+                self.by_entity[entity].add(card.id)
+            if card.tags:
+                self.by_sub[card.tags[0]].add(card.id)
+
+    def entity_mates(self, article_id: str) -> set[str] | None:
+        card = self.cards.get(article_id)
+        if card is None or not card.entities:
+            return None  # precision is undefined for an article without entities
+        return set().union(*(self.by_entity[e] for e in card.entities)) - {article_id}
+
+    def sub_mates(self, article_id: str) -> set[str] | None:
+        card = self.cards.get(article_id)
+        if card is None or not card.tags:
+            return None
+        return self.by_sub[card.tags[0]] - {article_id}
+
+
+def ranked_ids(
+    variant: Variant,
+    ranker: Ranker,
+    query: str,
+    now: float,
+    k: int,
+    rng: np.random.Generator,
+    pool: Sequence[str],
+) -> list[str]:
+    if variant.kind == "random":
+        picks = rng.choice(len(pool), size=min(k + 1, len(pool)), replace=False)
+        return [pool[i] for i in picks if pool[i] != query][:k]
+    if variant.kind == "popular":
+        return [item.card.id for item in ranker.popular(k, exclude={query}, now=now).items]
+    ranked = ranker.related(query, k, use_mmr=variant.use_mmr, now=now)
+    return [item.card.id for item in ranked.items]
+
+
+def evaluate_lees_ook(
+    world: World,
+    pairs: Sequence[Pair],
+    events: Sequence[Event],
+    popularity_config: PopularityConfig,
+    variants: Sequence[Variant],
+    seed: int,
+    first_seen: dict[str, float],
+    log_end: float,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, dict[str, float]]:
+    """Next-click and topical protocols plus beyond-accuracy metrics, one list per pair."""
+    popularity = Popularity(popularity_config)
+    replay = Replay(events, [popularity])
+    rankers = {v.name: world.ranker(popularity, v) for v in variants}
+    pool = sorted(world.catalog.published_ids())
+    topics = Topics(world.catalog, pool)
+    counts = click_counts(events) or {"": 1.0}
+    rng = np.random.default_rng(seed)
+    acc: dict[str, dict[str, list[float]]] = {v.name: defaultdict(list) for v in variants}
+    lists: dict[str, list[list[str]]] = {v.name: [] for v in variants}
+    for pair in sorted(pairs, key=lambda p: (p.ts, p.user_id, p.query, p.target)):
+        replay.advance(pair.ts)
+        entity_mates = topics.entity_mates(pair.query)
+        sub_mates = topics.sub_mates(pair.query)
+        for variant in variants:
+            ids = ranked_ids(variant, rankers[variant.name], pair.query, pair.ts, LIST_K, rng, pool)
+            m = acc[variant.name]
+            target = {pair.target}
+            m["recall@4"].append(metrics.recall_at_k(ids, target, 4))
+            m["recall@10"].append(metrics.recall_at_k(ids, target, 10))
+            m["ndcg@10"].append(metrics.ndcg_at_k(ids, target, 10))
+            m["mrr@10"].append(metrics.reciprocal_rank(ids[:10], target))
+            if entity_mates is not None:
+                m["entity_p@4"].append(metrics.precision_at_k(ids, entity_mates, 4))
+                m["entity_p@5"].append(metrics.precision_at_k(ids, entity_mates, 5))
+            if sub_mates is not None:
+                m["subcat_p@4"].append(metrics.precision_at_k(ids, sub_mates, 4))
+                m["subcat_p@5"].append(metrics.precision_at_k(ids, sub_mates, 5))
+            shown = ids[:SHOWN_K]
+            lists[variant.name].append(shown)
+            m["diversity"].append(metrics.intra_list_diversity(world.index.vectors(shown)))
+            if shown:
+                m["novelty"].append(metrics.novelty(shown, counts))
+            for article_id in shown:
+                seen = first_seen.get(article_id)
+                m["older_than_log"].append(float(seen is None))
+                if seen is not None:
+                    m["age_hours"].append((log_end - seen) / 3600.0)
+        if progress:
+            progress(1)
+    out: dict[str, dict[str, float]] = {}
+    for variant in variants:
+        values = {name: metrics.mean_of(series) for name, series in acc[variant.name].items()}
+        values["coverage"] = metrics.catalogue_coverage(lists[variant.name], max(1, len(pool)))
+        values["pairs"] = float(len(pairs))
+        out[variant.name] = values
+    return out
+
+
+# impressions ------------------------------------------------------------------------------------
+
+
+def impression_scores(
+    impressions: Sequence[Impression],
+    events: Sequence[Event],
+    scorers: dict[str, tuple[Popularity, Scorer]],
+    seed: int,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, dict[str, float]]:
+    """MIND's AUC, MRR, nDCG@5 and nDCG@10 per impression, averaged. Each scorer sees the
+    candidates in one seeded shuffled order, so ties are broken neither by the log's own order
+    nor differently per variant. A scorer returns [] to skip an impression."""
+    counters = list({id(p): p for p, _ in scorers.values()}.values())
+    replay = Replay(events, counters)
+    rng = np.random.default_rng(seed)
+    acc: dict[str, dict[str, list[float | None]]] = {name: defaultdict(list) for name in scorers}
+    for imp in sorted(impressions, key=lambda i: (i.ts, i.impression_id)):
+        replay.advance(imp.ts)
+        order = [int(i) for i in rng.permutation(len(imp.shown))]
+        labels = [imp.labels[i] for i in order]
+        for name, (popularity, scorer) in scorers.items():
+            scores = scorer(popularity, imp, order)
+            if not scores:
+                continue
+            kept = [y for y, s in zip(labels, scores, strict=True) if not math.isnan(s)]
+            values = [s for s in scores if not math.isnan(s)]
+            if sum(kept) == 0 or sum(kept) == len(kept):
+                continue  # MIND skips an impression with no click (or nothing but clicks)
+            m = acc[name]
+            m["auc"].append(metrics.impression_auc(values, kept))
+            m["mrr"].append(metrics.impression_mrr(values, kept))
+            m["ndcg@5"].append(metrics.impression_ndcg(values, kept, 5))
+            m["ndcg@10"].append(metrics.impression_ndcg(values, kept, 10))
+        if progress:
+            progress(1)
+    return {
+        name: {
+            **{metric: metrics.mean_of(m[metric]) for metric in IMPRESSION_METRICS},
+            "impressions": float(len(m["auc"])),
+        }
+        for name, m in acc.items()
+    }
+
+
+def popularity_scorer(window: str) -> Scorer:
+    def score(popularity: Popularity, imp: Impression, order: list[int]) -> list[float]:
+        ids = [imp.shown[i] for i in order]
+        return [float(s) for s in popularity.scores(ids, imp.ts, window)]
+
+    return score
+
+
+def random_scorer(seed: int) -> Scorer:
+    rng = np.random.default_rng(seed + 1)
+
+    def score(popularity: Popularity, imp: Impression, order: list[int]) -> list[float]:
+        return [float(v) for v in rng.random(len(order))]
+
+    return score
+
+
+def context_scorer(world: World, variant: Variant, known: set[str]) -> Scorer:
+    """Lees ook on impressions: the last read article with text is the context; candidates
+    with text are scored by Ranker.features + the variant's weights, the rest are left out
+    (NaN), since no similarity can be computed for them."""
+    rng = np.random.default_rng(17)
+
+    def score(popularity: Popularity, imp: Impression, order: list[int]) -> list[float]:
+        context = next((i for i in reversed(imp.history) if i in known), None)
+        if context is None:
+            return []
+        ranker = world.ranker(popularity, variant)
+        ids = [imp.shown[i] for i in order]
+        cards = [world.catalog.get(i) if i in known and i != context else None for i in ids]
+        present = [c for c in cards if c is not None]
+        if len(present) < 2:
+            return []
+        if variant.kind == "random":
+            values = [float(v) for v in rng.random(len(present))]
+        elif variant.kind == "popular":
+            values = [float(v) for v in popularity.normalised([c.id for c in present], imp.ts)]
+        else:
+            query = world.index.vector(context)
+            assert query is not None
+            sims = world.index.vectors([c.id for c in present]) @ query
+            feats = ranker.features(world.catalog.get(context), present, sims, imp.ts)
+            blend = ranker.weights.for_query(world.catalog.get(context))
+            values = [ranker.weights.score(f, blend) for f in feats]
+        by_id = dict(zip((c.id for c in present), values, strict=True))
+        return [by_id.get(c.id, math.nan) if c is not None else math.nan for c in cards]
+
+    return score
+
+
+def summarise(values: dict[str, float]) -> dict[str, Any]:
+    """Rounded, with NaN (undefined) as None so the JSON stays valid."""
+    return {k: (None if math.isnan(v) else round(v, 4)) for k, v in values.items()}

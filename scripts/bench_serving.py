@@ -1,0 +1,875 @@
+"""Serving benchmark: in-process ranking latency and real HTTP latency/throughput for /related
+and /popular at 10k, 100k and 1M articles, against two baselines in the same run.
+
+    .venv/bin/python scripts/bench_serving.py                 # 10k, 100k, 1M (writes BENCHMARKS.md)
+    .venv/bin/python scripts/bench_serving.py --sizes 100k --duration 5 --no-write
+
+Implementations, each behind the same FastAPI/uvicorn stack (one worker, loopback):
+  service  the real create_app over a RecommenderService built from parts
+  naive    what a user would write: numpy brute-force cosine over all vectors, sort by clicks
+  chroma   chromadb (embedded) queried with precomputed embeddings, clicks sorted in Python
+
+Corpus: titles of the real Dutch DPG articles (../shared/data/dpg-nl-2019) cycled with id
+suffixes, random unit vectors (dim 384; flat index below 200k, HNSW above, as "auto"), and
+200k synthetic Zipf-distributed click/view events so popularity is non-trivial. Nothing is
+embedded: vectors stand in for the model's, which only matters for quality, not for speed.
+
+Server-side latency is taken inside the server by an outermost ASGI middleware (first byte of
+the request scope to the last body chunk handed to uvicorn), so it excludes the load generator
+and the kernel. Client-side latency and throughput come from wrk (-t1 -c16) in a separate
+process. The machine has 2 cores: wrk and the server compete for them, so req/s is a lower
+bound of what a server alone would do; ratios within one run are what to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import hashlib
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from recommender.catalog import Card, Catalog  # noqa: E402
+from recommender.config import Settings  # noqa: E402
+from recommender.index import VectorIndex, choose_kind  # noqa: E402
+from recommender.popularity import Popularity, PopularityConfig  # noqa: E402
+from recommender.store import Event  # noqa: E402
+
+DIM = 384
+SETTINGS = Settings(_env_file=None)  # the service's defaults: index kind, HNSW parameters
+MODEL = "bench-random-384"
+SECTIONS = ("binnenland", "buitenland", "economie", "sport", "cultuur", "wetenschap", "regio")
+DATA = ROOT.parent / "shared" / "data" / "dpg-nl-2019" / "articles.jsonl"
+CACHE = ROOT / "var" / "bench-cache"
+MARK = "bench_serving"
+SIZES = {"10k": 10_000, "100k": 100_000, "1M": 1_000_000}
+EVENTS = 200_000
+NOW = 1_763_000_000.0  # fixed clock so every run ranks the same corpus the same way
+CHROMA_MAX = 100_000  # chromadb's own HNSW build of 1M vectors does not fit the time budget
+NAIVE_HTTP_MAX = 1_000_000
+
+
+# corpus -------------------------------------------------------------------------------------
+
+
+def dpg_titles() -> list[str]:
+    if not DATA.is_file():
+        sys.exit(f"real titles not found at {DATA}: the benchmark needs ../shared/data")
+    with DATA.open(encoding="utf-8") as fh:
+        return [json.loads(line)["title"] for line in fh if line.strip()]
+
+
+def article_id(i: int) -> str:
+    return f"a{i}"
+
+
+def unit_vectors(start: int, stop: int, seed: int = 7) -> np.ndarray:
+    """Rows start..stop of a fixed random corpus of unit vectors, generated in 50k blocks so
+    any slice is reproducible without holding the whole matrix twice."""
+    block = 50_000
+    out = np.empty((stop - start, DIM), dtype=np.float32)
+    for b in range(start // block, (stop - 1) // block + 1):
+        rows = np.random.default_rng(seed + b).standard_normal((block, DIM), dtype=np.float32)
+        rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+        lo, hi = max(start, b * block), min(stop, (b + 1) * block)
+        out[lo - start : hi - start] = rows[lo - b * block : hi - b * block]
+    return out
+
+
+def build_catalog(n: int) -> Catalog:
+    titles = dpg_titles()
+    rng = np.random.default_rng(11)
+    ages = rng.uniform(0, 30 * 86_400, n)
+    catalog = Catalog()
+    for i in range(n):
+        aid = article_id(i)
+        catalog.put(
+            Card(
+                id=aid,
+                title=f"{titles[i % len(titles)]} ({i})",
+                url=f"https://nieuws.example.nl/{SECTIONS[i % len(SECTIONS)]}/{aid}",
+                section=SECTIONS[i % len(SECTIONS)],
+                image=f"https://img.example.nl/{aid}.jpg",
+                published_ts=NOW - float(ages[i]),
+                published=True,
+            )
+        )
+    return catalog
+
+
+def synthetic_events(n: int, count: int = EVENTS) -> list[Event]:
+    """Zipf-distributed clicks and views over a random permutation of the articles, spread over
+    the last 48 hours, from 50k sessions."""
+    rng = np.random.default_rng(5)
+    ranks = (rng.zipf(1.2, count) - 1) % n
+    articles = rng.permutation(n)[ranks]
+    ts = np.sort(NOW - rng.uniform(0, 48 * 3600, count))
+    sessions = rng.integers(0, 50_000, count)
+    kinds = rng.random(count) < 0.3
+    return [
+        Event(float(t), "click" if c else "view", article_id(int(a)), f"s{int(s)}")
+        for t, a, s, c in zip(ts, articles, sessions, kinds, strict=True)
+    ]
+
+
+def build_popularity(events: list[Event]) -> Popularity:
+    popularity = Popularity(PopularityConfig())
+    popularity.record_many(events)
+    return popularity
+
+
+def build_index(n: int, kind: str) -> VectorIndex:
+    """The VectorIndex the service would serve; an HNSW build is cached under var/ (minutes)."""
+    folder = CACHE / f"{kind}-{n}"
+    if kind == "hnsw" and (folder / "manifest.json").is_file():
+        index = VectorIndex.load(folder, MODEL, DIM, ef_search=SETTINGS.hnsw_ef_search)
+        index.kind = kind
+        return index
+    index = VectorIndex(
+        DIM,
+        MODEL,
+        kind,
+        hnsw_m=SETTINGS.hnsw_m,
+        ef_search=SETTINGS.hnsw_ef_search,
+        ef_construction=SETTINGS.hnsw_ef_construction,
+    )
+    step = 50_000
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        ids = [article_id(i) for i in range(start, stop)]
+        hashes = [hashlib.sha256(i.encode()).hexdigest() for i in ids]
+        index.upsert(ids, unit_vectors(start, stop), hashes)
+    if kind == "hnsw":
+        index.save(folder)
+    return index
+
+
+# the three implementations --------------------------------------------------------------------
+
+
+def rss_bytes(pid: int | str = "self") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def faiss_bytes(index: VectorIndex) -> int:
+    """Bytes of faiss's own structure: the float32 vectors plus, for HNSW, the graph."""
+    import faiss
+
+    raw: Any = index._index
+    size = int(raw.ntotal) * int(raw.d) * 4
+    if index.kind == "hnsw":
+        graph = faiss.downcast_index(raw).hnsw
+        size += graph.neighbors.size() * 4 + graph.offsets.size() * 8 + graph.levels.size() * 4
+    return size
+
+
+class Parts:
+    """Everything an implementation serves from, with the resident memory each part took."""
+
+    def __init__(self, n: int, kind: str, with_index: bool) -> None:
+        gc.collect()
+        self.rss_start = rss_bytes()
+        self.catalog = build_catalog(n)
+        gc.collect()
+        self.rss_catalog = rss_bytes() - self.rss_start
+        before = rss_bytes()
+        self.events = synthetic_events(n)
+        self.popularity = build_popularity(self.events)
+        gc.collect()
+        self.rss_popularity = rss_bytes() - before
+        before = rss_bytes()
+        self.index = build_index(n, kind) if with_index else None
+        gc.collect()
+        self.rss_index = rss_bytes() - before
+        self.faiss_bytes = faiss_bytes(self.index) if self.index is not None else 0
+        self.n = n
+        self.kind = kind
+
+
+def service_app(parts: Parts, tmp: Path) -> tuple[Any, Callable[[str], Any], Callable[[], Any]]:
+    from recommender.api import create_app
+    from recommender.config import Settings
+    from recommender.embedding import FakeEmbedder
+    from recommender.service import RecommenderService
+
+    assert parts.index is not None
+    settings = Settings(data_dir=tmp / "var", models_dir=tmp / "models", model_name="fake:384")
+    svc = RecommenderService.from_parts(
+        settings,
+        embedder=FakeEmbedder(DIM),
+        catalog=parts.catalog,
+        index=parts.index,
+        popularity=parts.popularity,
+    )
+    app = create_app(settings, service=svc)
+    return app, lambda aid: svc.related(aid, 4), lambda: svc.popular(6)
+
+
+def _baseline_app(
+    related: Callable[[str, int], list[tuple[Card, float]]],
+    popular: Callable[[int], list[tuple[Card, float]]],
+) -> Any:
+    """The same FastAPI stack and response model as the service, over a baseline's lookups."""
+    from fastapi import FastAPI
+
+    from recommender.api import ItemOut, RecommendationOut
+
+    def out(hits: list[tuple[Card, float]], kind: str) -> RecommendationOut:
+        items = [
+            ItemOut(
+                id=c.id,
+                url=c.url,
+                title=c.title,
+                section=c.section,
+                image=c.image,
+                published_at=datetime.fromtimestamp(c.published_ts, UTC)
+                if c.published_ts
+                else None,
+                score=round(s, 6),
+            )
+            for c, s in hits
+        ]
+        return RecommendationOut(
+            recommendation_id=os.urandom(16).hex(), kind=kind, fallback=False, items=items
+        )
+
+    app = FastAPI()
+
+    @app.get("/v1/articles/{aid}/related", response_model=RecommendationOut)
+    async def related_route(aid: str, k: int = 4) -> RecommendationOut:
+        return out(related(aid, k), "related")
+
+    @app.get("/v1/popular", response_model=RecommendationOut)
+    async def popular_route(k: int = 6) -> RecommendationOut:
+        return out(popular(k), "popular")
+
+    @app.get("/health/live")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def click_counts(parts: Parts) -> dict[str, int]:
+    clicks: dict[str, int] = {}
+    for e in parts.events:
+        clicks[e.article_id] = clicks.get(e.article_id, 0) + 1
+    return clicks
+
+
+def naive_app(parts: Parts, tmp: Path) -> tuple[Any, Callable[[str], Any], Callable[[], Any]]:
+    n = parts.n
+    vectors = unit_vectors(0, n)
+    row = {article_id(i): i for i in range(n)}
+    ids = [article_id(i) for i in range(n)]
+    clicks = click_counts(parts)
+    catalog = parts.catalog
+
+    def related(aid: str, k: int) -> list[tuple[Card, float]]:
+        sims = vectors @ vectors[row[aid]]  # cosine: the vectors are unit length
+        order = np.argsort(-sims)[: k + 1]
+        hits = [(ids[i], float(sims[i])) for i in order if ids[i] != aid][:k]
+        return [(c, s) for i, s in hits if (c := catalog.get(i)) is not None]
+
+    def popular(k: int) -> list[tuple[Card, float]]:
+        top = sorted(clicks.items(), key=lambda kv: -kv[1])[:k]
+        return [(c, float(s)) for i, s in top if (c := catalog.get(i)) is not None]
+
+    return _baseline_app(related, popular), lambda a: related(a, 4), lambda: popular(6)
+
+
+def chroma_app(parts: Parts, tmp: Path) -> tuple[Any, Callable[[str], Any], Callable[[], Any]]:
+    import chromadb
+
+    client = chromadb.PersistentClient(path=str(tmp / "chroma"))
+    col = client.create_collection("articles", metadata={"hnsw:space": "cosine"})
+    step = 5_000
+    for start in range(0, parts.n, step):
+        stop = min(parts.n, start + step)
+        col.add(
+            ids=[article_id(i) for i in range(start, stop)],
+            embeddings=unit_vectors(start, stop),
+        )
+    clicks = click_counts(parts)
+    catalog = parts.catalog
+
+    def related(aid: str, k: int) -> list[tuple[Card, float]]:
+        got = col.get(ids=[aid], include=["embeddings"])
+        res = col.query(query_embeddings=got["embeddings"], n_results=k + 1)
+        pairs = zip(res["ids"][0], res["distances"][0], strict=True)
+        hits = [(i, 1.0 - d) for i, d in pairs if i != aid][:k]
+        return [(c, s) for i, s in hits if (c := catalog.get(i)) is not None]
+
+    def popular(k: int) -> list[tuple[Card, float]]:
+        top = sorted(clicks.items(), key=lambda kv: -kv[1])[:k]
+        return [(c, float(s)) for i, s in top if (c := catalog.get(i)) is not None]
+
+    return _baseline_app(related, popular), lambda a: related(a, 4), lambda: popular(6)
+
+
+IMPLS = {"service": service_app, "naive": naive_app, "chroma": chroma_app}
+
+
+# server side ----------------------------------------------------------------------------------
+
+
+class Timing:
+    """Outermost ASGI middleware: wall time per request inside the server, by endpoint."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.samples: dict[str, list[float]] = {}
+
+    @staticmethod
+    def endpoint(path: str, query: bytes) -> str:
+        if path.endswith("/related"):
+            return "related"
+        if path.startswith("/v1/popular"):
+            return "popular+context" if b"context=" in query else "popular"
+        return "other"
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] == "/_bench/timings":
+            await self.report(scope, send)
+            return
+        started = time.perf_counter()
+        await self.app(scope, receive, send)
+        name = self.endpoint(scope["path"], scope.get("query_string", b""))
+        self.samples.setdefault(name, []).append(time.perf_counter() - started)
+
+    async def report(self, scope: Any, send: Any) -> None:
+        body = json.dumps({k: summarise(v) for k, v in self.samples.items()}).encode()
+        if b"reset" in scope.get("query_string", b""):
+            self.samples = {}
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def summarise(seconds: list[float]) -> dict[str, float]:
+    if not seconds:
+        return {"count": 0, "p50_ms": math.nan, "p99_ms": math.nan}
+    ms = np.asarray(seconds) * 1000
+    return {
+        "count": len(ms),
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "mean_ms": float(ms.mean()),
+    }
+
+
+def in_process(
+    related: Callable[[str], Any], popular: Callable[[], Any], n: int, budget: float
+) -> dict[str, dict[str, float]]:
+    """Latency of the ranking calls alone (no HTTP), on random ids, each bounded by budget s."""
+    rng = np.random.default_rng(3)
+    out = {}
+    calls: dict[str, Callable[[int], Any]] = {
+        "related": lambda i: related(article_id(i)),
+        "popular": lambda i: popular(),
+    }
+    for name, call in calls.items():
+        for i in rng.integers(0, n, 20):  # warm-up
+            call(int(i))
+        samples: list[float] = []
+        deadline = time.perf_counter() + budget
+        for i in rng.integers(0, n, 3000):
+            started = time.perf_counter()
+            call(int(i))
+            samples.append(time.perf_counter() - started)
+            if started > deadline:
+                break
+        out[name] = summarise(samples)
+    return out
+
+
+def serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    started = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-serving-"))
+    parts = Parts(args.n, args.kind, with_index=args.impl == "service")
+    app, related, popular = IMPLS[args.impl](parts, tmp)
+    gc.collect()
+    result: dict[str, Any] = {
+        "impl": args.impl,
+        "n": args.n,
+        "kind": args.kind
+        if args.impl == "service"
+        else ("hnsw" if args.impl == "chroma" else "numpy"),
+        "setup_s": round(time.perf_counter() - started, 1),
+        "rss": rss_bytes(),
+        "rss_start": parts.rss_start,
+        "rss_catalog": parts.rss_catalog,
+        "rss_popularity": parts.rss_popularity,
+        "rss_index": parts.rss_index,
+        "faiss_bytes": parts.faiss_bytes,
+    }
+    del parts.events
+    result["in_process"] = in_process(related, popular, args.n, args.inproc_budget)
+    Path(args.result).write_text(json.dumps(result))
+    config = uvicorn.Config(
+        Timing(app), host="127.0.0.1", port=args.port, log_level="warning", access_log=False
+    )
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# load generation ------------------------------------------------------------------------------
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("wrk not found: installing it with apt-get (Debian package 'wrk')")
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False, capture_output=True)
+    found = shutil.which("wrk")
+    if not found:
+        subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True)
+        found = shutil.which("wrk")
+    if not found:
+        sys.exit("could not install wrk")
+    return found
+
+
+LUA = {
+    "related": """
+math.randomseed(os.time())
+request = function()
+  return wrk.format("GET", "/v1/articles/a" .. math.random(0, {n} - 1) .. "/related?k=4")
+end
+""",
+    "popular": """
+request = function()
+  return wrk.format("GET", "/v1/popular?k=6")
+end
+""",
+    "popular+context": """
+math.randomseed(os.time())
+request = function()
+  return wrk.format("GET", "/v1/popular?k=6&context=a" .. math.random(0, {n} - 1))
+end
+""",
+}
+
+
+def parse_wrk(text: str) -> dict[str, float]:
+    def ms(value: str) -> float:
+        number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]
+        return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+    out: dict[str, float] = {}
+    if m := re.search(r"Requests/sec:\s+([\d.]+)", text):
+        out["rps"] = float(m.group(1))
+    for pct in ("50", "99"):
+        if m := re.search(rf"^\s+{pct}(?:\.000)?%\s+(\S+)", text, re.M):
+            out[f"p{pct}_ms"] = ms(m.group(1))
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    out["errors"] = float(m.group(1)) if m else 0.0
+    return out
+
+
+def wait_ready(proc: subprocess.Popen[bytes], port: int, result: Path, timeout: float) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        if result.is_file():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=2):
+                    return
+            except OSError:
+                pass
+        time.sleep(0.5)
+    raise TimeoutError("server did not start in time")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def fetch(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def run_impl(
+    impl: str, n: int, kind: str, args: argparse.Namespace, wrk: str, endpoints: list[str]
+) -> dict[str, Any]:
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-run-"))
+    result_file = workdir / "result.json"
+    cmd = [
+        sys.executable, __file__, "serve", "--impl", impl, "--n", str(n), "--kind", kind,
+        "--port", str(port), "--result", str(result_file),
+        "--inproc-budget", str(args.inproc_budget),
+    ]  # fmt: skip
+    print(f"[{impl} {n:,}] starting server", flush=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT)
+    try:
+        wait_ready(proc, port, result_file, timeout=3600)
+        result: dict[str, Any] = json.loads(result_file.read_text())
+        result["http"] = {}
+        base = f"http://127.0.0.1:{port}"
+        for endpoint in endpoints:
+            script = workdir / f"{endpoint}.lua"
+            script.write_text(LUA[endpoint].replace("{n}", str(n)))
+            wrk_cmd = [wrk, "-t1", "--latency", "--timeout", "10s", "-s", str(script)]
+            load = [*wrk_cmd, f"-c{args.connections}"]
+            subprocess.run([*load, "-d2s", base], check=True, capture_output=True)  # warm-up
+            # latency: one connection, so the server timing is service time, not queueing
+            fetch(f"{base}/_bench/timings?reset=1")
+            out = subprocess.run(
+                [*wrk_cmd, "-c1", f"-d{max(2, args.duration // 2)}s", base],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            single = parse_wrk(out)
+            server = fetch(f"{base}/_bench/timings?reset=1").get(endpoint, {})
+            # throughput: the server saturated by 16 connections
+            out = subprocess.run(
+                [*load, f"-d{args.duration}s", base], check=True, capture_output=True, text=True
+            ).stdout
+            client = parse_wrk(out)
+            loaded = fetch(f"{base}/_bench/timings?reset=1").get(endpoint, {})
+            result["http"][endpoint] = {
+                "client": client,
+                "single": single,
+                "server": server,
+                "server_loaded": loaded,
+            }
+            print(
+                f"[{impl} {n:,}] {endpoint}: {client.get('rps', 0):,.0f} req/s, server p50 "
+                f"{server.get('p50_ms', math.nan):.2f} ms p99 {server.get('p99_ms', math.nan):.2f}"
+                f" ms (1 connection), client p99 {client.get('p99_ms', math.nan):.1f} ms "
+                f"({args.connections} connections)",
+                flush=True,
+            )
+        result["rss_serving"] = rss_bytes(proc.pid)
+        return result
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# report ---------------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = int(Path("/proc/meminfo").read_text().split()[1]) / 1024**2
+    import faiss
+
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, Linux {platform.release()}, "
+        f"Python {platform.python_version()}, numpy {np.__version__}, "
+        f"faiss {faiss.__version__}"
+    )
+
+
+def fmt(value: float | None, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def render(results: list[dict[str, Any]], args: argparse.Namespace, command: str) -> str:
+    lines = [
+        "## Serving latency and throughput (`scripts/bench_serving.py`)",
+        "",
+        f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"- Machine: {machine()}",
+        f"- Command: `{command}`",
+        f"- Load: wrk -t1, {args.duration // 2} s at 1 connection and {args.duration} s at "
+        f"{args.connections} connections per row after a 2 s warm-up, "
+        "random article ids; server = uvicorn, one process, loopback. wrk and the server share "
+        "the 2 cores, so req/s is a lower bound for the server alone.",
+        "- Latency columns: a 1-connection run (no queueing), server p50/p99 measured inside "
+        "the server by an outermost ASGI middleware (whole app: routing, validation, ranking, "
+        "JSON), client p50/p99 by wrk over loopback. Throughput: a 16-connection run right "
+        "after it; its client p99 includes queueing behind 15 other requests.",
+        "- naive = numpy brute-force cosine over all vectors + sort by clicks; chroma = chromadb "
+        f"{_chroma_version()} with precomputed embeddings (HNSW, cosine), clicks sorted in "
+        "Python; both behind the same FastAPI app and response model.",
+        "",
+        "### HTTP",
+        "",
+        "| articles | impl | index | endpoint | server p50 ms | server p99 ms | client p50 ms"
+        " | client p99 ms | req/s (16 conn.) | client p99 ms (16 conn.) | req/s vs naive |",
+        "|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    naive = {
+        (r["n"], e): v["client"].get("rps")
+        for r in results
+        if r["impl"] == "naive"
+        for e, v in r["http"].items()
+    }
+    for r in results:
+        for endpoint, v in r["http"].items():
+            rps = v["client"].get("rps")
+            base = naive.get((r["n"], endpoint))
+            ratio = f"{rps / base:.1f}×" if rps and base else "–"
+            lines.append(
+                f"| {r['n']:,} | {r['impl']} | {r['kind']} | /{endpoint} "
+                f"| {fmt(v['server'].get('p50_ms'))} | {fmt(v['server'].get('p99_ms'))} "
+                f"| {fmt(v['single'].get('p50_ms'))} | {fmt(v['single'].get('p99_ms'))} "
+                f"| {fmt(rps, 0)} | {fmt(v['client'].get('p99_ms'), 1)} | {ratio} |"
+            )
+    lines += [
+        "",
+        "### In-process ranking calls (no HTTP)",
+        "",
+        "| articles | impl | related p50 ms | related p99 ms | popular p50 ms | popular p99 ms"
+        " | related p50 vs naive |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    naive_inproc = {
+        r["n"]: r["in_process"]["related"]["p50_ms"] for r in results if r["impl"] == "naive"
+    }
+    for r in results:
+        ip = r["in_process"]
+        base = naive_inproc.get(r["n"])
+        speed = f"{base / ip['related']['p50_ms']:.1f}×" if base else "–"
+        if r["impl"] == "naive":
+            speed = "1×"
+        lines.append(
+            f"| {r['n']:,} | {r['impl']} | {fmt(ip['related']['p50_ms'], 3)} "
+            f"| {fmt(ip['related']['p99_ms'], 3)} | {fmt(ip['popular']['p50_ms'], 3)} "
+            f"| {fmt(ip['popular']['p99_ms'], 3)} | {speed} |"
+        )
+    lines += [
+        "",
+        "### Memory of the service process",
+        "",
+        "Raw vectors = articles × 384 × 4 bytes; faiss = its own structure (vectors + HNSW "
+        "graph), counted from the index. Id maps = the rest of the index's resident growth "
+        "(row ↔ article id lists and dict, content hashes). Catalogue (cards, url map) and "
+        "popularity (counters, session de-duplication) = resident growth while building them. "
+        "Process base = interpreter and libraries before any data. Metadata = id maps + "
+        "catalogue + popularity + process base.",
+        "",
+        "| articles | index | raw vectors MB | faiss MB | faiss / raw | id maps MB "
+        "| catalogue MB | popularity MB | process base MB | RSS serving MB "
+        "| RSS / (1.3 × raw + metadata) |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    mb = 1024**2
+    for r in results:
+        if r["impl"] != "service":
+            continue
+        raw = r["n"] * DIM * 4
+        faiss_size = r.get("faiss_bytes", 0)
+        id_maps = max(0, r["rss_index"] - faiss_size)
+        meta = id_maps + r["rss_catalog"] + r["rss_popularity"] + r["rss_start"]
+        lines.append(
+            f"| {r['n']:,} | {r['kind']} | {raw / mb:,.0f} | {faiss_size / mb:,.0f} "
+            f"| {faiss_size / raw:.2f} | {id_maps / mb:,.0f} | {r['rss_catalog'] / mb:,.0f} "
+            f"| {r['rss_popularity'] / mb:,.0f} | {r['rss_start'] / mb:,.0f} "
+            f"| {r['rss_serving'] / mb:,.0f} | {r['rss_serving'] / (1.3 * raw + meta):.2f} |"
+        )
+    lines.append("")
+    lines.append(
+        '≤ 1.00 in the last column meets the target "memory ≤ 1.3 × raw float32 vector bytes '
+        'plus metadata"; the id maps, catalogue and popularity columns are that metadata.'
+    )
+    return "\n".join(lines)
+
+
+def _chroma_version() -> str:
+    try:
+        import chromadb
+
+        return str(chromadb.__version__)
+    except ImportError:
+        return "(not installed)"
+
+
+def write_section(path: Path, mark: str, body: str) -> None:
+    start, end = f"<!-- {mark}:start -->", f"<!-- {mark}:end -->"
+    text = (
+        path.read_text()
+        if path.is_file()
+        else (
+            "# Benchmarks\n\nEach section is written by its own script (see docs/benchmarks.md); "
+            "rerun a script to refresh only its section. Ratios are to a baseline measured in the "
+            "same run on the same machine.\n"
+        )
+    )
+    block = f"{start}\n{body}\n{end}"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)
+
+
+def ensure_chroma() -> bool:
+    try:
+        import chromadb  # noqa: F401
+
+        return True
+    except ImportError:
+        print("chromadb not installed: installing it into this environment (pip install chromadb)")
+        done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "chromadb"])
+        return done.returncode == 0
+
+
+def profile(args: argparse.Namespace) -> None:
+    """Where the time goes: pyinstrument over in-process ranking calls, then py-spy over the
+    HTTP server under wrk load (/related, 16 connections). Prints both, writes nothing."""
+    from pyinstrument import Profiler
+
+    n = SIZES.get(args.size, 0) or int(args.size)
+    kind = choose_kind(SETTINGS.index_type, n, SETTINGS.hnsw_threshold)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-profile-"))
+    parts = Parts(n, kind, with_index=True)
+    _, related, popular = service_app(parts, tmp)
+    ids = np.random.default_rng(1).integers(0, n, 600)
+    for i in ids[:50]:
+        related(article_id(int(i)))
+        popular()
+    profiler = Profiler(interval=0.0005)
+    profiler.start()
+    for i in ids:
+        related(article_id(int(i)))
+        popular()
+    profiler.stop()
+    print(profiler.output_text(unicode=False, color=False))
+    shutil.rmtree(tmp, ignore_errors=True)
+    del parts
+
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    port = free_port()
+    work = Path(tempfile.mkdtemp(prefix="bench-profile-"))
+    cmd = [
+        sys.executable, __file__, "serve", "--impl", "service", "--n", str(n), "--kind", kind,
+        "--port", str(port), "--result", str(work / "r.json"), "--inproc-budget", "0.2",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=ROOT)
+    try:
+        wait_ready(proc, port, work / "r.json", timeout=3600)
+        script = work / "related.lua"
+        script.write_text(LUA["related"].replace("{n}", str(n)))
+        load = subprocess.Popen(
+            [ensure_wrk(), "-t1", "-c16", "-d12s", "-s", str(script), f"http://127.0.0.1:{port}"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(1)
+        raw = work / "spy.txt"
+        subprocess.run(
+            [spy, "record", "-p", str(proc.pid), "-d", "8", "-r", "200", "-f", "raw",
+             "-o", str(raw), "--nonblocking"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        print(load.communicate()[0])
+        own: dict[str, int] = {}
+        total = 0
+        for line in raw.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            total += int(count)
+            frame = stack.split(";")[-1]
+            own[frame] = own.get(frame, 0) + int(count)
+        print(f"py-spy: {total} samples of the server under load; top frames by own time:")
+        for frame, count in sorted(own.items(), key=lambda kv: -kv[1])[:25]:
+            print(f"{100 * count / max(total, 1):5.1f}%  {frame[:140]}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="cmd")
+    srv = sub.add_parser("serve", help="internal: one benchmark server")
+    srv.add_argument("--impl", choices=list(IMPLS), required=True)
+    srv.add_argument("--n", type=int, required=True)
+    srv.add_argument("--kind", default="flat")
+    srv.add_argument("--port", type=int, required=True)
+    srv.add_argument("--result", required=True)
+    srv.add_argument("--inproc-budget", type=float, default=5.0)
+    prf = sub.add_parser("profile", help="pyinstrument + py-spy profile of the service")
+    prf.add_argument("--size", default="100k")
+    parser.add_argument("--sizes", default="10k,100k,1M", help="comma-separated: 10k,100k,1M")
+    parser.add_argument("--impls", default="service,naive,chroma")
+    parser.add_argument("--duration", type=int, default=10, help="seconds of load per row")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--inproc-budget", type=float, default=5.0)
+    parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--no-write", action="store_true", help="print, leave BENCHMARKS.md")
+    args = parser.parse_args()
+    if args.cmd == "serve":
+        serve(args)
+        return
+    if args.cmd == "profile":
+        profile(args)
+        return
+    wrk = ensure_wrk()
+    impls = args.impls.split(",")
+    if "chroma" in impls and not ensure_chroma():
+        impls.remove("chroma")
+    results = []
+    for size in args.sizes.split(","):
+        n = SIZES[size] if size in SIZES else int(size)
+        kind = choose_kind(SETTINGS.index_type, n, SETTINGS.hnsw_threshold)
+        for impl in impls:
+            if impl == "chroma" and n > CHROMA_MAX:
+                print(f"[chroma {n:,}] skipped: building chromadb's index takes too long")
+                continue
+            endpoints = ["related", "popular"]
+            if impl == "service":
+                endpoints.append("popular+context")
+            results.append(run_impl(impl, n, kind, args, wrk, endpoints))
+    command = "python scripts/bench_serving.py " + " ".join(sys.argv[1:])
+    report = render(results, args, command.strip())
+    print(report)
+    if not args.no_write:
+        write_section(args.out, MARK, report)
+        print(f"wrote the {MARK} section of {args.out}")
+
+
+if __name__ == "__main__":
+    main()
