@@ -3,6 +3,7 @@ consistent with each other. The API and the CLI both drive this one object."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -39,9 +40,24 @@ from recommender.store import Event, Store
 log = logging.getLogger(__name__)
 
 
+def half_life_hours(settings: Settings) -> float:
+    """The popularity half-life: an operator's explicit setting wins, else the one the
+    evaluation chose on train users (recorded in ranker.json), else the settings' default."""
+    if "half_life_hours" in settings.model_fields_set:
+        return settings.half_life_hours
+    path = settings.resolved_ranker_path
+    try:
+        learned = json.loads(path.read_text()).get("popularity_half_life_hours")
+    except (OSError, ValueError, AttributeError):
+        learned = None
+    if isinstance(learned, int | float) and learned > 0:
+        return float(learned)
+    return settings.half_life_hours
+
+
 def popularity_config(settings: Settings) -> PopularityConfig:
     return PopularityConfig(
-        half_life_hours=settings.half_life_hours,
+        half_life_hours=half_life_hours(settings),
         long_half_life_hours=settings.trending_long_half_life_hours,
         session_dedup_minutes=settings.session_dedup_minutes,
         click_weight=settings.click_weight,

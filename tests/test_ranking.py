@@ -153,3 +153,13 @@ def test_learned_popularity_weight_does_not_swamp_an_untagged_corpus(tmp_path: P
     service.record_events([Event(now, "click", "storm-1", f"s{i}") for i in range(20)])
     assert set(ids(service.related("cuba-1", 4))) == CUBA
     service.close()
+
+
+def test_half_life_comes_from_the_ranker_unless_set_explicitly(tmp_path: Path) -> None:
+    from recommender.service import half_life_hours
+
+    path = tmp_path / "ranker.json"
+    path.write_text('{"weights": {"similarity": 1.0}, "popularity_half_life_hours": 1.0}')
+    assert half_life_hours(make_settings(tmp_path, ranker_path=path)) == 1.0
+    assert half_life_hours(make_settings(tmp_path, ranker_path=path, half_life_hours=3.0)) == 3.0
+    assert half_life_hours(make_settings(tmp_path, ranker_path=tmp_path / "none.json")) == 6.0
