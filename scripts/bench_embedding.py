@@ -46,7 +46,11 @@ from bench_serving import write_section  # noqa: E402
 
 from recommender.articles import Article, embedding_text, read_articles, read_mind_news  # noqa: E402
 from recommender.config import BUNDLED_MODEL  # noqa: E402
-from recommender.embedding import SentenceTransformerEmbedder, bundled_model_path  # noqa: E402
+from recommender.embedding import (  # noqa: E402
+    SentenceTransformerEmbedder,
+    bundled_model_path,
+    normalise,
+)
 
 DPG = ROOT.parent / "shared" / "data" / "dpg-nl-2019" / "articles.jsonl"
 MIND = ROOT.parent / "shared" / "data" / "mind-subset" / "news.tsv"
@@ -123,14 +127,6 @@ def onnx_variant(quantised: bool) -> Encode:
     return lambda texts: np.asarray(model.encode(list(texts), batch_size=32))
 
 
-def unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    out: np.ndarray = x / norms
-    return out
-
-
 def topical_precision(vectors: np.ndarray, articles: Sequence[Article], k: int = 4) -> float:
     """Embeddings-only Lees ook on MIND news: share of the top-k neighbours in the query's
     subcategory (the evaluation's topical protocol, without the blend)."""
@@ -184,7 +180,7 @@ def main() -> None:
             out = encode(texts)
             rate = len(texts) / (time.perf_counter() - started)
             best[name] = max(best.get(name, 0.0), rate)
-            vectors[name] = unit(out)
+            vectors[name] = normalise(out)
             print(f"round {round_no + 1}: {name}: {rate:.1f} articles/s", flush=True)
 
     plain_name = next(iter(makers))
@@ -192,7 +188,7 @@ def main() -> None:
     topical: dict[str, float] = {}
     if mind:
         for name, encode in variants.items():
-            topical[name] = topical_precision(unit(encode(mind_texts)), mind)
+            topical[name] = topical_precision(normalise(encode(mind_texts)), mind)
 
     lines = [
         "## Embedding throughput (`scripts/bench_embedding.py`)",
