@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 import warnings
@@ -42,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from bench_serving import write_section  # noqa: E402
+from bench_report import cpu_description, write_section  # noqa: E402
 
 from recommender.articles import Article, embedding_text, read_articles, read_mind_news  # noqa: E402
 from recommender.config import BUNDLED_MODEL  # noqa: E402
@@ -194,7 +193,7 @@ def main() -> None:
         "## Embedding throughput (`scripts/bench_embedding.py`)",
         "",
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        f"- Machine: {_machine()}; torch {torch.__version__}, {torch.get_num_threads()} "
+        f"- Machine: {cpu_description()}; torch {torch.__version__}, {torch.get_num_threads()} "
         "threads by default; no GPU in this run",
         f"- Command: `python scripts/bench_embedding.py {' '.join(sys.argv[1:])}`".replace(
             " `", " `", 1
@@ -234,16 +233,6 @@ def main() -> None:
     if not args.no_write:
         write_section(args.out, MARK, report)
         print(f"wrote the {MARK} section of {args.out}")
-
-
-def _machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    python = platform.python_version()
-    return f"{cpu}, {os.cpu_count()} cores, Linux {platform.release()}, Python {python}"
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
 import sys
 import time
@@ -29,11 +28,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench_report import write_section  # noqa: E402
+
 from recommender.config import Settings  # noqa: E402
 from recommender.index import VectorIndex  # noqa: E402
 
-START = "<!-- bench_hnsw:start -->"
-END = "<!-- bench_hnsw:end -->"
+MARK = "bench_hnsw"
 MODEL = "bench-random"
 
 
@@ -78,19 +78,6 @@ def timed_search(
         else:
             results.append([i for i, _ in index.search(query, k + 1) if i != skip[n]][:k])
     return results, (time.perf_counter() - started) / len(queries) * 1000
-
-
-def write_section(path: Path, body: str) -> None:
-    """Replace only our own section; other benchmarks keep theirs."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{body}\n{END}"
-    if START in text and END in text:
-        text = re.sub(
-            re.escape(START) + ".*?" + re.escape(END), lambda _: block, text, flags=re.DOTALL
-        )
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
 
 
 def measure(args: argparse.Namespace, ef_values: list[int]) -> dict[str, Any]:
@@ -258,7 +245,7 @@ def main() -> None:
     )
     print(body)
     if not args.no_write:
-        write_section(args.out, body)
+        write_section(args.out, MARK, body)
         print(f"wrote {args.out}")
 
 

@@ -30,8 +30,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-START = "<!-- bench_rebuild:start -->"
-END = "<!-- bench_rebuild:end -->"
+from bench_report import write_section  # noqa: E402
+
+MARK = "bench_rebuild"
 
 
 def settings_for(workdir: Path, model: str, index_type: str = "auto") -> Any:
@@ -81,26 +82,17 @@ def index_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
 
 
-def phase_full(args: argparse.Namespace) -> dict[str, Any]:
-    """Fresh store with the scaled corpus, then a cold build (nothing cached)."""
+def timed_build(settings: Any, store: Any) -> dict[str, Any]:
+    """Load the model, run build_index on store, close it; the figures a phase reports."""
     from recommender.build import build_index
     from recommender.embedding import create_embedder
-    from recommender.store import Store
 
-    settings = settings_for(args.workdir, args.model, args.index_type)
-    articles = scaled_articles(args.data, args.articles)
-    store = Store(settings.db_path, settings.sqlite_synchronous)
-    for start in range(0, len(articles), 1_000):
-        store.upsert_articles(articles[start : start + 1_000])
     started = time.perf_counter()
     embedder = create_embedder(settings)
     load_s = time.perf_counter() - started
     result = build_index(settings, store, embedder)
     store.close()
     return {
-        "phase": "full",
-        "articles": args.articles,
-        "model": args.model,
         "model_load_s": load_s,
         "build_s": result.seconds,
         "total_s": time.perf_counter() - started,
@@ -115,10 +107,25 @@ def phase_full(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def phase_full(args: argparse.Namespace) -> dict[str, Any]:
+    """Fresh store with the scaled corpus, then a cold build (nothing cached)."""
+    from recommender.store import Store
+
+    settings = settings_for(args.workdir, args.model, args.index_type)
+    articles = scaled_articles(args.data, args.articles)
+    store = Store(settings.db_path, settings.sqlite_synchronous)
+    for start in range(0, len(articles), 1_000):
+        store.upsert_articles(articles[start : start + 1_000])
+    return {
+        "phase": "full",
+        "articles": args.articles,
+        "model": args.model,
+        **timed_build(settings, store),
+    }
+
+
 def phase_incremental(args: argparse.Namespace) -> dict[str, Any]:
     """Change a fraction of the articles (a corrected lead), then rebuild."""
-    from recommender.build import build_index
-    from recommender.embedding import create_embedder
     from recommender.store import Store
 
     settings = settings_for(args.workdir, args.model, args.index_type)
@@ -134,26 +141,7 @@ def phase_incremental(args: argparse.Namespace) -> dict[str, Any]:
         lead = f"Bijgewerkt {stamp}. {article.lead}".strip()
         changed.append(article.model_copy(update={"lead": lead}))
     store.upsert_articles(changed)
-    started = time.perf_counter()
-    embedder = create_embedder(settings)
-    load_s = time.perf_counter() - started
-    result = build_index(settings, store, embedder)
-    store.close()
-    return {
-        "phase": "incremental",
-        "changed": len(changed),
-        "model_load_s": load_s,
-        "build_s": result.seconds,
-        "total_s": time.perf_counter() - started,
-        "count": result.count,
-        "reused": result.reused,
-        "embedded": result.embedded,
-        "kind": result.kind,
-        "index_bytes": index_bytes(result.folder),
-        "peak_rss_mb": peak_rss_mb(),
-        "timings": result.timings,
-        "load_avg_end": os.getloadavg()[0],
-    }
+    return {"phase": "incremental", "changed": len(changed), **timed_build(settings, store)}
 
 
 def run_phase(args: argparse.Namespace, phase: str) -> dict[str, Any]:
@@ -234,19 +222,6 @@ def _cpu_count() -> int:
     return os.cpu_count() or 0
 
 
-def write_section(path: Path, body: str) -> None:
-    """Replace only our own section; other benchmarks keep theirs."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{body}\n{END}"
-    if START in text and END in text:
-        text = re.sub(
-            re.escape(START) + ".*?" + re.escape(END), lambda _: block, text, flags=re.DOTALL
-        )
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--articles", type=int, default=50_000)
@@ -306,7 +281,7 @@ def main() -> None:
     for other in args.include:
         body += "\n\n" + (other / "table.md").read_text()
     if not args.no_write:
-        write_section(args.out, body)
+        write_section(args.out, MARK, body)
         print(f"[bench_rebuild] wrote {args.out}")
 
 

@@ -29,7 +29,6 @@ import hashlib
 import json
 import math
 import os
-import platform
 import re
 import shutil
 import socket
@@ -47,6 +46,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench_report import cpu_description, write_section  # noqa: E402
 
 from recommender.catalog import Card, Catalog  # noqa: E402
 from recommender.config import Settings  # noqa: E402
@@ -592,18 +593,11 @@ def run_impl(
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
     mem = int(Path("/proc/meminfo").read_text().split()[1]) / 1024**2
     import faiss
 
     return (
-        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, Linux {platform.release()}, "
-        f"Python {platform.python_version()}, numpy {np.__version__}, "
-        f"faiss {faiss.__version__}"
+        f"{cpu_description()}, {mem:.0f} GiB RAM, numpy {np.__version__}, faiss {faiss.__version__}"
     )
 
 
@@ -722,27 +716,6 @@ def _chroma_version() -> str:
         return str(chromadb.__version__)
     except ImportError:
         return "(not installed)"
-
-
-def write_section(path: Path, mark: str, body: str) -> None:
-    start, end = f"<!-- {mark}:start -->", f"<!-- {mark}:end -->"
-    text = (
-        path.read_text()
-        if path.is_file()
-        else (
-            "# Benchmarks\n\nEach section is written by its own script (see docs/benchmarks.md); "
-            "rerun a script to refresh only its section. Ratios are to a baseline measured in the "
-            "same run on the same machine.\n"
-        )
-    )
-    block = f"{start}\n{body}\n{end}"
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        _, tail = rest.split(end, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
 
 
 def ensure_chroma() -> bool:
