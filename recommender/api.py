@@ -294,9 +294,8 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
         explain: bool = False,
     ) -> RecommendationOut:
         """Lees ook for sites that know the page URL, not the article id."""
-        card = svc.catalog.by_url(url)
-        ranked = svc.related(
-            card.id if card else f"url:{url}",
+        ranked = svc.related_by_url(
+            url,
             check_k(settings.default_k_related if k is None else k),
             section=section,
             max_age_days=max_age_days,

@@ -288,28 +288,28 @@ class Ranker:
         picks before it, so the list is not four copies of one story."""
         if not cards:
             return []
-        by_score = sorted(range(len(cards)), key=lambda i: -scores[i])
-        vectors = self.index.vectors([c.id for c in cards])
-        chosen: list[int] = []
+        # only the best-scored head can be picked: fetch vectors for it alone (hot path)
+        head = sorted(range(len(cards)), key=lambda i: -scores[i])[: max(k * 10, 40)]
+        vectors = self.index.vectors([cards[i].id for i in head])
+        chosen: list[int] = []  # positions in head
         lam = self.params.mmr_lambda if use_mmr else 1.0
-        remaining = by_score[: max(k * 10, 40)]
+        remaining = list(range(len(head)))
         while remaining and len(chosen) < k:
             if chosen:
-                closeness = vectors[remaining] @ vectors[chosen].T
-                max_close = closeness.max(axis=1)
+                max_close = (vectors[remaining] @ vectors[chosen].T).max(axis=1)
             else:
                 max_close = np.zeros(len(remaining))
             best_pos, best_value = -1, -math.inf
-            for pos, i in enumerate(remaining):
+            for pos, row in enumerate(remaining):
                 if max_close[pos] >= self.params.near_duplicate_threshold:
                     continue  # two copies of one story never both make the list
-                value = lam * scores[i] - (1.0 - lam) * float(max_close[pos])
+                value = lam * scores[head[row]] - (1.0 - lam) * float(max_close[pos])
                 if value > best_value:
                     best_pos, best_value = pos, value
             if best_pos < 0:
                 break
             chosen.append(remaining.pop(best_pos))
-        return chosen
+        return [head[row] for row in chosen]
 
     # Populair nieuws --------------------------------------------------------------------------
 

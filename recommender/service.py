@@ -32,7 +32,7 @@ from recommender.errors import (
     IndexNotFound,
     RecommenderError,
 )
-from recommender.index import VectorIndex, choose_kind
+from recommender.index import VectorIndex
 from recommender.popularity import Popularity, PopularityConfig
 from recommender.ranking import RankedList, Ranker, RankingParams, Weights
 from recommender.store import Event, Store
@@ -175,8 +175,6 @@ class RecommenderService:
         """Load everything from disk: catalogue, index (reconciled with the store), events."""
         started = time.perf_counter()
         self._synced_seq = self.store.max_seq()
-        for article in self.store.iter_articles():
-            self.catalog.put(Card.of(article))
         root = self.settings.index_root
         try:
             index, folder = load_serving_index(self.settings, self.embedder.name, self.embedder.dim)
@@ -186,14 +184,15 @@ class RecommenderService:
             # something to paper over by embedding the whole store in memory
             if has_index_folders(root):
                 raise
-            published = len(self.catalog.published_ids())
+            published = self.store.count_published()
             if published > self.settings.max_articles_without_index:
                 raise IndexNotFound(
                     f"no index under {root} and {published} published articles in the store; "
                     "run `recommender build` first"
                 ) from exc
             log.warning("index.missing", extra={"reason": str(exc), "articles": published})
-        reconciled = self._reconcile(self.index)
+        # one pass over the store fills the catalogue and brings the index up to date
+        reconciled = self._reconcile(self.index, catalog=True)
         counted = self.popularity.record_many(self.store.iter_events())
         self.ready = True
         log.info(
@@ -414,9 +413,24 @@ class RecommenderService:
                 article_id, k, section=section, max_age_days=max_age_days, exclude=exclude
             )
 
-    def related_by_url(self, url: str, k: int, **filters: object) -> RankedList:
+    def related_by_url(
+        self,
+        url: str,
+        k: int,
+        *,
+        section: str | None = None,
+        max_age_days: float | None = None,
+        exclude: Collection[str] = (),
+    ) -> RankedList:
+        """Lees ook for a page URL; an unknown URL gets the popular fallback, as an unknown id."""
         card = self.catalog.by_url(url)
-        return self.related(card.id if card else f"url:{url}", k, **filters)  # type: ignore[arg-type]
+        return self.related(
+            card.id if card else f"url:{url}",
+            k,
+            section=section,
+            max_age_days=max_age_days,
+            exclude=exclude,
+        )
 
     def popular(
         self,
@@ -431,11 +445,6 @@ class RecommenderService:
             return self.ranker.popular(
                 k, section=section, window=window, exclude=exclude, context=context
             )
-
-    def index_kind(self) -> str:
-        return choose_kind(
-            self.settings.index_type, len(self.catalog), self.settings.hnsw_threshold
-        )
 
     def close(self) -> None:
         self.stop_watching()

@@ -127,6 +127,13 @@ class Store:
         with self._lock:
             return int(self._conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
 
+    def count_published(self) -> int:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT COUNT(*) FROM articles WHERE status = 'published'"
+            ).fetchone()
+        return int(row[0])
+
     def max_seq(self) -> int:
         with self._lock:
             return int(

@@ -46,3 +46,12 @@ def test_store_uses_wal(tmp_path: Path) -> None:
     mode = store._conn.execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
     store.close()
+
+
+def test_count_published_ignores_unpublished(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite")
+    store.upsert_articles(
+        [Article(id="a", title="A"), Article(id="b", title="B", status="unpublished")]
+    )
+    assert store.count_published() == 1 and store.count_articles() == 2
+    store.close()
