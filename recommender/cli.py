@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -18,12 +19,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from recommender import logs
-from recommender.articles import Article, RecordError, RecordWarning, read_articles
+from recommender.articles import RecordError, RecordWarning, read_articles
 from recommender.config import Settings
 from recommender.errors import RecommenderError
 from recommender.events import read_events
 from recommender.ranking import RankedList
-from recommender.store import Event, Store
+from recommender.store import Store
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 out = Console()
@@ -79,6 +80,50 @@ def _service(settings: Settings) -> Any:
     return service
 
 
+T = TypeVar("T")
+
+
+@dataclass
+class Loaded:
+    accepted: int = 0
+    rejected: list[RecordError] = field(default_factory=list)
+    warnings: list[RecordWarning] = field(default_factory=list)
+
+
+def load_in_batches(
+    items: Iterable[tuple[int, T | RecordError | RecordWarning]],
+    write: Callable[[list[T]], object],
+    batch_size: int,
+) -> Loaded:
+    """Write the good records in batches; keep the bad ones (with line numbers) to report."""
+    loaded = Loaded()
+    batch: list[T] = []
+    for _, item in items:
+        if isinstance(item, RecordError):
+            loaded.rejected.append(item)
+        elif isinstance(item, RecordWarning):
+            loaded.warnings.append(item)
+        else:
+            batch.append(item)
+            if len(batch) >= batch_size:
+                write(batch)
+                loaded.accepted += len(batch)
+                batch = []
+    if batch:
+        write(batch)
+        loaded.accepted += len(batch)
+    return loaded
+
+
+def report_problems(file: Path, loaded: Loaded) -> None:
+    for warning in loaded.warnings[:20]:
+        err.print(
+            f"{file}:{warning.line}: warning: {warning.message}", markup=False, highlight=False
+        )
+    for problem in loaded.rejected[:50]:
+        err.print(f"{file}:{problem.line}: {problem.message}", markup=False, highlight=False)
+
+
 @app.command()
 @fails_cleanly
 def ingest(
@@ -89,37 +134,14 @@ def ingest(
     line number; the rest still go in; exit code 2 if any was rejected."""
     settings = Settings()
     store = Store(settings.db_path, settings.sqlite_synchronous)
-    rejected: list[RecordError] = []
-    warnings: list[RecordWarning] = []
-    batch: list[Article] = []
-    accepted = 0
-    for _, item in read_articles(file, fmt):
-        if isinstance(item, RecordError):
-            rejected.append(item)
-            continue
-        if isinstance(item, RecordWarning):
-            warnings.append(item)
-            continue
-        batch.append(item)
-        if len(batch) >= 1_000:
-            store.upsert_articles(batch)
-            accepted += len(batch)
-            batch = []
-    if batch:
-        store.upsert_articles(batch)
-        accepted += len(batch)
+    loaded = load_in_batches(read_articles(file, fmt), store.upsert_articles, 1_000)
     store.close()
-    for warning in warnings[:20]:
-        err.print(
-            f"{file}:{warning.line}: warning: {warning.message}", markup=False, highlight=False
-        )
-    for problem in rejected[:50]:
-        err.print(f"{file}:{problem.line}: {problem.message}", markup=False, highlight=False)
+    report_problems(file, loaded)
     out.print(
-        f"ingested {accepted} articles from {file}; rejected {len(rejected)}; "
-        f"repaired {len(warnings)}"
+        f"ingested {loaded.accepted} articles from {file}; rejected {len(loaded.rejected)}; "
+        f"repaired {len(loaded.warnings)}"
     )
-    if rejected:
+    if loaded.rejected:
         raise typer.Exit(2)
 
 
@@ -191,26 +213,11 @@ def import_events(
     """Bootstrap popularity from an event log."""
     settings = Settings()
     store = Store(settings.db_path, settings.sqlite_synchronous)
-    rejected: list[RecordError] = []
-    batch: list[Event] = []
-    accepted = 0
-    for _, item in read_events(file, fmt):
-        if isinstance(item, RecordError):
-            rejected.append(item)
-            continue
-        batch.append(item)
-        if len(batch) >= 10_000:
-            store.add_events(batch)
-            accepted += len(batch)
-            batch = []
-    if batch:
-        store.add_events(batch)
-        accepted += len(batch)
+    loaded = load_in_batches(read_events(file, fmt), store.add_events, 10_000)
     store.close()
-    for problem in rejected[:50]:
-        err.print(f"{file}:{problem.line}: {problem.message}", markup=False, highlight=False)
-    out.print(f"imported {accepted} events from {file}; rejected {len(rejected)}")
-    if rejected:
+    report_problems(file, loaded)
+    out.print(f"imported {loaded.accepted} events from {file}; rejected {len(loaded.rejected)}")
+    if loaded.rejected:
         raise typer.Exit(2)
 
 
