@@ -20,13 +20,33 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from recommender import __version__, admin, metrics_http, pages
 from recommender.articles import Article, ArticleId
 from recommender.config import Settings
-from recommender.errors import InvalidInput, RecommenderError
+from recommender.errors import (
+    ArticleNotFound,
+    BuildInProgress,
+    IndexMismatch,
+    IndexNotFound,
+    InvalidInput,
+    RecommenderError,
+)
+from recommender.events import Event
 from recommender.popularity import WINDOWS
 from recommender.ranking import RankedList
 from recommender.service import RecommenderService
-from recommender.store import Event
 
 log = logging.getLogger(__name__)
+
+# the one place domain errors become HTTP status codes; anything else named is a 400
+STATUS_OF: dict[type[RecommenderError], int] = {
+    ArticleNotFound: 404,
+    InvalidInput: 422,
+    IndexMismatch: 500,
+    IndexNotFound: 503,
+    BuildInProgress: 409,
+}
+
+
+def status_of(exc: RecommenderError) -> int:
+    return next((code for kind, code in STATUS_OF.items() if isinstance(exc, kind)), 400)
 
 
 # response and request models ----------------------------------------------------------------
@@ -239,7 +259,7 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
 
     @app.exception_handler(RecommenderError)
     async def recommender_error(_: Request, exc: RecommenderError) -> JSONResponse:
-        return JSONResponse({"error": type(exc).__name__, "message": str(exc)}, exc.status_code)
+        return JSONResponse({"error": type(exc).__name__, "message": str(exc)}, status_of(exc))
 
     @app.exception_handler(_HTTPError)
     async def http_error(_: Request, exc: _HTTPError) -> JSONResponse:
@@ -328,10 +348,7 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
 
     @app.get("/v1/articles/{article_id}", response_model=Article, tags=["read"])
     def get_article(article_id: str, svc: Service) -> Article:
-        article = svc.store.get_article(article_id)
-        if article is None:
-            raise _HTTPError(404, "ArticleNotFound", f"no article with id {article_id!r}")
-        return article
+        return svc.get_article(article_id)
 
     # writes
 
@@ -402,14 +419,7 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
         if svc is None or not svc.ready:
             response.status_code = 503
             return {"status": "starting"}
-        return {
-            "status": "ready",
-            "articles": len(svc.catalog),
-            "indexed": len(svc.index),
-            "index_folder": svc.index_folder.name if svc.index_folder else None,
-            "model": svc.embedder.name,
-            "ranker": svc.weights.source,
-        }
+        return svc.health()
 
     admin.install(app, settings, Auth)
     pages.install(app, settings)

@@ -1,193 +1,39 @@
-"""Embedding with the cache, and offline rebuilds: store → embeddings → new index folder →
-atomic switch of the CURRENT pointer. A failed build leaves the serving index untouched."""
+"""Offline rebuild: store → embeddings → new index folder → atomic switch of the CURRENT pointer.
+A failed build leaves the serving index untouched."""
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
 import os
-import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
-from recommender.articles import Article, embedding_text, text_hash
+from recommender.artifacts import (
+    PARTIAL,
+    build_lock,
+    clean_partial,
+    current_folder,
+    prune,
+    switch_current,
+)
 from recommender.config import Settings
-from recommender.embedding import Embedder
-from recommender.errors import BuildInProgress, IndexMismatch, IndexNotFound
+from recommender.embedding import Embedded, Embedder, embed_articles
+from recommender.errors import IndexMismatch, IndexNotFound
 from recommender.index import VectorIndex, choose_kind
+from recommender.logs import Progress, ProgressFactory
 from recommender.store import Store
 
 log = logging.getLogger(__name__)
 
-CURRENT = "CURRENT"
-PARTIAL = ".partial"
-LOCK = ".build.lock"
-# embeddings are cached after every chunk: a killed build loses at most one chunk of work
-EMBED_CHUNK = 1_024
 # an incremental HNSW build adds to the previous graph while changes stay under this share
 MAX_GRAPH_CHANGE = 0.1
-
-ProgressFactory = Callable[[str, int], Callable[[int], None]]
-
-
-@dataclass(frozen=True)
-class Embedded:
-    ids: list[str]
-    vectors: np.ndarray
-    hashes: list[str]
-    reused: int
-    embedded: int
-
-
-def embed_articles(
-    store: Store,
-    embedder: Embedder,
-    articles: Sequence[Article],
-    max_words: int,
-    progress: Callable[[int], None] | None = None,
-    chunk: int = EMBED_CHUNK,
-) -> Embedded:
-    """Vectors for articles: from the cache when (model, text) was seen before, else embedded
-    and cached. A rebuild therefore re-embeds only what changed."""
-    texts = [embedding_text(a, max_words) for a in articles]
-    hashes = [text_hash(embedder.name, t) for t in texts]
-    cached = store.get_embeddings(list(dict.fromkeys(hashes)))
-    missing: list[int] = []
-    queued: set[str] = set()
-    for i, h in enumerate(hashes):
-        # identical texts (syndicated copies) are embedded once
-        if (h not in cached or cached[h].shape[0] != embedder.dim) and h not in queued:
-            missing.append(i)
-            queued.add(h)
-    if progress and len(missing) < len(articles):
-        progress(len(articles) - len(missing))
-    for start in range(0, len(missing), chunk):
-        part = missing[start : start + chunk]
-        fresh = embedder.embed([texts[i] for i in part], progress)
-        store.put_embeddings((hashes[i], fresh[row]) for row, i in enumerate(part))
-        for row, i in enumerate(part):
-            cached[hashes[i]] = fresh[row]
-    vectors = np.zeros((len(articles), embedder.dim), dtype=np.float32)
-    for i, h in enumerate(hashes):
-        vectors[i] = cached[h]
-    return Embedded(
-        [a.id for a in articles], vectors, hashes, len(articles) - len(missing), len(missing)
-    )
-
-
-# index folders ------------------------------------------------------------------------------
-
-
-def current_folder(root: Path) -> Path | None:
-    """The folder CURRENT names, or None when the pointer is missing or not a plain folder
-    name (a torn or garbled pointer must not send the loader elsewhere on disk)."""
-    pointer = root / CURRENT
-    try:
-        name = pointer.read_bytes().decode("utf-8", errors="replace").strip()
-    except OSError:
-        return None
-    if not name or "/" in name or "\\" in name or name in (".", "..") or "\ufffd" in name:
-        return None
-    return root / name
-
-
-def has_index_folders(root: Path) -> bool:
-    """Whether anything index-like is on disk (a pointer or a finished folder)."""
-    return (root / CURRENT).exists() or bool(version_folders(root))
-
-
-def switch_current(root: Path, folder: Path) -> None:
-    """Point CURRENT at folder with one rename: readers see the old or the new, never half."""
-    tmp = root / f"{CURRENT}.tmp"
-    tmp.write_text(folder.name)
-    with tmp.open("rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, root / CURRENT)
-    dir_fd = os.open(root, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def version_folders(root: Path) -> list[Path]:
-    """Complete index folders, newest first."""
-    if not root.is_dir():
-        return []
-    folders = [p for p in root.iterdir() if p.is_dir() and not p.name.endswith(PARTIAL)]
-    return sorted(folders, key=lambda p: p.name, reverse=True)
-
-
-def load_serving_index(settings: Settings, model_name: str, dim: int) -> tuple[VectorIndex, Path]:
-    """The CURRENT index, or the newest good folder when CURRENT is missing or corrupt."""
-    root = settings.index_root
-    current = current_folder(root)
-    candidates = ([current] if current else []) + [f for f in version_folders(root) if f != current]
-    if current is None and (root / CURRENT).exists():
-        log.warning("index.pointer_unreadable", extra={"pointer": str(root / CURRENT)})
-    problems: list[str] = []
-    for folder in candidates:
-        try:
-            index = VectorIndex.load(folder, model_name, dim, settings.hnsw_ef_search)
-        except IndexMismatch:
-            raise
-        except IndexNotFound as exc:
-            problems.append(str(exc))
-            continue
-        if folder != current:
-            log.warning("index.fallback", extra={"folder": str(folder), "problems": problems})
-        return index, folder
-    raise IndexNotFound(
-        f"no usable index under {root}"
-        + (f" ({problems[0]})" if problems else "")
-        + "; run `recommender build`"
-    )
-
-
-@contextmanager
-def build_lock(root: Path) -> Iterator[None]:
-    """One build at a time per index root. flock is released by the kernel when the holder
-    dies, so a build killed with SIGKILL never leaves a stale lock behind."""
-    root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise BuildInProgress(f"another build is running on {root}") from None
-        yield
-    finally:
-        os.close(fd)
-
-
-def clean_partial(root: Path) -> list[Path]:
-    """Remove folders a killed build left behind (call with the build lock held)."""
-    removed = []
-    if root.is_dir():
-        for path in root.iterdir():
-            if path.name.endswith(PARTIAL):
-                shutil.rmtree(path, ignore_errors=True)
-                removed.append(path)
-    return removed
-
-
-def prune(root: Path, keep: int) -> list[Path]:
-    """Remove all but the newest `keep` folders; the one CURRENT names is always kept."""
-    current = current_folder(root)
-    removed = []
-    for folder in version_folders(root)[max(keep, 1) :]:
-        if folder != current:
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder)
-    return removed
+# rows added to a new index per call, so the progress bar moves during a long HNSW build
+INDEX_BATCH = 10_000
 
 
 @dataclass(frozen=True)
@@ -264,81 +110,29 @@ def build_index(
 
 
 def _build_locked(
-    settings: Settings,
-    store: Store,
-    embedder: Embedder,
-    progress: ProgressFactory | None,
+    settings: Settings, store: Store, embedder: Embedder, progress: ProgressFactory | None
 ) -> BuildResult:
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    root = settings.index_root
-    for path in clean_partial(root):
-        log.info("build.cleaned_partial", extra={"folder": str(path)})
-    name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    partial = root / f"{name}{PARTIAL}"
-    # the partial folder exists for the whole build: a killed build is visible on disk and the
-    # next one removes it; it is never a candidate for serving (no manifest, wrong suffix)
-    partial.mkdir()
-    (partial / "build.json").write_text(
-        json.dumps({"pid": os.getpid(), "started_at": datetime.now(UTC).isoformat()})
-    )
+    partial = _start_partial(settings.index_root)
     # articles changed after this point are applied by the server after it swaps the index in
     store_seq = store.max_seq()
+    embedded = _read_and_embed(settings, store, embedder, progress, timings)
+    kind = choose_kind(settings.index_type, len(embedded.ids), settings.hnsw_threshold)
     mark = time.perf_counter()
-    articles = [a for a in store.iter_articles() if a.is_published]
-    timings["read_s"] = time.perf_counter() - mark
-    step = progress("embedding", len(articles)) if progress else None
-    mark = time.perf_counter()
-    embedded = embed_articles(store, embedder, articles, settings.embed_max_words, step)
-    timings["embed_s"] = time.perf_counter() - mark
-    kind = choose_kind(settings.index_type, len(articles), settings.hnsw_threshold)
-    step = progress("indexing", len(articles)) if progress else None
-    mark = time.perf_counter()
-    base = reuse_previous_graph(settings, embedder, embedded) if kind == "hnsw" else None
-    if base is not None:
-        index, based_on = base
-        if step:
-            step(len(articles))
-    else:
-        based_on = None
-        index = VectorIndex(
-            embedder.dim,
-            embedder.name,
-            kind,
-            settings.hnsw_m,
-            settings.hnsw_ef_search,
-            settings.hnsw_ef_construction,
-        )
-        batch = 10_000
-        for start in range(0, len(articles), batch):
-            stop = start + batch
-            index.upsert(
-                embedded.ids[start:stop], embedded.vectors[start:stop], embedded.hashes[start:stop]
-            )
-            if step:
-                step(len(embedded.ids[start:stop]))
+    index, based_on = _make_index(settings, embedder, embedded, kind, progress)
     timings["index_s"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    (partial / "build.json").unlink()
-    index.save(
-        partial,
-        extra={
-            "corpus_fingerprint": corpus_fingerprint(embedded.ids, embedded.hashes),
-            "store_seq": store_seq,
-            "reused": embedded.reused,
-            "embedded": embedded.embedded,
-            "embed_max_words": settings.embed_max_words,
-            "graph_from": based_on,
-        },
-        # a reused graph keeps its few tombstones: compacting would rebuild it from scratch
-        compact=based_on is None,
-    )
-    final = root / name
-    os.replace(partial, final)
-    switch_current(root, final)
+    extra = {
+        "corpus_fingerprint": corpus_fingerprint(embedded.ids, embedded.hashes),
+        "store_seq": store_seq,
+        "reused": embedded.reused,
+        "embedded": embedded.embedded,
+        "embed_max_words": settings.embed_max_words,
+        "graph_from": based_on,
+    }
+    final = _publish(settings, index, partial, extra, compact=based_on is None)
     timings["save_s"] = time.perf_counter() - mark
-    for path in prune(root, settings.keep_index_versions):
-        log.info("build.pruned", extra={"folder": str(path)})
     seconds = time.perf_counter() - started
     result = BuildResult(
         final,
@@ -364,3 +158,87 @@ def _build_locked(
         },
     )
     return result
+
+
+def _start_partial(root: Path) -> Path:
+    """A new, empty .partial folder. It exists for the whole build: a killed build is visible
+    on disk and the next one removes it; it is never a candidate for serving (no manifest,
+    wrong suffix)."""
+    for path in clean_partial(root):
+        log.info("build.cleaned_partial", extra={"folder": str(path)})
+    name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    partial = root / f"{name}{PARTIAL}"
+    partial.mkdir()
+    (partial / "build.json").write_text(
+        json.dumps({"pid": os.getpid(), "started_at": datetime.now(UTC).isoformat()})
+    )
+    return partial
+
+
+def _read_and_embed(
+    settings: Settings,
+    store: Store,
+    embedder: Embedder,
+    progress: ProgressFactory | None,
+    timings: dict[str, float],
+) -> Embedded:
+    mark = time.perf_counter()
+    articles = [a for a in store.iter_articles() if a.is_published]
+    timings["read_s"] = time.perf_counter() - mark
+    step = progress("embedding", len(articles)) if progress else None
+    mark = time.perf_counter()
+    embedded = embed_articles(store, embedder, articles, settings.embed_max_words, step)
+    timings["embed_s"] = time.perf_counter() - mark
+    return embedded
+
+
+def _make_index(
+    settings: Settings,
+    embedder: Embedder,
+    embedded: Embedded,
+    kind: str,
+    progress: ProgressFactory | None,
+) -> tuple[VectorIndex, str | None]:
+    """The index to save, and the folder whose graph it continues (None for a new one)."""
+    step: Progress | None = progress("indexing", len(embedded.ids)) if progress else None
+    base = reuse_previous_graph(settings, embedder, embedded) if kind == "hnsw" else None
+    if base is not None:
+        if step:
+            step(len(embedded.ids))
+        return base
+    index = VectorIndex(
+        embedder.dim,
+        embedder.name,
+        kind,
+        settings.hnsw_m,
+        settings.hnsw_ef_search,
+        settings.hnsw_ef_construction,
+    )
+    for start in range(0, len(embedded.ids), INDEX_BATCH):
+        stop = start + INDEX_BATCH
+        index.upsert(
+            embedded.ids[start:stop], embedded.vectors[start:stop], embedded.hashes[start:stop]
+        )
+        if step:
+            step(len(embedded.ids[start:stop]))
+    return index, None
+
+
+def _publish(
+    settings: Settings,
+    index: VectorIndex,
+    partial: Path,
+    extra: dict[str, object],
+    compact: bool,
+) -> Path:
+    """Save into the partial folder, rename it to its final name, switch CURRENT, prune."""
+    root = settings.index_root
+    (partial / "build.json").unlink()
+    # a reused graph keeps its few tombstones: compacting would rebuild it from scratch
+    index.save(partial, extra=extra, compact=compact)
+    final = partial.with_name(partial.name.removesuffix(PARTIAL))
+    os.replace(partial, final)
+    switch_current(root, final)
+    for path in prune(root, settings.keep_index_versions):
+        log.info("build.pruned", extra={"folder": str(path)})
+    return final

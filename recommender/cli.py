@@ -24,7 +24,7 @@ from recommender.config import Settings
 from recommender.errors import RecommenderError
 from recommender.events import read_events
 from recommender.ranking import RankedList
-from recommender.store import Store
+from recommender.store import open_store
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 out = Console()
@@ -133,7 +133,7 @@ def ingest(
     """Load articles into the store (then run `build`). Bad records are reported with their
     line number; the rest still go in; exit code 2 if any was rejected."""
     settings = Settings()
-    store = Store(settings.db_path, settings.sqlite_synchronous)
+    store = open_store(settings)
     loaded = load_in_batches(read_articles(file, fmt), store.upsert_articles, 1_000)
     store.close()
     report_problems(file, loaded)
@@ -154,7 +154,7 @@ def build() -> None:
     from recommender.embedding import create_embedder
 
     settings = Settings()
-    store = Store(settings.db_path, settings.sqlite_synchronous)
+    store = open_store(settings)
     embedder = create_embedder(settings)
     try:
         with progress_bars() as bars:
@@ -212,7 +212,7 @@ def import_events(
 ) -> None:
     """Bootstrap popularity from an event log."""
     settings = Settings()
-    store = Store(settings.db_path, settings.sqlite_synchronous)
+    store = open_store(settings)
     loaded = load_in_batches(read_events(file, fmt), store.add_events, 10_000)
     store.close()
     report_problems(file, loaded)
@@ -245,7 +245,7 @@ def related(
 ) -> None:
     """Print the Lees-ook list of an article."""
     service = _service(Settings())
-    card = service.catalog.get(article_id)
+    card = service.card(article_id)
     _print_list(
         service.related(article_id, k, section=section),
         f"related to {card.title if card else article_id}",
@@ -274,7 +274,7 @@ def demo() -> None:
     from recommender.embedding import create_embedder
 
     settings = Settings()
-    store = Store(settings.db_path, settings.sqlite_synchronous)
+    store = open_store(settings)
     articles = demo_articles()
     store.upsert_articles(articles)
     if store.count_events() == 0:
@@ -384,8 +384,7 @@ def train_ranker(
 ) -> None:
     """Learn the Lees-ook blend from train users' next clicks and write models/ranker.json,
     which the service loads instead of the settings' weights."""
-    from recommender.evaluation_run import PORTABLE, SHIPPED, learn, prepare
-    from recommender.learning import write_ranker
+    from recommender.evaluation_run import SHIPPED, learn, prepare, write_trained_ranker
 
     options, settings = _eval_setup(
         news, behaviors, model, seed, test_fraction, quick, cache, Path(".")
@@ -394,29 +393,5 @@ def train_ranker(
         prep = prepare(options, settings, bars)
         learned = learn(prep, options, bars)
     path = output or settings.resolved_ranker_path
-    write_ranker(
-        path,
-        learned.weights[SHIPPED],
-        {
-            "weights_without_entities": learned.weights[PORTABLE],
-            "features": list(learned.weights[SHIPPED]),
-            "data": {
-                "news": str(news),
-                "behaviors": str(behaviors),
-                "fingerprint": prep.data.fingerprint,
-                "train_users": len(prep.train),
-                "test_fraction": test_fraction,
-                "seed": seed,
-            },
-            "embedding_model": settings.model_name,
-            "popularity_half_life_hours": learned.half_life_hours,
-            "click_model_weights": learned.weights["learned (clicks only)"],
-            "training": {k: v for k, v in learned.training.items() if k != "selection_train"},
-            "train_metrics": next(
-                (v for v in learned.training["selection_train"].values() if v.get("chosen")),
-                None,
-            ),
-            "quick": quick,
-        },
-    )
+    write_trained_ranker(path, prep, learned, quick)
     out.print(f"wrote {path}: {learned.weights[SHIPPED]}", markup=False, highlight=False)

@@ -1,8 +1,10 @@
 """Settings, read once at the entry point (API or CLI) and passed down; domain code never reads
-the environment itself."""
+the environment itself. The typed configs of the components live here too, with their
+defaults: a setting's default is its component's default, so the two can never differ."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -10,6 +12,33 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True, slots=True)
+class PopularityConfig:
+    half_life_hours: float = 6.0
+    long_half_life_hours: float = 72.0
+    session_dedup_minutes: float = 30.0
+    click_weight: float = 1.0
+    view_weight: float = 1.0
+    impression_weight: float = 0.0
+
+
+@dataclass(frozen=True)
+class RankingParams:
+    candidates: int = 100
+    near_duplicate_threshold: float = 0.92
+    popular_dedup_threshold: float = 0.85
+    mmr_lambda: float = 0.8
+    freshness_half_life_days: float = 7.0
+    default_k_related: int = 4
+    # the most popular articles join the Lees-ook candidates, so the learned blend can rank a
+    # popular story that is not a near neighbour (the evaluation on MIND uses 50); 0 = none
+    popular_candidates: int = 50
+
+
+_POPULARITY = PopularityConfig()
+_RANKING = RankingParams()
 
 
 class Settings(BaseSettings):
@@ -54,28 +83,26 @@ class Settings(BaseSettings):
     max_articles_without_index: int = 20_000
 
     # popularity
-    half_life_hours: float = 6.0
-    trending_long_half_life_hours: float = 72.0
-    session_dedup_minutes: float = 30.0
-    click_weight: float = 1.0
-    view_weight: float = 1.0
-    impression_weight: float = 0.0
+    half_life_hours: float = _POPULARITY.half_life_hours
+    trending_long_half_life_hours: float = _POPULARITY.long_half_life_hours
+    session_dedup_minutes: float = _POPULARITY.session_dedup_minutes
+    click_weight: float = _POPULARITY.click_weight
+    view_weight: float = _POPULARITY.view_weight
+    impression_weight: float = _POPULARITY.impression_weight
 
     # ranking
-    candidates: int = 100
-    # the most popular articles join the Lees-ook candidates, so the learned blend can rank a
-    # popular story that is not a near neighbour (the evaluation on MIND uses 50)
-    popular_candidates: int = 50
-    near_duplicate_threshold: float = 0.92
-    popular_dedup_threshold: float = 0.85
-    mmr_lambda: float = 0.8
-    freshness_half_life_days: float = 7.0
+    candidates: int = _RANKING.candidates
+    popular_candidates: int = _RANKING.popular_candidates
+    near_duplicate_threshold: float = _RANKING.near_duplicate_threshold
+    popular_dedup_threshold: float = _RANKING.popular_dedup_threshold
+    mmr_lambda: float = _RANKING.mmr_lambda
+    freshness_half_life_days: float = _RANKING.freshness_half_life_days
     weight_similarity: float = 1.0
     weight_popularity: float = 0.15
     weight_freshness: float = 0.1
     weight_same_section: float = 0.05
     ranker_path: Path | None = None  # default: <models_dir>/ranker.json
-    default_k_related: int = 4
+    default_k_related: int = _RANKING.default_k_related
     default_k_popular: int = 6
     max_k: int = 50
 
@@ -90,3 +117,38 @@ class Settings(BaseSettings):
     @property
     def resolved_ranker_path(self) -> Path:
         return self.ranker_path or self.models_dir / "ranker.json"
+
+    @property
+    def half_life_is_set(self) -> bool:
+        """Whether the operator chose the half-life (it then wins over a learned one)."""
+        return "half_life_hours" in self.model_fields_set
+
+    def popularity_config(self, half_life_hours: float | None = None) -> PopularityConfig:
+        return PopularityConfig(
+            half_life_hours=self.half_life_hours if half_life_hours is None else half_life_hours,
+            long_half_life_hours=self.trending_long_half_life_hours,
+            session_dedup_minutes=self.session_dedup_minutes,
+            click_weight=self.click_weight,
+            view_weight=self.view_weight,
+            impression_weight=self.impression_weight,
+        )
+
+    def ranking_params(self) -> RankingParams:
+        return RankingParams(
+            candidates=self.candidates,
+            near_duplicate_threshold=self.near_duplicate_threshold,
+            popular_dedup_threshold=self.popular_dedup_threshold,
+            mmr_lambda=self.mmr_lambda,
+            freshness_half_life_days=self.freshness_half_life_days,
+            default_k_related=self.default_k_related,
+            popular_candidates=self.popular_candidates,
+        )
+
+    def default_weights(self) -> dict[str, float]:
+        """The blend used when no learned ranker file is present."""
+        return {
+            "similarity": self.weight_similarity,
+            "popularity": self.weight_popularity,
+            "freshness": self.weight_freshness,
+            "same_section": self.weight_same_section,
+        }

@@ -11,7 +11,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from recommender.articles import Article, read_jsonl
-from recommender.store import Event
+from recommender.events import Event
 
 DEMO_SEED = 20251006
 HOT_COUNT = 8

@@ -1,5 +1,6 @@
-"""Embedders turn texts into L2-normalised float32 vectors. The only sentence-transformers/torch
-user. `FakeEmbedder` (hashed bag of words) is deterministic and fast, for tests."""
+"""Embedders turn texts into L2-normalised float32 vectors, and `embed_articles` does so through
+the embedding cache. The only sentence-transformers/torch user. `FakeEmbedder` (hashed bag of
+words) is deterministic and fast, for tests."""
 
 from __future__ import annotations
 
@@ -7,17 +8,21 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from recommender.articles import Article, embedding_text, text_hash
 from recommender.config import BUNDLED_MODEL, Settings
+from recommender.logs import Progress
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int], None]
+# embeddings are cached after every chunk: a killed build loses at most one chunk of work
+EMBED_CHUNK = 1_024
 
 
 class Embedder(Protocol):
@@ -138,4 +143,57 @@ def create_embedder(settings: Settings) -> Embedder:
         batch_size=settings.embed_batch_size,
         device=settings.embed_device,
         dtype=settings.embed_dtype,
+    )
+
+
+class EmbeddingCache(Protocol):
+    """Vectors by the hash of (model, text); the store satisfies it."""
+
+    def get_embeddings(self, keys: Sequence[str]) -> dict[str, np.ndarray]: ...
+
+    def put_embeddings(self, items: Iterable[tuple[str, np.ndarray]]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Embedded:
+    ids: list[str]
+    vectors: np.ndarray
+    hashes: list[str]
+    reused: int
+    embedded: int
+
+
+def embed_articles(
+    cache: EmbeddingCache,
+    embedder: Embedder,
+    articles: Sequence[Article],
+    max_words: int,
+    progress: Progress | None = None,
+    chunk: int = EMBED_CHUNK,
+) -> Embedded:
+    """Vectors for articles: from the cache when (model, text) was seen before, else embedded
+    and cached. A rebuild therefore re-embeds only what changed."""
+    texts = [embedding_text(a, max_words) for a in articles]
+    hashes = [text_hash(embedder.name, t) for t in texts]
+    cached = cache.get_embeddings(list(dict.fromkeys(hashes)))
+    missing: list[int] = []
+    queued: set[str] = set()
+    for i, h in enumerate(hashes):
+        # identical texts (syndicated copies) are embedded once
+        if (h not in cached or cached[h].shape[0] != embedder.dim) and h not in queued:
+            missing.append(i)
+            queued.add(h)
+    if progress and len(missing) < len(articles):
+        progress(len(articles) - len(missing))
+    for start in range(0, len(missing), chunk):
+        part = missing[start : start + chunk]
+        fresh = embedder.embed([texts[i] for i in part], progress)
+        cache.put_embeddings((hashes[i], fresh[row]) for row, i in enumerate(part))
+        for row, i in enumerate(part):
+            cached[hashes[i]] = fresh[row]
+    vectors = np.zeros((len(articles), embedder.dim), dtype=np.float32)
+    for i, h in enumerate(hashes):
+        vectors[i] = cached[h]
+    return Embedded(
+        [a.id for a in articles], vectors, hashes, len(articles) - len(missing), len(missing)
     )

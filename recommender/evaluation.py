@@ -12,25 +12,24 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from recommender import metrics
 from recommender.articles import Article, embedding_text
-from recommender.build import embed_articles
 from recommender.catalog import Card, Catalog
-from recommender.embedding import Embedder
+from recommender.config import PopularityConfig, RankingParams
+from recommender.embedding import Embedder, EmbeddingCache, embed_articles
 from recommender.evaluation_data import Impression, Pair
+from recommender.events import Event
 from recommender.index import VectorIndex
-from recommender.learning import TfidfLexical
-from recommender.popularity import Popularity, PopularityConfig
-from recommender.ranking import Ranker, RankingParams, Weights
-from recommender.store import Event, Store
+from recommender.logs import Progress
+from recommender.popularity import Popularity
+from recommender.ranking import Ranker, Weights
+from recommender.ranking.lexical import TfidfLexical
 
 log = logging.getLogger(__name__)
 
-ProgressFactory = Callable[[str, int], Callable[[int], None]]
 Scorer = Callable[[Popularity, Impression, list[int]], list[float]]
 LIST_K = 10  # lists are ranked to 10 for Recall@10, nDCG@10 and MRR (so MRR is MRR@10)
 IMPRESSION_METRICS = ("auc", "mrr", "ndcg@5", "ndcg@10")
@@ -80,14 +79,14 @@ class World:
 
 def build_world(
     articles: Sequence[Article],
-    store: Store,
+    cache: EmbeddingCache,
     embedder: Embedder,
     params: RankingParams,
     max_words: int,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> World:
     """Embed (through the cache) and index every article; fit TF-IDF on the same texts."""
-    embedded = embed_articles(store, embedder, articles, max_words, progress)
+    embedded = embed_articles(cache, embedder, articles, max_words, progress)
     index = VectorIndex(embedder.dim, embedder.name, "flat")
     index.upsert(embedded.ids, embedded.vectors, embedded.hashes)
     catalog = Catalog()
@@ -172,7 +171,7 @@ def evaluate_lees_ook(
     seed: int,
     first_seen: dict[str, float],
     log_end: float,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, dict[str, float]]:
     """Next-click and topical protocols plus beyond-accuracy metrics, one list per pair."""
     popularity = Popularity(popularity_config)
@@ -231,7 +230,7 @@ def impression_scores(
     events: Sequence[Event],
     scorers: dict[str, tuple[Popularity, Scorer]],
     seed: int,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, dict[str, float]]:
     """MIND's AUC, MRR, nDCG@5 and nDCG@10 per impression, averaged. Each scorer sees the
     candidates in one seeded shuffled order, so ties are broken neither by the log's own order
@@ -306,18 +305,8 @@ def context_scorer(world: World, variant: Variant, known: set[str]) -> Scorer:
         elif variant.kind == "popular":
             values = [float(v) for v in popularity.normalised([c.id for c in present], imp.ts)]
         else:
-            query = world.index.vector(context)
-            assert query is not None
-            sims = world.index.vectors([c.id for c in present]) @ query
-            feats = ranker.features(world.catalog.get(context), present, sims, imp.ts)
-            blend = ranker.weights.for_query(world.catalog.get(context))
-            values = [ranker.weights.score(f, blend) for f in feats]
+            values = ranker.score_candidates(context, present, imp.ts).scores
         by_id = dict(zip((c.id for c in present), values, strict=True))
         return [by_id.get(c.id, math.nan) if c is not None else math.nan for c in cards]
 
     return score
-
-
-def summarise(values: dict[str, float]) -> dict[str, Any]:
-    """Rounded, with NaN (undefined) as None so the JSON stays valid."""
-    return {k: (None if math.isnan(v) else round(v, 4)) for k, v in values.items()}

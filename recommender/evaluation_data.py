@@ -16,8 +16,7 @@ from pathlib import Path
 
 from recommender.articles import Article, RecordError, RecordWarning, read_mind_news
 from recommender.errors import InvalidInput
-from recommender.events import parse_mind_time
-from recommender.store import Event
+from recommender.events import Event, parse_mind_time
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +124,11 @@ def _impression(cells: Sequence[str]) -> Impression:
         ids.append(article_id)
         labels.append(int(label))
     return Impression(
-        impression_id, user_id, parse_mind_time(when), tuple(history.split()), tuple(ids),
+        impression_id,
+        user_id,
+        parse_mind_time(when),
+        tuple(history.split()),
+        tuple(ids),
         tuple(labels),
     )
 

@@ -11,17 +11,18 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from recommender.config import Settings
+from recommender.config import PopularityConfig, Settings
 from recommender.embedding import create_embedder
 from recommender.evaluation import (
     LIST_K,
+    Replay,
     Variant,
     World,
     build_world,
@@ -40,15 +41,15 @@ from recommender.evaluation_data import (
     next_click_pairs,
     split_users,
 )
-from recommender.learning import TrainingSet, fit_weights, merge, training_rows
-from recommender.popularity import Popularity, PopularityConfig
+from recommender.logs import ProgressFactory
+from recommender.popularity import Popularity
 from recommender.ranking import FEATURES, Weights
-from recommender.service import default_weights, ranking_params
-from recommender.store import Store
+from recommender.ranking.ranker_file import read_ranker_file, write_ranker_file
+from recommender.store import SqliteStore
+from recommender.training import TrainingSet, fit_weights, merge, training_rows
 
 log = logging.getLogger(__name__)
 
-ProgressFactory = Callable[[str, int], Callable[[int], None]]
 
 # features the service computes at serve time; lexical needs a TF-IDF model the build does not
 # (yet) make, so the shipped blend may only use these
@@ -81,6 +82,7 @@ class Prepared:
     train_events: list[Any]
     first_seen: dict[str, float]
     settings: Settings
+    options: EvalOptions
 
 
 @dataclass
@@ -102,20 +104,28 @@ def prepare(options: EvalOptions, settings: Settings, bars: ProgressFactory | No
     data = load_mind(options.news, options.behaviors)
     train, test = split_users(data.users(), options.test_fraction, options.seed)
     embedder = create_embedder(settings)
-    store = Store(options.cache_path, "NORMAL")
+    store = SqliteStore(options.cache_path, "NORMAL")
     try:
-        params = replace(ranking_params(settings), popular_candidates=options.popular_candidates)
+        params = replace(settings.ranking_params(), popular_candidates=options.popular_candidates)
         step = bars("embedding", len(data.articles)) if bars else None
         world = build_world(data.articles, store, embedder, params, settings.embed_max_words, step)
     finally:
         store.close()
     known = {a.id for a in data.articles}
     return Prepared(
-        data, train, test, world, known, click_events(data, train), first_seen(data), settings
+        data,
+        train,
+        test,
+        world,
+        known,
+        click_events(data, train),
+        first_seen(data),
+        settings,
+        options,
     )
 
 
-def popularity_config(settings: Settings, half_life_hours: float) -> PopularityConfig:
+def replay_popularity_config(settings: Settings, half_life_hours: float) -> PopularityConfig:
     return PopularityConfig(
         half_life_hours=half_life_hours,
         long_half_life_hours=max(settings.trending_long_half_life_hours, 4 * half_life_hours),
@@ -137,7 +147,7 @@ def choose_half_life(
     imps = _impressions_of(prep, prep.train, options, 1)
     scorers = {
         f"decayed {h:g}h": (
-            Popularity(popularity_config(prep.settings, h)),
+            Popularity(replay_popularity_config(prep.settings, h)),
             popularity_scorer("decayed"),
         )
         for h in options.half_lives
@@ -170,16 +180,11 @@ def learn(prep: Prepared, options: EvalOptions, bars: ProgressFactory | None) ->
     for fold in (0, 1):
         fold_pairs = [p for p in pairs if _fold(p.user_id, options.seed) == fold]
         others = {u for u in prep.train if _fold(u, options.seed) != fold}
-        popularity = Popularity(popularity_config(prep.settings, half_life))
+        popularity = Popularity(replay_popularity_config(prep.settings, half_life))
         ranker = prep.world.ranker(popularity, variant)
-        events = sorted(
-            (e for e in prep.train_events if e.session_id in others), key=lambda e: e.ts
-        )
-        cursor = 0
+        replay = Replay([e for e in prep.train_events if e.session_id in others], [popularity])
         for pair in sorted(fold_pairs, key=lambda p: p.ts):
-            while cursor < len(events) and events[cursor].ts < pair.ts:
-                popularity.record(events[cursor])
-                cursor += 1
+            replay.advance(pair.ts)
             sets.append(training_rows(ranker, [(pair.query, pair.target, pair.ts)], step))
     merged = merge(sets)
     clicks = {
@@ -326,7 +331,7 @@ def choose_blend(
             prep.world,
             fold_pairs,
             events,
-            popularity_config(prep.settings, half_life),
+            replay_popularity_config(prep.settings, half_life),
             candidates,
             options.seed,
             prep.first_seen,
@@ -375,7 +380,7 @@ def variants(settings: Settings, learned: Learned, options: EvalOptions) -> list
     ]
     ranked = [
         *(v for v in content_variants() if v.use_mmr),
-        Variant("settings", "blend", default_weights(settings).values, family="settings"),
+        Variant("settings", "blend", settings.default_weights(), family="settings"),
         *(
             Variant(f"blend pop={w:g}", "blend", {**content, "popularity": w}, True, True, "blend")
             for w in options.popularity_weights
@@ -414,7 +419,7 @@ def run_evaluation(
     pairs, test_pair_stats = next_click_pairs(prep.data, prep.test, prep.known)
     if options.quick:
         pairs = _subsample(pairs, options.quick_limit, options.seed + 3)
-    popularity = popularity_config(settings, learned.half_life_hours)
+    popularity = replay_popularity_config(settings, learned.half_life_hours)
     step = bars("lees ook", len(pairs)) if bars else None
     lees_ook = evaluate_lees_ook(
         prep.world,
@@ -463,12 +468,13 @@ def run_evaluation(
         "shipped": SHIPPED,
     }
     result["acceptance"] = acceptance(result)
-    shipped_file = Weights.load(settings.resolved_ranker_path, Weights({}, source="absent"))
+    shipped_file = read_ranker_file(settings.resolved_ranker_path).weights
     result["ranker_file"] = {
         "path": str(settings.resolved_ranker_path),
-        "present": shipped_file.source != "absent",
+        "present": shipped_file is not None,
         # the service serves this file: it must hold the weights evaluated here
-        "matches": shipped_file.values == learned.weights[SHIPPED]
+        "matches": shipped_file is not None
+        and shipped_file.values == learned.weights[SHIPPED]
         and shipped_file.without_entities == learned.weights[PORTABLE],
     }
     result["seconds"] = round(time.perf_counter() - started, 1)
@@ -501,8 +507,8 @@ def test_impressions(
     bars: ProgressFactory | None,
 ) -> dict[str, dict[str, dict[str, float]]]:
     imps = _impressions_of(prep, prep.test, options, 4)
-    chosen = Popularity(popularity_config(prep.settings, learned.half_life_hours))
-    alltime = Popularity(popularity_config(prep.settings, learned.half_life_hours))
+    chosen = Popularity(replay_popularity_config(prep.settings, learned.half_life_hours))
+    alltime = Popularity(replay_popularity_config(prep.settings, learned.half_life_hours))
     popular = {
         f"decayed {learned.half_life_hours:g}h (chosen)": (chosen, popularity_scorer("decayed")),
         "trending": (chosen, popularity_scorer("trending")),
@@ -510,7 +516,7 @@ def test_impressions(
         "random": (chosen, random_scorer(options.seed)),
     }
     if prep.settings.half_life_hours != learned.half_life_hours:
-        own = Popularity(popularity_config(prep.settings, prep.settings.half_life_hours))
+        own = Popularity(replay_popularity_config(prep.settings, prep.settings.half_life_hours))
         popular[f"decayed {prep.settings.half_life_hours:g}h (settings default)"] = (
             own,
             popularity_scorer("decayed"),
@@ -572,3 +578,31 @@ def _num(value: Any) -> float:
 def _ratio(a: Any, b: Any) -> float:
     x, y = _num(a), _num(b)
     return round(x / y, 4) if y > 0 and math.isfinite(x) else math.nan
+
+
+def write_trained_ranker(path: Path, prep: Prepared, learned: Learned, quick: bool) -> None:
+    """The learned blend into the ranker file the service serves, with how it was obtained."""
+    shipped = Weights(learned.weights[SHIPPED], without_entities=learned.weights[PORTABLE])
+    training = learned.training
+    write_ranker_file(
+        path,
+        shipped,
+        learned.half_life_hours,
+        {
+            "data": {
+                "news": str(prep.options.news),
+                "behaviors": str(prep.options.behaviors),
+                "fingerprint": prep.data.fingerprint,
+                "train_users": len(prep.train),
+                "test_fraction": prep.options.test_fraction,
+                "seed": prep.options.seed,
+            },
+            "embedding_model": prep.settings.model_name,
+            "click_model_weights": learned.weights["learned (clicks only)"],
+            "training": {k: v for k, v in training.items() if k != "selection_train"},
+            "train_metrics": next(
+                (v for v in training["selection_train"].values() if v.get("chosen")), None
+            ),
+            "quick": quick,
+        },
+    )

@@ -1,19 +1,33 @@
-"""Event log readers: our CSV (ts,type,article_id,session_id,recommendation_id,position) and
-MIND behaviors.tsv, where each impression becomes impression events and click events."""
+"""The Event model and event log readers: our CSV
+(ts,type,article_id,session_id,recommendation_id,position) and MIND behaviors.tsv, where each
+impression becomes impression events and click events."""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from recommender.articles import RecordError
 from recommender.errors import InvalidInput
-from recommender.store import Event
 
 EVENT_TYPES = ("view", "impression", "click")
 MIND_TIME = "%m/%d/%Y %I:%M:%S %p"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One behavioural event; ts is seconds since the epoch (UTC)."""
+
+    ts: float
+    type: str
+    article_id: str
+    session_id: str | None = None
+    recommendation_id: str | None = None
+    position: int | None = None
+
 
 EventResult = Iterator[tuple[int, Event | RecordError]]
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 
 from recommender import __version__
 from recommender.errors import IndexMismatch, IndexNotFound
+from recommender.fsutil import atomic_write_json, fsync_path
 
 log = logging.getLogger(__name__)
 
@@ -186,9 +186,9 @@ class VectorIndex:
         index = self if self.tombstones == 0 or not compact else self.compacted()
         faiss.write_index(index._index, str(folder / INDEX_FILE))
         # the folder is renamed into service after save: its files must be on disk by then
-        _fsync_path(folder / INDEX_FILE)
+        fsync_path(folder / INDEX_FILE)
         rows = [[i, h] for i, h in zip(index._row_ids, index._row_hash, strict=True)]
-        _write_json(folder / ROWS_FILE, rows)
+        atomic_write_json(folder / ROWS_FILE, rows)
         manifest = {
             "model": self.model_name,
             "dimension": self.dim,
@@ -201,8 +201,8 @@ class VectorIndex:
             "package_version": __version__,
             **(extra or {}),
         }
-        _write_json(folder / MANIFEST_FILE, manifest)
-        _fsync_path(folder)
+        atomic_write_json(folder / MANIFEST_FILE, manifest)
+        fsync_path(folder)
         self.manifest = manifest
         return manifest
 
@@ -262,22 +262,3 @@ class VectorIndex:
         index.ef_search = ef_search
         index.manifest = manifest
         return index
-
-
-def _fsync_path(path: Path) -> None:
-    """fsync a file or a folder (a folder's entries are what a rename makes durable)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_json(path: Path, value: Any) -> None:
-    # write-then-rename so a crash never leaves half a file under the real name
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(value, fh, ensure_ascii=False)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)

@@ -1,11 +1,18 @@
-"""Structured logs: one JSON object per line, with the fields passed as `extra=`."""
+"""Structured logs: one JSON object per line, with the fields passed as `extra=`; and the
+progress callbacks long work reports through (the CLI draws them as bars)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
+
+# advance(n): n more items are done
+Progress = Callable[[int], None]
+# factory(label, total) -> advance: one bar per stage of a long job
+ProgressFactory = Callable[[str, int], Progress]
 
 # color_message: uvicorn repeats the message with terminal colour codes
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}

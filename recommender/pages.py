@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 
 from recommender.config import Settings
+from recommender.errors import ArticleNotFound
 
 MONTHS = (
     "januari",
@@ -68,8 +69,9 @@ def install(app: FastAPI, settings: Settings) -> None:
     @app.get("/demo/{article_id}", response_class=HTMLResponse, tags=["demo"])
     def demo_page(article_id: str, request: Request) -> HTMLResponse:
         """A demo article page laid out like a real news site, with both widget blocks."""
-        article = request.app.state.service.store.get_article(article_id)
-        if article is None:
+        try:
+            article = request.app.state.service.get_article(article_id)
+        except ArticleNotFound:
             return HTMLResponse(
                 "<!doctype html><title>Niet gevonden</title><h1>Artikel niet gevonden</h1>",
                 status_code=404,

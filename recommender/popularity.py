@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
-from recommender.store import Event
+from recommender.config import PopularityConfig
+from recommender.events import Event
 
 LN2 = math.log(2.0)
 # origin of the log-space clock; any fixed time works, this one keeps exponents small
@@ -127,21 +128,27 @@ class DecayedCounters:
         return len(self._ids)
 
 
-@dataclass(frozen=True, slots=True)
-class PopularityConfig:
-    half_life_hours: float = 6.0
-    long_half_life_hours: float = 72.0
-    session_dedup_minutes: float = 30.0
-    click_weight: float = 1.0
-    view_weight: float = 1.0
-    impression_weight: float = 0.0
-
-
 WINDOWS = ("decayed", "trending", "alltime")
 
 
+class PopularityCounters(Protocol):
+    """What ranking needs of popularity: any backend (in memory today, shared later) that
+    passes tests/test_popularity_contract.py plugs in unchanged."""
+
+    def record(self, event: Event) -> bool: ...
+
+    def record_many(self, events: Iterable[Event]) -> int: ...
+
+    def scores(self, ids: list[str], now: float, window: str = "decayed") -> np.ndarray: ...
+
+    def ranked(self, now: float, window: str = "decayed") -> Iterator[str]: ...
+
+    def normalised(self, ids: list[str], now: float) -> np.ndarray: ...
+
+
 class Popularity:
-    """Decayed, long-decayed and all-time counters fed by events, with session de-duplication."""
+    """In memory: decayed, long-decayed and all-time counters fed by events, with session
+    de-duplication."""
 
     def __init__(self, config: PopularityConfig) -> None:
         self.config = config
@@ -156,12 +163,9 @@ class Popularity:
         self._dedup_seconds = config.session_dedup_minutes * 60
         self._last_counted: dict[tuple[str, str], float] = {}
         self._prune_at = 100_000
-        self.events_seen = 0
-        self.events_counted = 0
 
     def record(self, event: Event) -> bool:
         """Count one event; False when it carries no weight or is a repeat within the window."""
-        self.events_seen += 1
         weight = self._weights.get(event.type, 0.0)
         if weight <= 0:
             return False
@@ -177,7 +181,6 @@ class Popularity:
         self.short.add(event.article_id, weight, event.ts)
         self.long.add(event.article_id, weight, event.ts)
         self.alltime.add(event.article_id, weight, event.ts)
-        self.events_counted += 1
         return True
 
     def record_many(self, events: Iterable[Event]) -> int:

@@ -43,8 +43,10 @@ def main_table(result: dict[str, Any]) -> str:
         if info["kind"] != "blend":
             mmr = "n/a"
         label = f"**★ {name}**" if name == shipped else name
-        cells = [_fmt(values.get(key), 1 if key in ("novelty", "age_hours") else 3)
-                 for key, _ in LEES_COLUMNS]
+        cells = [
+            _fmt(values.get(key), 1 if key in ("novelty", "age_hours") else 3)
+            for key, _ in LEES_COLUMNS
+        ]
         lines.append("| " + " | ".join([label, mmr, *cells]) + " |")
     return "\n".join(lines)
 
@@ -120,8 +122,11 @@ def write_report(result: dict[str, Any], folder: Path, command: str) -> Path:
         "",
         f"- Shipped: **{result['shipped']}** (with MMR, λ={result['options']['mmr_lambda']}); "
         f"`{ranker['path']}` "
-        + ("holds exactly these weights." if ranker["matches"] else
-           "is absent or holds other weights: run `recommender train-ranker`."),
+        + (
+            "holds exactly these weights."
+            if ranker["matches"]
+            else "is absent or holds other weights: run `recommender train-ranker`."
+        ),
         f"- Entity P@5 vs the best content-only variant ({acc['best_content_variant']}): "
         f"**{_fmt(acc['entity_p@5_ratio'] * 100, 1)}%** (target ≥ 90%).",
         "- Next-click nDCG@10 vs popularity only: "
@@ -283,8 +288,13 @@ def write_plots(result: dict[str, Any], folder: Path) -> list[Path]:
     info = result["variants"]
     frontier = folder / "frontier.png"
     fig, ax = plt.subplots(figsize=(7, 5))
-    for family, marker in (("blend", "o"), ("content", "s"), ("learned", "*"),
-                           ("baseline", "^"), ("settings", "D")):
+    for family, marker in (
+        ("blend", "o"),
+        ("content", "s"),
+        ("learned", "*"),
+        ("baseline", "^"),
+        ("settings", "D"),
+    ):
         names = [n for n in lees if info[n]["family"] == family]
         xs = [lees[n].get("entity_p@5", math.nan) for n in names]
         ys = [lees[n].get("ndcg@10", math.nan) for n in names]
@@ -292,11 +302,18 @@ def write_plots(result: dict[str, Any], folder: Path) -> list[Path]:
         for name, x, y in zip(names, xs, ys, strict=True):
             ax.annotate(name, (x, y), fontsize=6, xytext=(3, 2), textcoords="offset points")
     shipped = lees[result["shipped"]]
-    ax.scatter([shipped.get("entity_p@5")], [shipped.get("ndcg@10")], s=200,
-               facecolors="none", edgecolors="red", label="shipped")
+    ax.scatter(
+        [shipped.get("entity_p@5")],
+        [shipped.get("ndcg@10")],
+        s=200,
+        facecolors="none",
+        edgecolors="red",
+        label="shipped",
+    )
     blends = sorted(
         (lees[n].get("entity_p@5", math.nan), lees[n].get("ndcg@10", math.nan))
-        for n in lees if info[n]["family"] == "blend" and info[n]["mmr"]
+        for n in lees
+        if info[n]["family"] == "blend" and info[n]["mmr"]
     )
     ax.plot([b[0] for b in blends], [b[1] for b in blends], lw=0.8, color="grey")
     ax.set_xlabel("entity precision@5 (topical)")

@@ -109,7 +109,7 @@ def timed_build(settings: Any, store: Any) -> dict[str, Any]:
 
 def phase_full(args: argparse.Namespace) -> dict[str, Any]:
     """Fresh store with the scaled corpus, then a cold build (nothing cached)."""
-    from recommender.store import Store
+    from recommender.store import SqliteStore as Store
 
     settings = settings_for(args.workdir, args.model, args.index_type)
     articles = scaled_articles(args.data, args.articles)
@@ -126,7 +126,7 @@ def phase_full(args: argparse.Namespace) -> dict[str, Any]:
 
 def phase_incremental(args: argparse.Namespace) -> dict[str, Any]:
     """Change a fraction of the articles (a corrected lead), then rebuild."""
-    from recommender.store import Store
+    from recommender.store import SqliteStore as Store
 
     settings = settings_for(args.workdir, args.model, args.index_type)
     store = Store(settings.db_path, settings.sqlite_synchronous)

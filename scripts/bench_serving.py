@@ -50,9 +50,9 @@ sys.path.insert(0, str(ROOT))
 from bench_report import cpu_description, write_section  # noqa: E402
 
 from recommender.catalog import Card, Catalog  # noqa: E402
-from recommender.config import Settings  # noqa: E402
+from recommender.config import PopularityConfig, Settings  # noqa: E402
 from recommender.index import VectorIndex, choose_kind  # noqa: E402
-from recommender.popularity import Popularity, PopularityConfig  # noqa: E402
+from recommender.popularity import Popularity  # noqa: E402
 from recommender.store import Event  # noqa: E402
 
 DIM = 384

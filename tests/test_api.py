@@ -8,7 +8,9 @@ from fastapi.testclient import TestClient
 from recommender.api import create_app
 from recommender.build import build_index
 from recommender.config import Settings
+from recommender.embedding import FakeEmbedder
 from recommender.service import RecommenderService
+from recommender.store import SqliteStore
 from tests.conftest import auth, make_settings, small_corpus
 
 NEW_ARTICLE = {
@@ -198,7 +200,9 @@ def test_restart_restores_articles_events_and_index(tmp_path: Path) -> None:
     service = RecommenderService(settings)
     service.start()
     service.upsert(small_corpus())
-    build_index(settings, service.store, service.embedder)
+    builder = SqliteStore(settings.db_path, settings.sqlite_synchronous)
+    build_index(settings, builder, FakeEmbedder())
+    builder.close()
     with TestClient(create_app(settings, service)) as client:
         # written after the build: must come back from the store and the cache, not be lost
         assert (

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from recommender.articles import Article
+from recommender.config import PopularityConfig, RankingParams
 from recommender.embedding import FakeEmbedder
 from recommender.evaluation import (
     Replay,
@@ -25,10 +26,12 @@ from recommender.evaluation_data import (
     next_click_pairs,
     split_users,
 )
-from recommender.learning import TfidfLexical, TrainingSet, fit_weights, training_rows
-from recommender.popularity import Popularity, PopularityConfig
-from recommender.ranking import FEATURES, RankingParams
-from recommender.store import Event, Store
+from recommender.events import Event
+from recommender.popularity import Popularity
+from recommender.ranking import FEATURES
+from recommender.ranking.lexical import TfidfLexical
+from recommender.store import SqliteStore as Store
+from recommender.training import TrainingSet, fit_weights, training_rows
 
 T = 1_573_000_000.0  # a moment in November 2019
 
@@ -122,7 +125,9 @@ def test_replay_feeds_events_strictly_before_the_moment() -> None:
 def test_impression_without_click_is_skipped() -> None:
     popularity = Popularity(PopularityConfig())
     result = impression_scores(
-        [imp("1", "U1", T, "", "A-0 B-0")], [], {"p": (popularity, popularity_scorer("decayed"))},
+        [imp("1", "U1", T, "", "A-0 B-0")],
+        [],
+        {"p": (popularity, popularity_scorer("decayed"))},
         seed=1,
     )
     assert result["p"]["impressions"] == 0.0
@@ -147,7 +152,13 @@ def test_lees_ook_protocol_scores_topical_lists(tmp_path: Path) -> None:
     ]
     result = evaluate_lees_ook(
         built,  # type: ignore[arg-type]
-        pairs, [], PopularityConfig(), variants, 3, {}, T,
+        pairs,
+        [],
+        PopularityConfig(),
+        variants,
+        3,
+        {},
+        T,
     )
     assert result["entities"]["entity_p@4"] == pytest.approx(2 / 4)  # A and B: two Cuba mates
     assert result["entities"]["recall@10"] == 1.0
@@ -176,9 +187,7 @@ def test_fit_weights_scales_to_unit_l1() -> None:
 
 
 def test_tfidf_neighbours_share_words() -> None:
-    lexical = TfidfLexical(
-        [a.id for a in ARTICLES], [a.title for a in ARTICLES]
-    )
+    lexical = TfidfLexical([a.id for a in ARTICLES], [a.title for a in ARTICLES])
     assert lexical.neighbours("D", 1)[0][0] == "E"
     sims = lexical.similarities("A", ["B", "F", "unknown"])
     assert sims[0] > sims[1] and sims[2] == 0.0

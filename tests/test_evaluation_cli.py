@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from recommender.cli import app
-from recommender.ranking import Weights
+from recommender.ranking.ranker_file import read_ranker_file
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mind_tiny"
 ENV = {"RECOMMENDER_MODEL_NAME": "fake", "RECOMMENDER_DATA_DIR": "", "COLUMNS": "200"}
@@ -22,11 +22,16 @@ def run(tmp_path: Path, *args: str) -> object:
         app,
         [
             *args,
-            "--news", str(FIXTURE / "news.tsv"),
-            "--behaviors", str(FIXTURE / "behaviors.tsv"),
-            "--cache", str(tmp_path / "cache.db"),
-            "--seed", "3",
-            "--test-fraction", "0.4",
+            "--news",
+            str(FIXTURE / "news.tsv"),
+            "--behaviors",
+            str(FIXTURE / "behaviors.tsv"),
+            "--cache",
+            str(tmp_path / "cache.db"),
+            "--seed",
+            "3",
+            "--test-fraction",
+            "0.4",
         ],
         env=env,
     )
@@ -59,7 +64,8 @@ def test_train_ranker_writes_weights_the_service_can_use(tmp_path: Path) -> None
     document = json.loads(target.read_text())
     assert "lexical" not in document["weights"]  # the service computes no TF-IDF
     assert document["data"]["fingerprint"]
-    weights = Weights.load(target, Weights({}))
+    weights = read_ranker_file(target).weights
+    assert weights is not None
     assert weights.source == str(target) and weights.values == document["weights"]
 
 

@@ -13,9 +13,10 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -28,21 +29,21 @@ from typer.testing import CliRunner
 from recommender import cli
 from recommender.api import create_app
 from recommender.articles import Article
-from recommender.build import (
+from recommender.artifacts import (
     CURRENT,
     PARTIAL,
-    build_index,
     current_folder,
-    embed_articles,
     load_serving_index,
     version_folders,
 )
+from recommender.build import build_index
 from recommender.config import Settings
-from recommender.embedding import FakeEmbedder, Progress
+from recommender.embedding import FakeEmbedder, embed_articles
 from recommender.errors import BuildInProgress, IndexNotFound
 from recommender.index import INDEX_FILE
+from recommender.logs import Progress
 from recommender.service import RecommenderService
-from recommender.store import Store
+from recommender.store import SqliteStore as Store
 from tests.conftest import TOKEN, article, auth, make_settings
 
 TOPICS = {
@@ -153,7 +154,9 @@ def test_incremental_hnsw_build_adds_to_the_previous_graph(tmp_path: Path) -> No
     second = build_index(settings, store, FakeEmbedder())
     manifest = json.loads((second.folder / "manifest.json").read_text())
     assert manifest["graph_from"] == first.folder.name and manifest["tombstones"] == 4
-    loaded, _ = load_serving_index(settings, FakeEmbedder().name, FakeEmbedder().dim)
+    loaded, _ = load_serving_index(
+        settings.index_root, FakeEmbedder().name, FakeEmbedder().dim, 128
+    )
     assert len(loaded) == 59 and loaded.tombstones == 4 and articles[5].id not in loaded
     probe = loaded.vector(articles[0].id)
     assert probe is not None and loaded.search(probe, 1)[0][0] == articles[0].id
@@ -257,23 +260,24 @@ def test_corrupt_current_falls_back_to_last_good_folder(settings: Settings) -> N
     dim, name = FakeEmbedder().dim, FakeEmbedder().name
 
     (newer / INDEX_FILE).write_bytes(b"\x00garbage")
-    index, folder = load_serving_index(settings, name, dim)
+    index, folder = load_serving_index(settings.index_root, name, dim, 128)
     assert folder == older and len(index) == 15
 
     (root / CURRENT).write_bytes(b"\xff\xfe../../etc\x00")  # garbled pointer
-    assert load_serving_index(settings, name, dim)[1] == older
+    assert load_serving_index(settings.index_root, name, dim, 128)[1] == older
     (root / CURRENT).write_text("20990101T000000000000Z")  # points at nothing
-    assert load_serving_index(settings, name, dim)[1] == older
+    assert load_serving_index(settings.index_root, name, dim, 128)[1] == older
 
     # the service starts on the fallback too
     svc = RecommenderService(settings)
     svc.start()
-    assert svc.index_folder == older and len(svc.index) == 15
+    health = svc.health()
+    assert health["index_folder"] == older.name and health["indexed"] == 15
     svc.close()
 
     (older / "rows.json").write_text("[[")
     with pytest.raises(IndexNotFound, match="no usable index"):
-        load_serving_index(settings, name, dim)
+        load_serving_index(settings.index_root, name, dim, 128)
     svc = RecommenderService(settings)
     with pytest.raises(IndexNotFound):
         svc.start()
@@ -287,7 +291,7 @@ def test_start_without_any_index(tmp_path: Path) -> None:
     # small store, no index at all: embedded in memory at start
     svc = RecommenderService(settings)
     svc.start()
-    assert len(svc.index) == 10 and svc.index_folder is None
+    assert svc.health()["indexed"] == 10 and svc.health()["index_folder"] is None
     svc.close()
     # too big for that: one clear error telling what to do
     svc = RecommenderService(make_settings(tmp_path, max_articles_without_index=5))
@@ -467,7 +471,7 @@ def test_rebuild_and_swap_under_load(tmp_path: Path) -> None:
             assert client.post("/v1/admin/reload").json()["swapped"] is False
     assert load.failures == []
     assert load.ok > 100
-    assert service.store.count_events() == load.events_accepted > 0
+    assert writer.count_events() == load.events_accepted > 0
     service.close()
     writer.close()
 
@@ -493,10 +497,12 @@ def test_server_polls_current_and_swaps(tmp_path: Path) -> None:
 # admin rebuild ---------------------------------------------------------------------------------
 
 
-def test_admin_rebuild(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_admin_rebuild(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, index_poll_seconds=0)
     seeded(settings, corpus(3)).close()
-    service = RecommenderService(settings)
+    # the build the service runs, swapped below for a failing and a slow one
+    builds: list[Callable[..., Any]] = [build_index]
+    service = RecommenderService(settings, build=lambda *args: builds[-1](*args))
     with TestClient(create_app(settings, service)) as client:
         assert client.post("/v1/admin/rebuild").status_code == 401
         assert client.post("/v1/admin/reload").status_code == 401
@@ -513,7 +519,7 @@ def test_admin_rebuild(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         def broken(*_: object, **__: object) -> None:
             raise RuntimeError("disk full")
 
-        monkeypatch.setattr("recommender.service.build_index", broken)
+        builds.append(broken)
         assert client.post("/v1/admin/rebuild", headers=auth()).status_code == 202
         service.wait_for_rebuild(30)
         job = client.get("/v1/admin/rebuild", headers=auth()).json()
@@ -523,7 +529,7 @@ def test_admin_rebuild(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
         # one at a time
         gate = threading.Event()
-        monkeypatch.setattr("recommender.service.build_index", lambda *_: gate.wait(30))
+        builds.append(lambda *_: gate.wait(30))
         assert client.post("/v1/admin/rebuild", headers=auth()).status_code == 202
         second = client.post("/v1/admin/rebuild", headers=auth())
         assert second.status_code == 409 and second.json()["error"] == "BuildInProgress"
@@ -561,7 +567,7 @@ def test_sigkill_during_build(tmp_path: Path) -> None:
     with serving(create_app(settings, service)) as base, httpx.Client(base_url=base) as client:
         client.post("/v1/events", json={"events": [{"type": "view", "article_id": "cuba-1"}]})
         writer.upsert_articles([a.model_copy(update={"lead": "herzien"}) for a in articles])
-        before = {"articles": writer.count_articles(), "events": writer.count_events()}
+        before = {"articles": len(list(writer.iter_articles())), "events": writer.count_events()}
         build = subprocess.Popen(
             [sys.executable, "-c", SLOW_BUILD],
             env=cli_env(settings),
@@ -591,7 +597,7 @@ def test_sigkill_during_build(tmp_path: Path) -> None:
         # the store is intact
         with sqlite3.connect(settings.db_path) as db:
             assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert writer.count_articles() == before["articles"]
+        assert len(list(writer.iter_articles())) == before["articles"]
         assert writer.count_events() == before["events"]
 
         # the next build succeeds, removes the partial folder, and the server picks it up

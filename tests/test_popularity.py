@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from recommender.popularity import DecayedCounters, Popularity, PopularityConfig
-from recommender.store import Event
+from recommender.config import PopularityConfig
+from recommender.events import Event
+from recommender.popularity import DecayedCounters, Popularity
 
 HOUR = 3600.0
 T = 1_800_000_000.0

@@ -5,9 +5,10 @@ from pathlib import Path
 
 from recommender.articles import Article
 from recommender.catalog import Card
+from recommender.events import Event
 from recommender.ranking import Weights
+from recommender.ranking.ranker_file import read_ranker_file, served_half_life
 from recommender.service import RecommenderService
-from recommender.store import Event
 from tests.conftest import NOW, article, make_settings, small_corpus
 
 CUBA = {"cuba-2", "cuba-3", "cuba-4", "cuba-5"}
@@ -104,7 +105,8 @@ def test_popular_drops_a_second_item_about_the_same_event(service: RecommenderSe
 
 def test_explanations_sum_to_the_score(service: RecommenderService) -> None:
     item = service.related("cuba-1", 1).items[0]
-    weights = service.weights.values
+    weights = read_ranker_file(service.settings.resolved_ranker_path).weights
+    weights = weights.values if weights else service.settings.default_weights()
     parts = sum(weights.get(k, 0.0) * v for k, v in item.reasons.items() if k in weights)
     assert abs(parts - item.score) < 1e-9 and item.reasons["total"] == item.score
 
@@ -129,7 +131,8 @@ def test_weights_without_entities_apply_to_articles_without_entity_tags(tmp_path
         '{"weights": {"similarity": 0.2, "popularity": 0.6, "entity_overlap": 0.5},'
         ' "weights_without_entities": {"similarity": 1.0, "popularity": 0.2}}'
     )
-    weights = Weights.load(path, Weights({}))
+    weights = read_ranker_file(path).weights
+    assert weights is not None
     tagged = Card("a", "t", None, None, None, None, True, entities=("Q241",))
     untagged = Card("b", "t", None, None, None, None, True)
     assert weights.for_query(tagged)["popularity"] == 0.6
@@ -156,10 +159,8 @@ def test_learned_popularity_weight_does_not_swamp_an_untagged_corpus(tmp_path: P
 
 
 def test_half_life_comes_from_the_ranker_unless_set_explicitly(tmp_path: Path) -> None:
-    from recommender.service import half_life_hours
-
     path = tmp_path / "ranker.json"
     path.write_text('{"weights": {"similarity": 1.0}, "popularity_half_life_hours": 1.0}')
-    assert half_life_hours(make_settings(tmp_path, ranker_path=path)) == 1.0
-    assert half_life_hours(make_settings(tmp_path, ranker_path=path, half_life_hours=3.0)) == 3.0
-    assert half_life_hours(make_settings(tmp_path, ranker_path=tmp_path / "none.json")) == 6.0
+    assert served_half_life(make_settings(tmp_path, ranker_path=path)) == 1.0
+    assert served_half_life(make_settings(tmp_path, ranker_path=path, half_life_hours=3.0)) == 3.0
+    assert served_half_life(make_settings(tmp_path, ranker_path=tmp_path / "none.json")) == 6.0

@@ -6,116 +6,32 @@ The evaluation pipeline calls this same code; there is no second ranking impleme
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import math
 import time
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from recommender.catalog import Card, Catalog
+from recommender.config import RankingParams
 from recommender.index import VectorIndex
-from recommender.popularity import Popularity
+from recommender.popularity import PopularityCounters
+from recommender.ranking.features import DAY, candidate_features
+from recommender.ranking.weights import Weights
 
 log = logging.getLogger(__name__)
 
-FEATURES = (
-    "similarity",
-    "lexical",
-    "popularity",
-    "freshness",
-    "same_section",
-    "tag_overlap",
-    "entity_overlap",
-)
-DAY = 86_400.0
-
 
 class Lexical(Protocol):
-    """Lexical (TF-IDF) similarity between stored articles; optional, see recommender.learning."""
+    """Lexical (TF-IDF) similarity between stored articles; optional, see ranking.lexical."""
 
     def neighbours(self, article_id: str, k: int) -> list[tuple[str, float]]: ...
 
     def similarities(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray: ...
-
-
-def relative_similarity(sims: np.ndarray) -> np.ndarray:
-    """Cosine rescaled to [0, 1] across one article's candidates (best = 1, worst = 0).
-
-    Models spread cosines very differently (an English model on Dutch text puts everything
-    between 0.45 and 0.8), so blend weights learned on raw cosines with one model would let
-    popularity swamp similarity with another. Relative similarity keeps weights portable."""
-    sims = np.asarray(sims, dtype=np.float64)
-    if sims.size == 0:
-        return sims
-    low, high = float(sims.min()), float(sims.max())
-    if high - low < 1e-9:
-        return np.ones_like(sims)
-    scaled: np.ndarray = (sims - low) / (high - low)
-    return scaled
-
-
-def overlap(a: Sequence[str], b: Sequence[str]) -> float:
-    """|a ∩ b| / min(|a|, |b|): 1.0 when the shorter list is contained in the longer one."""
-    if not a or not b:
-        return 0.0
-    return len(set(a) & set(b)) / min(len(set(a)), len(set(b)))
-
-
-@dataclass(frozen=True)
-class Weights:
-    """Linear blend of candidate features; learned into models/ranker.json or set by settings.
-
-    `without_entities` is the blend for a query article that carries no entity tags: weights
-    learned where entity overlap stands for topicality would otherwise let popularity swamp a
-    corpus without entities (most sites tag none), turning Lees ook into a second popular list.
-    """
-
-    values: dict[str, float]
-    source: str = "settings"
-    without_entities: dict[str, float] | None = None
-
-    def for_query(self, query: Card | None) -> dict[str, float]:
-        if self.without_entities is not None and (query is None or not query.entities):
-            return self.without_entities
-        return self.values
-
-    def score(self, features: dict[str, float], values: dict[str, float] | None = None) -> float:
-        blend = self.values if values is None else values
-        return sum(blend.get(name, 0.0) * value for name, value in features.items())
-
-    @classmethod
-    def load(cls, path: Path, default: Weights) -> Weights:
-        """Weights from a ranker.json, or the default when the file is absent or unusable."""
-        if not path.is_file():
-            return default
-        try:
-            data = json.loads(path.read_text())
-            values = {str(k): float(v) for k, v in data["weights"].items()}
-            portable = data.get("weights_without_entities")
-            without = None if portable is None else {str(k): float(v) for k, v in portable.items()}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            log.warning("ranker.unusable", extra={"path": str(path), "error": str(exc)})
-            return default
-        return cls(values, source=str(path), without_entities=without)
-
-
-@dataclass(frozen=True)
-class RankingParams:
-    candidates: int = 100
-    near_duplicate_threshold: float = 0.92
-    popular_dedup_threshold: float = 0.85
-    mmr_lambda: float = 0.75
-    freshness_half_life_days: float = 7.0
-    default_k_related: int = 4
-    # the most popular articles joined to the candidates, so a popularity-heavy blend can reach
-    # them even when they are not among the nearest neighbours; 0 = neighbours only
-    popular_candidates: int = 0
 
 
 @dataclass
@@ -131,11 +47,19 @@ class RankedList:
     items: list[Item]
     fallback: bool = False
     kind: str = "related"
-    variant: str = "default"
 
 
 def new_recommendation_id() -> str:
     return uuid.uuid4().hex
+
+
+@dataclass
+class Scored:
+    """Candidates of one query article with their features and blended scores, in step."""
+
+    cards: list[Card]
+    features: list[dict[str, float]]
+    scores: list[float]
 
 
 class Ranker:
@@ -143,17 +67,26 @@ class Ranker:
         self,
         index: VectorIndex,
         catalog: Catalog,
-        popularity: Popularity,
+        popularity: PopularityCounters,
         weights: Weights,
         params: RankingParams,
         lexical: Lexical | None = None,
     ) -> None:
-        self.index = index
+        self._index = index
         self.catalog = catalog
         self.popularity = popularity
         self.weights = weights
         self.params = params
         self.lexical = lexical
+
+    @property
+    def index(self) -> VectorIndex:
+        """The vector index being served; replaced only through swap_index."""
+        return self._index
+
+    def swap_index(self, index: VectorIndex) -> None:
+        """Serve another index from the next call on (the caller holds the service lock)."""
+        self._index = index
 
     # Lees ook ---------------------------------------------------------------------------------
 
@@ -178,9 +111,7 @@ class Ranker:
             fallback.fallback = True
             fallback.kind = "related"
             return fallback
-        cards, features = found
-        blend = self.weights.for_query(self.catalog.get(article_id))
-        scores = [self.weights.score(f, blend) for f in features]
+        cards, features, scores = found.cards, found.features, found.scores
         order = self._select(cards, scores, k, use_mmr)
         items = [Item(cards[i], scores[i], {**features[i], "total": scores[i]}) for i in order]
         if len(items) < k:
@@ -199,16 +130,15 @@ class Ranker:
         max_age_days: float | None = None,
         exclude: Collection[str] = (),
         now: float | None = None,
-    ) -> tuple[list[Card], list[dict[str, float]]] | None:
-        """The candidates of a Lees-ook list that pass the filters, with their features; None
-        for an article without a vector. Serving and ranker training both call this."""
+    ) -> Scored | None:
+        """The candidates of a Lees-ook list that pass the filters, scored; None for an article
+        without a vector. Serving and ranker training both call this."""
         now = time.time() if now is None else now
-        query = self.index.vector(article_id)
+        query = self._index.vector(article_id)
         if query is None:
             return None
-        query_card = self.catalog.get(article_id)
         # over-fetch: the article itself, its copies and filtered items all come back too
-        hits = self.index.search(query, self.params.candidates + 1)
+        hits = self._index.search(query, self.params.candidates + 1)
         joined: list[str] = []
         if self.lexical is not None:
             # "more like this": lexical neighbours catch names and rare words embeddings blur
@@ -216,9 +146,9 @@ class Ranker:
         if self.params.popular_candidates > 0:
             joined += itertools.islice(self.popularity.ranked(now), self.params.popular_candidates)
         seen = {candidate_id for candidate_id, _ in hits}
-        extra = [i for i in dict.fromkeys(joined) if i not in seen and i in self.index]
+        extra = [i for i in dict.fromkeys(joined) if i not in seen and i in self._index]
         if extra:
-            extra_sims = self.index.vectors(extra) @ query
+            extra_sims = self._index.vectors(extra) @ query
             hits += [(i, float(sim)) for i, sim in zip(extra, extra_sims, strict=True)]
         cards: list[Card] = []
         sims: list[float] = []
@@ -232,7 +162,28 @@ class Ranker:
                 continue  # a syndicated copy of the article being read
             cards.append(card)
             sims.append(sim)
-        return cards, self.features(query_card, cards, np.array(sims), now)
+        return self.score_candidates(article_id, cards, now, np.array(sims))
+
+    def score_candidates(
+        self,
+        query_id: str,
+        cards: Sequence[Card],
+        now: float,
+        sims: np.ndarray | None = None,
+    ) -> Scored:
+        """Features and blended scores of candidates for one query article: the one scoring
+        step of serving, ranker training and the impression evaluation. sims: the candidates'
+        cosines to the query, when the caller has them already (else read from the index)."""
+        if sims is None:
+            query = self._index.vector(query_id)
+            if query is None:
+                raise ValueError(f"no vector for query article {query_id!r}")
+            sims = self._index.vectors([c.id for c in cards]) @ query
+        query_card = self.catalog.get(query_id)
+        features = self.features(query_card, cards, sims, now)
+        blend = self.weights.for_query(query_card)
+        scores = [self.weights.score(f, blend) for f in features]
+        return Scored(list(cards), features, scores)
 
     def _passes(
         self,
@@ -262,24 +213,9 @@ class Ranker:
             if self.lexical is not None and query is not None and ids
             else np.zeros(len(ids))
         )
-        half_life = self.params.freshness_half_life_days * DAY
-        relative = relative_similarity(sims)
-        out = []
-        for card, sim, pop, lex in zip(cards, relative, popularity, lexical, strict=True):
-            age = None if card.published_ts is None else max(0.0, now - card.published_ts)
-            same = query is not None and query.section is not None and card.section == query.section
-            out.append(
-                {
-                    "similarity": float(sim),
-                    "lexical": float(lex),
-                    "popularity": float(pop),
-                    "freshness": 0.0 if age is None else math.pow(2.0, -age / half_life),
-                    "same_section": 1.0 if same else 0.0,
-                    "tag_overlap": overlap(query.tags, card.tags) if query else 0.0,
-                    "entity_overlap": overlap(query.entities, card.entities) if query else 0.0,
-                }
-            )
-        return out
+        return candidate_features(
+            query, cards, sims, popularity, lexical, now, self.params.freshness_half_life_days
+        )
 
     def _select(
         self, cards: Sequence[Card], scores: Sequence[float], k: int, use_mmr: bool
@@ -290,7 +226,7 @@ class Ranker:
             return []
         # only the best-scored head can be picked: fetch vectors for it alone (hot path)
         head = sorted(range(len(cards)), key=lambda i: -scores[i])[: max(k * 10, 40)]
-        vectors = self.index.vectors([cards[i].id for i in head])
+        vectors = self._index.vectors([cards[i].id for i in head])
         chosen: list[int] = []  # positions in head
         lam = self.params.mmr_lambda if use_mmr else 1.0
         remaining = list(range(len(head)))
@@ -341,7 +277,7 @@ class Ranker:
             card = self.catalog.get(article_id)
             if card is None or not self._passes(card, "", excluded, section, None, now):
                 continue
-            vector = self.index.vector(article_id)
+            vector = self._index.vector(article_id)
             if vector is not None and picked_vectors:
                 closeness = float(np.max(np.stack(picked_vectors) @ vector))
                 if closeness >= self.params.popular_dedup_threshold:

@@ -1,5 +1,5 @@
-"""Everything that uses scikit-learn: the TF-IDF "more like this" similarity and the learned
-blend (logistic regression over the ranker's own features).
+"""The learned blend: logistic regression over the ranker's own features, fitted on next-click
+pairs.
 
 Why logistic regression: the Ranker scores with a linear `Weights` blend, so a linear model's
 coefficients ARE the shipped ranking, `explain=true` stays a faithful sum of parts, and no
@@ -9,69 +9,17 @@ a gain we do not see on a few thousand click pairs.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from recommender.logs import Progress
 from recommender.ranking import FEATURES, Ranker
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[int], None]
-
-
-class TfidfLexical:
-    """TF-IDF cosine between stored articles (sublinear tf, words in more than half of the
-    corpus dropped, so no language-specific stop list is needed)."""
-
-    def __init__(self, ids: Sequence[str], texts: Sequence[str]) -> None:
-        self._row = {article_id: row for row, article_id in enumerate(ids)}
-        self._ids = list(ids)
-        vectorizer = TfidfVectorizer(sublinear_tf=True, max_df=0.5, strip_accents="unicode")
-        self._matrix: Any = vectorizer.fit_transform(texts) if texts else None
-        self._neighbours: dict[str, list[tuple[str, float]]] = {}
-
-    def _sims(self, article_id: str) -> np.ndarray | None:
-        row = self._row.get(article_id)
-        if row is None or self._matrix is None:
-            return None
-        dense: np.ndarray = (self._matrix @ self._matrix[row].T).toarray().ravel()
-        return dense
-
-    def neighbours(self, article_id: str, k: int) -> list[tuple[str, float]]:
-        cached = self._neighbours.get(article_id)
-        if cached is not None and len(cached) >= k:
-            return cached[:k]
-        sims = self._sims(article_id)
-        if sims is None:
-            return []
-        fetch = min(len(sims), k + 1)
-        top = np.argpartition(-sims, fetch - 1)[:fetch]
-        top = top[np.argsort(-sims[top], kind="stable")]
-        hits = [(self._ids[i], float(sims[i])) for i in top if self._ids[i] != article_id][:k]
-        self._neighbours[article_id] = hits
-        return hits
-
-    def similarities(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray:
-        row = self._row.get(article_id)
-        rows = [self._row.get(i, -1) for i in candidate_ids]
-        if row is None or self._matrix is None:
-            return np.zeros(len(candidate_ids))
-        known = [r for r in rows if r >= 0]
-        out = np.zeros(len(candidate_ids))
-        if known:
-            sims = (self._matrix[known] @ self._matrix[row].T).toarray().ravel()
-            out[[i for i, r in enumerate(rows) if r >= 0]] = sims
-        return out
 
 
 @dataclass(frozen=True)
@@ -104,19 +52,17 @@ def training_rows(
         if found is None:
             unknown += 1
             continue
-        cards, features = found
+        cards, features = found.cards, found.features
         target_card = ranker.catalog.get(target)
         if target not in {c.id for c in cards}:
-            query_vector = ranker.index.vector(query)
-            if target_card is None or query_vector is None or target not in ranker.index:
+            if target_card is None or target not in ranker.index:
                 unknown += 1
                 continue
             missing += 1
             # features of the whole list again, target included: similarity is relative to
             # the other candidates, so the target must be scaled among them, not alone
             cards = [*cards, target_card]
-            sims = ranker.index.vectors([c.id for c in cards]) @ query_vector
-            features = ranker.features(ranker.catalog.get(query), cards, sims, ts)
+            features = ranker.score_candidates(query, cards, ts).features
         queries += 1
         for card, feats in zip(cards, features, strict=True):
             rows.append([feats[name] for name in FEATURES])
@@ -188,25 +134,8 @@ def fit_weights(
         model = LogisticRegression(C=c, fit_intercept=False, max_iter=2_000, random_state=seed)
         model.fit(x, y)
     else:
-        model = LogisticRegression(
-            C=c, class_weight="balanced", max_iter=2_000, random_state=seed
-        )
+        model = LogisticRegression(C=c, class_weight="balanced", max_iter=2_000, random_state=seed)
         model.fit(data.x[:, columns], data.y)
     coef = model.coef_.ravel()
     norm = float(np.abs(coef).sum()) or 1.0
     return {name: round(float(w) / norm, 6) for name, w in zip(features, coef, strict=True)}
-
-
-def write_ranker(path: Path, weights: dict[str, float], meta: dict[str, Any]) -> None:
-    """models/ranker.json: the weights the service loads plus how they were obtained."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    document = {
-        "weights": weights,
-        "model": "logistic_regression",
-        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        **meta,
-    }
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
-    log.info("ranker.written", extra={"path": str(path), "weights": weights})

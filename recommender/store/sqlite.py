@@ -9,12 +9,13 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from recommender.articles import Article
+from recommender.events import Event
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -44,19 +45,7 @@ CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
 """
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One behavioural event; ts is seconds since the epoch (UTC)."""
-
-    ts: float
-    type: str
-    article_id: str
-    session_id: str | None = None
-    recommendation_id: str | None = None
-    position: int | None = None
-
-
-class Store:
+class SqliteStore:
     def __init__(self, path: Path, synchronous: str = "FULL") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -72,39 +61,34 @@ class Store:
         with self._lock:
             self._conn.close()
 
-    # articles --------------------------------------------------------------------------------
-
-    def upsert_articles(self, articles: Sequence[Article]) -> int:
-        """Insert or replace; returns the change sequence number given to this batch."""
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction under the lock; rolled back when anything fails."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                row = self._conn.execute(
-                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM articles"
-                ).fetchone()
-                seq = int(row[0])
-                self._conn.executemany(
-                    "INSERT OR REPLACE INTO articles (id, data, status, url, seq)"
-                    " VALUES (?,?,?,?,?)",
-                    [(a.id, a.model_dump_json(), a.status, a.url, seq) for a in articles],
-                )
+                yield self._conn
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
-            return seq
+
+    # articles --------------------------------------------------------------------------------
+
+    def upsert_articles(self, articles: Sequence[Article]) -> int:
+        """Insert or replace; returns the change sequence number given to this batch."""
+        with self._write() as conn:
+            seq = int(conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM articles").fetchone()[0])
+            conn.executemany(
+                "INSERT OR REPLACE INTO articles (id, data, status, url, seq) VALUES (?,?,?,?,?)",
+                [(a.id, a.model_dump_json(), a.status, a.url, seq) for a in articles],
+            )
+        return seq
 
     def get_article(self, article_id: str) -> Article | None:
         with self._lock:
             row = self._conn.execute(
                 "SELECT data FROM articles WHERE id=?", (article_id,)
-            ).fetchone()
-        return None if row is None else Article.model_validate_json(row[0])
-
-    def find_by_url(self, url: str) -> Article | None:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT data FROM articles WHERE url=? ORDER BY seq DESC LIMIT 1", (url,)
             ).fetchone()
         return None if row is None else Article.model_validate_json(row[0])
 
@@ -122,10 +106,6 @@ class Store:
             for _, data in rows:
                 yield Article.model_validate_json(data)
             last = rows[-1][0]
-
-    def count_articles(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
 
     def count_published(self) -> int:
         with self._lock:
@@ -159,36 +139,24 @@ class Store:
         rows = [
             (key, int(vec.shape[0]), np.asarray(vec, np.float32).tobytes()) for key, vec in items
         ]
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany(
-                    "INSERT OR REPLACE INTO embeddings (key, dim, vector) VALUES (?,?,?)", rows
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO embeddings (key, dim, vector) VALUES (?,?,?)", rows
+            )
 
     # events -----------------------------------------------------------------------------------
 
     def add_events(self, events: Sequence[Event]) -> None:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany(
-                    "INSERT INTO events"
-                    " (ts, type, article_id, session_id, recommendation_id, position)"
-                    " VALUES (?,?,?,?,?,?)",
-                    [
-                        (e.ts, e.type, e.article_id, e.session_id, e.recommendation_id, e.position)
-                        for e in events
-                    ],
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO events"
+                " (ts, type, article_id, session_id, recommendation_id, position)"
+                " VALUES (?,?,?,?,?,?)",
+                [
+                    (e.ts, e.type, e.article_id, e.session_id, e.recommendation_id, e.position)
+                    for e in events
+                ],
+            )
 
     def iter_events(self, since_ts: float = 0.0, chunk: int = 20_000) -> Iterator[Event]:
         """Events in time order, streamed in chunks."""

@@ -1,0 +1,8 @@
+"""Ranking: candidates → filters → features → learned blend → MMR → fallback (ranker), the blend
+(weights), its file (ranker_file) and the lexical signal (lexical)."""
+
+from recommender.ranking.features import FEATURES
+from recommender.ranking.ranker import Item, Lexical, RankedList, Ranker, Scored
+from recommender.ranking.weights import Weights
+
+__all__ = ["FEATURES", "Item", "Lexical", "RankedList", "Ranker", "Scored", "Weights"]

@@ -1,0 +1,97 @@
+"""models/ranker.json, the learned ranking the service serves: its one reader and writer.
+
+    {"weights": {...}, "weights_without_entities": {...}, "popularity_half_life_hours": 1.0,
+     "model": "logistic_regression", "trained_at": "...", ...how it was obtained...}
+
+A file that is absent or unusable never stops the service: it warns and the settings' blend
+is used instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from recommender.config import Settings
+from recommender.fsutil import atomic_write_text
+from recommender.ranking.weights import Weights
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RankerFile:
+    """What the service reads from ranker.json; each part is None when absent or unusable."""
+
+    path: Path
+    weights: Weights | None
+    half_life_hours: float | None
+
+
+def _blend(value: Any) -> dict[str, float]:
+    return {str(k): float(v) for k, v in value.items()}
+
+
+def read_ranker_file(path: Path) -> RankerFile:
+    """The weights and half-life in path. Each is read on its own, so a file whose weights are
+    unusable can still give its half-life."""
+    try:
+        data = json.loads(path.read_text()) if path.is_file() else None
+    except (OSError, ValueError) as exc:
+        log.warning("ranker.unusable", extra={"path": str(path), "error": str(exc)})
+        return RankerFile(path, None, None)
+    if data is None:
+        return RankerFile(path, None, None)
+    weights: Weights | None = None
+    try:
+        portable = data.get("weights_without_entities")
+        weights = Weights(
+            _blend(data["weights"]),
+            source=str(path),
+            without_entities=None if portable is None else _blend(portable),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.warning("ranker.unusable", extra={"path": str(path), "error": str(exc)})
+    learned = data.get("popularity_half_life_hours") if isinstance(data, dict) else None
+    half_life = float(learned) if isinstance(learned, int | float) and learned > 0 else None
+    return RankerFile(path, weights, half_life)
+
+
+def served_weights(settings: Settings) -> Weights:
+    """The learned blend when the ranker file holds one, else the settings' blend."""
+    learned = read_ranker_file(settings.resolved_ranker_path).weights
+    return learned or Weights(settings.default_weights())
+
+
+def served_half_life(settings: Settings) -> float:
+    """The popularity half-life: an operator's explicit setting wins, else the one the
+    evaluation chose on train users (recorded in ranker.json), else the settings' default."""
+    if settings.half_life_is_set:
+        return settings.half_life_hours
+    learned = read_ranker_file(settings.resolved_ranker_path).half_life_hours
+    return settings.half_life_hours if learned is None else learned
+
+
+def write_ranker_file(
+    path: Path,
+    weights: Weights,
+    half_life_hours: float,
+    details: dict[str, Any],
+) -> None:
+    """Write the served parts plus how they were obtained (details: data, training, metrics)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "weights": weights.values,
+        "model": "logistic_regression",
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "weights_without_entities": weights.without_entities,
+        "features": list(weights.values),
+        "popularity_half_life_hours": half_life_hours,
+        **details,
+    }
+    atomic_write_text(path, json.dumps(document, indent=2) + "\n")
+    log.info("ranker.written", extra={"path": str(path), "weights": weights.values})

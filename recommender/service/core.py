@@ -1,0 +1,237 @@
+"""The running recommender: store, embedder, catalogue, popularity and ranker, kept consistent
+with each other. The API and the CLI both drive this one object, through its methods only."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from recommender.articles import Article
+from recommender.build import BuildResult, build_index
+from recommender.catalog import Card, Catalog
+from recommender.config import Settings
+from recommender.embedding import Embedder, create_embedder, embed_articles
+from recommender.errors import ArticleNotFound
+from recommender.events import Event
+from recommender.index import VectorIndex
+from recommender.popularity import Popularity
+from recommender.ranking import RankedList, Ranker
+from recommender.ranking.ranker_file import served_half_life, served_weights
+from recommender.service.jobs import RebuildJob, RebuildJobs
+from recommender.service.lifecycle import IndexLifecycle, ReloadResult
+from recommender.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+BuildFunction = Callable[[Settings, Store, Embedder], BuildResult]
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    upserted: int
+    indexed: int
+
+
+class RecommenderService:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        *,
+        build: BuildFunction = build_index,
+        catalog: Catalog | None = None,
+        popularity: Popularity | None = None,
+        index: VectorIndex | None = None,
+    ) -> None:
+        """catalog, popularity and index: pre-built parts (benchmarks, tests); by default they
+        start empty and `start` fills them from disk."""
+        self.settings = settings
+        self._store = open_store(settings)
+        self._embedder = embedder or create_embedder(settings)
+        self._catalog = catalog or Catalog()
+        self._popularity = popularity or Popularity(
+            settings.popularity_config(served_half_life(settings))
+        )
+        self._weights = served_weights(settings)
+        self._ranker = Ranker(
+            index or VectorIndex(self._embedder.dim, self._embedder.name),
+            self._catalog,
+            self._popularity,
+            self._weights,
+            settings.ranking_params(),
+        )
+        # guards index, catalogue and popularity: faiss must not search while a row is added
+        self._lock = threading.RLock()
+        self._lifecycle = IndexLifecycle(
+            settings, self._store, self._embedder, self._catalog, self._ranker, self._lock
+        )
+        self._jobs = RebuildJobs(
+            lambda: build(settings, self._store, self._embedder),
+            self._lifecycle.reload_if_changed,
+        )
+        self.ready = False
+
+    @classmethod
+    def from_parts(
+        cls,
+        settings: Settings,
+        *,
+        embedder: Embedder,
+        catalog: Catalog,
+        index: VectorIndex,
+        popularity: Popularity,
+    ) -> RecommenderService:
+        """A ready service over pre-built parts (benchmarks, tests): nothing is loaded from the
+        store, which stays empty at settings.db_path."""
+        svc = cls(settings, embedder, catalog=catalog, popularity=popularity, index=index)
+        svc.ready = True
+        return svc
+
+    def start(self) -> None:
+        """Load everything from disk: catalogue, index (reconciled with the store), events."""
+        started = time.perf_counter()
+        reconciled = self._lifecycle.load_at_start()
+        counted = self._popularity.record_many(self._store.iter_events())
+        self.ready = True
+        log.info(
+            "service.started",
+            extra={
+                "articles": len(self._catalog),
+                "indexed": len(self._ranker.index),
+                "reconciled": reconciled,
+                "events_counted": counted,
+                "seconds": round(time.perf_counter() - started, 2),
+            },
+        )
+
+    def close(self) -> None:
+        self._lifecycle.stop_watching()
+        # a rebuild still running would find its store closed under it; give it a moment
+        self._jobs.wait(timeout=10)
+        self._store.close()
+
+    # index lifecycle and rebuilds --------------------------------------------------------------
+
+    def reload_if_changed(self, force: bool = False) -> ReloadResult:
+        return self._lifecycle.reload_if_changed(force)
+
+    def start_watching(self, interval: float) -> None:
+        self._lifecycle.start_watching(interval)
+
+    def stop_watching(self) -> None:
+        self._lifecycle.stop_watching()
+
+    def start_rebuild(self) -> RebuildJob:
+        return self._jobs.start()
+
+    def rebuild_status(self) -> dict[str, Any] | None:
+        return self._jobs.status()
+
+    def wait_for_rebuild(self, timeout: float | None = None) -> None:
+        self._jobs.wait(timeout)
+
+    def health(self) -> dict[str, Any]:
+        """What /health/ready reports of a started service."""
+        folder = self._lifecycle.folder
+        return {
+            "status": "ready",
+            "articles": len(self._catalog),
+            "indexed": len(self._ranker.index),
+            "index_folder": folder.name if folder else None,
+            "model": self._embedder.name,
+            "ranker": self._weights.source,
+        }
+
+    # writes -----------------------------------------------------------------------------------
+
+    def upsert(self, articles: Sequence[Article]) -> UpsertResult:
+        """Store articles durably, then make them recommendable at once."""
+        published = [a for a in articles if a.is_published]
+        # embed before the write: a model failure must not leave the store ahead of the index
+        embedded = embed_articles(
+            self._store, self._embedder, published, self.settings.embed_max_words
+        )
+        self._store.upsert_articles(articles)
+        with self._lock:
+            index = self._ranker.index
+            index.upsert(embedded.ids, embedded.vectors, embedded.hashes)
+            index.remove([a.id for a in articles if not a.is_published])
+            for article in articles:
+                self._catalog.put(Card.of(article))
+        return UpsertResult(len(articles), len(published))
+
+    def unpublish(self, article_id: str) -> Article:
+        article = self.get_article(article_id).model_copy(update={"status": "unpublished"})
+        self._store.upsert_articles([article])
+        with self._lock:
+            self._ranker.index.remove([article_id])
+            self._catalog.put(Card.of(article))
+        return article
+
+    def record_events(self, events: Sequence[Event]) -> int:
+        self._store.add_events(events)
+        with self._lock:
+            return self._popularity.record_many(events)
+
+    # reads ------------------------------------------------------------------------------------
+
+    def get_article(self, article_id: str) -> Article:
+        article = self._store.get_article(article_id)
+        if article is None:
+            raise ArticleNotFound(f"no article with id {article_id!r}")
+        return article
+
+    def card(self, article_id: str) -> Card | None:
+        """What a list shows of an article (no text), from memory."""
+        return self._catalog.get(article_id)
+
+    def related(
+        self,
+        article_id: str,
+        k: int,
+        *,
+        section: str | None = None,
+        max_age_days: float | None = None,
+        exclude: Collection[str] = (),
+    ) -> RankedList:
+        with self._lock:
+            return self._ranker.related(
+                article_id, k, section=section, max_age_days=max_age_days, exclude=exclude
+            )
+
+    def related_by_url(
+        self,
+        url: str,
+        k: int,
+        *,
+        section: str | None = None,
+        max_age_days: float | None = None,
+        exclude: Collection[str] = (),
+    ) -> RankedList:
+        """Lees ook for a page URL; an unknown URL gets the popular fallback, as an unknown id."""
+        card = self._catalog.by_url(url)
+        return self.related(
+            card.id if card else f"url:{url}",
+            k,
+            section=section,
+            max_age_days=max_age_days,
+            exclude=exclude,
+        )
+
+    def popular(
+        self,
+        k: int,
+        *,
+        section: str | None = None,
+        window: str = "decayed",
+        exclude: Collection[str] = (),
+        context: str | None = None,
+    ) -> RankedList:
+        with self._lock:
+            return self._ranker.popular(
+                k, section=section, window=window, exclude=exclude, context=context
+            )

@@ -1,0 +1,191 @@
+"""The served index's lifecycle: load it at start-up, keep it in step with the store (articles
+written through another process, or while a build ran), and swap in new builds, found by
+polling CURRENT or asked for by the admin API."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from recommender.articles import Article, embedding_text, text_hash
+from recommender.artifacts import current_folder, has_index_folders, load_serving_index
+from recommender.catalog import Card, Catalog
+from recommender.config import Settings
+from recommender.embedding import Embedder, embed_articles
+from recommender.errors import IndexMismatch, IndexNotFound
+from recommender.index import VectorIndex
+from recommender.ranking import Ranker
+from recommender.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    swapped: bool
+    folder: str | None
+    reason: str
+    replayed: int = 0
+    seconds: float = 0.0
+
+
+class IndexLifecycle:
+    """Owns which index folder serves. `lock` is the service's: it guards index, catalogue and
+    popularity, since faiss must not search while a row is added."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        embedder: Embedder,
+        catalog: Catalog,
+        ranker: Ranker,
+        lock: threading.RLock,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.catalog = catalog
+        self.ranker = ranker
+        self.lock = lock
+        self.folder: Path | None = None  # the folder being served; None: built in memory
+        # one reload at a time (poller and admin endpoint); never held by a request
+        self._reload_lock = threading.Lock()
+        self._synced_seq = 0  # store changes up to here are in the catalogue
+        self._failed_folder: Path | None = None  # a CURRENT that did not load: not retried
+        self._watcher: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def load_at_start(self) -> int:
+        """Serve the index on disk and bring it and the catalogue up to date with the store, in
+        one pass over the store. Returns how many articles that pass changed."""
+        self._synced_seq = self.store.max_seq()
+        root = self.settings.index_root
+        try:
+            index, folder = load_serving_index(
+                root, self.embedder.name, self.embedder.dim, self.settings.hnsw_ef_search
+            )
+            self.serve(index, folder)
+        except IndexNotFound as exc:
+            # an index that exists but cannot be read is an operator's problem to see, not
+            # something to paper over by embedding the whole store in memory
+            if has_index_folders(root):
+                raise
+            published = self.store.count_published()
+            if published > self.settings.max_articles_without_index:
+                raise IndexNotFound(
+                    f"no index under {root} and {published} published articles in the store; "
+                    "run `recommender build` first"
+                ) from exc
+            log.warning("index.missing", extra={"reason": str(exc), "articles": published})
+        return self.reconcile(self.ranker.index, catalog=True)
+
+    def serve(self, index: VectorIndex, folder: Path | None) -> None:
+        with self.lock:
+            self.ranker.swap_index(index)
+            self.folder = folder
+
+    def reconcile(self, index: VectorIndex, since_seq: int = 0, catalog: bool = False) -> int:
+        """Bring an index in line with the store: articles written after it was built (through
+        the API, or while a build ran) are added, unpublished ones removed. With catalog, the
+        cards of those articles are refreshed too (another process may have written them)."""
+        stale: list[Article] = []
+        gone: list[str] = []
+        cards: list[Card] = []
+        for article in self.store.iter_articles(since_seq=since_seq):
+            if catalog:
+                cards.append(Card.of(article))
+            if not article.is_published:
+                gone.append(article.id)
+                continue
+            content = text_hash(
+                self.embedder.name, embedding_text(article, self.settings.embed_max_words)
+            )
+            if index.content_hash(article.id) != content:
+                stale.append(article)
+        if stale:
+            embedded = embed_articles(
+                self.store, self.embedder, stale, self.settings.embed_max_words
+            )
+            with self.lock:
+                index.upsert(embedded.ids, embedded.vectors, embedded.hashes)
+        with self.lock:
+            index.remove(gone)
+            for card in cards:
+                self.catalog.put(card)
+        return len(stale) + len(gone)
+
+    def swap_index(self, index: VectorIndex, folder: Path, since_seq: int) -> int:
+        """Serve a freshly built index. Articles written while it was built are replayed onto it
+        first (off the lock: requests keep using the old index meanwhile); the last few, written
+        during that replay, under the lock at the switch."""
+        seen = self.store.max_seq()
+        changed = self.reconcile(index, min(since_seq, self._synced_seq), catalog=True)
+        with self.lock:
+            changed += self.reconcile(index, seen, catalog=True)
+            self.serve(index, folder)
+            self._synced_seq = max(self._synced_seq, seen)
+        return changed
+
+    def reload_if_changed(self, force: bool = False) -> ReloadResult:
+        """Swap in the index CURRENT names when it is not the one serving. Loading and replay run
+        on the caller's thread (the poller's or the admin request's), never a reader's; a folder
+        that failed to load is not retried until CURRENT changes, unless forced."""
+        with self._reload_lock:
+            started = time.perf_counter()
+            folder = current_folder(self.settings.index_root)
+            if folder is None:
+                return ReloadResult(False, None, "no CURRENT index pointer")
+            if folder == self.folder:
+                return ReloadResult(False, folder.name, "already serving")
+            if folder == self._failed_folder and not force:
+                return ReloadResult(False, folder.name, "failed to load before")
+            try:
+                index = VectorIndex.load(
+                    folder, self.embedder.name, self.embedder.dim, self.settings.hnsw_ef_search
+                )
+            except (IndexNotFound, IndexMismatch) as exc:
+                self._failed_folder = folder
+                log.error("index.reload_failed", extra={"folder": str(folder), "reason": str(exc)})
+                return ReloadResult(False, folder.name, str(exc))
+            since = int(index.manifest.get("store_seq", 0))
+            replayed = self.swap_index(index, folder, since)
+            self._failed_folder = None
+            seconds = time.perf_counter() - started
+            log.info(
+                "index.swapped",
+                extra={
+                    "folder": folder.name,
+                    "count": len(index),
+                    "replayed": replayed,
+                    "seconds": round(seconds, 3),
+                },
+            )
+            return ReloadResult(True, folder.name, "swapped", replayed, seconds)
+
+    def start_watching(self, interval: float) -> None:
+        """Poll CURRENT every interval seconds in a daemon thread and swap in new builds."""
+        if interval <= 0 or self._watcher is not None:
+            return
+        self._stop.clear()
+
+        def watch() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.reload_if_changed()
+                except Exception:
+                    # the poller must survive anything: the next tick tries again
+                    log.exception("index.watch_failed")
+
+        self._watcher = threading.Thread(target=watch, name="index-watcher", daemon=True)
+        self._watcher.start()
+        log.info("index.watching", extra={"interval_s": interval})
+
+    def stop_watching(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+            self._watcher = None

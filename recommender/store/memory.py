@@ -1,0 +1,67 @@
+"""An in-memory store with the SQLite store's contract: for tests and throw-away runs (nothing
+survives the process)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from recommender.articles import Article
+from recommender.events import Event
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._articles: dict[str, tuple[int, Article]] = {}
+        self._seq = 0
+        self._embeddings: dict[str, np.ndarray] = {}
+        self._events: list[Event] = []
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def upsert_articles(self, articles: Sequence[Article]) -> int:
+        with self._lock:
+            self._seq += 1
+            for article in articles:
+                self._articles[article.id] = (self._seq, article)
+            return self._seq
+
+    def get_article(self, article_id: str) -> Article | None:
+        found = self._articles.get(article_id)
+        return None if found is None else found[1]
+
+    def iter_articles(self, chunk: int = 2_000, since_seq: int = 0) -> Iterator[Article]:
+        with self._lock:
+            rows = sorted(self._articles.items())
+        for _, (seq, article) in rows:
+            if seq > since_seq:
+                yield article
+
+    def count_published(self) -> int:
+        return sum(article.is_published for _, article in self._articles.values())
+
+    def max_seq(self) -> int:
+        return max((seq for seq, _ in self._articles.values()), default=0)
+
+    def get_embeddings(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        return {key: self._embeddings[key] for key in keys if key in self._embeddings}
+
+    def put_embeddings(self, items: Iterable[tuple[str, np.ndarray]]) -> None:
+        for key, vector in items:
+            self._embeddings[key] = np.asarray(vector, np.float32).copy()
+
+    def add_events(self, events: Sequence[Event]) -> None:
+        with self._lock:
+            self._events.extend(events)
+
+    def iter_events(self, since_ts: float = 0.0, chunk: int = 20_000) -> Iterator[Event]:
+        with self._lock:
+            events = list(self._events)
+        return (event for event in events if event.ts >= since_ts)
+
+    def count_events(self) -> int:
+        return len(self._events)

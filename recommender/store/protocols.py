@@ -1,0 +1,50 @@
+"""What the service needs of storage, as protocols: any backend (SQLite, in memory, later
+PostgreSQL) that passes the contract tests in tests/test_store_contract.py plugs in unchanged."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol
+
+import numpy as np
+
+from recommender.articles import Article
+from recommender.events import Event
+
+
+class ArticleStore(Protocol):
+    """Articles (published or not) with a change sequence number per written batch."""
+
+    def upsert_articles(self, articles: Sequence[Article]) -> int: ...
+
+    def get_article(self, article_id: str) -> Article | None: ...
+
+    def iter_articles(self, chunk: int = 2_000, since_seq: int = 0) -> Iterator[Article]: ...
+
+    def count_published(self) -> int: ...
+
+    def max_seq(self) -> int: ...
+
+
+class EventLog(Protocol):
+    """Acknowledged events, durable, read back in the order they were written."""
+
+    def add_events(self, events: Sequence[Event]) -> None: ...
+
+    def iter_events(self, since_ts: float = 0.0, chunk: int = 20_000) -> Iterator[Event]: ...
+
+    def count_events(self) -> int: ...
+
+
+class VectorCache(Protocol):
+    """Embeddings by the hash of (model, text); see embedding.EmbeddingCache."""
+
+    def get_embeddings(self, keys: Sequence[str]) -> dict[str, np.ndarray]: ...
+
+    def put_embeddings(self, items: Iterable[tuple[str, np.ndarray]]) -> None: ...
+
+
+class Store(ArticleStore, EventLog, VectorCache, Protocol):
+    """One backend holding all three, as the embedded default does."""
+
+    def close(self) -> None: ...
