@@ -303,7 +303,7 @@ def _eval_setup(
     cache: Path,
     out_dir: Path,
 ) -> tuple[Any, Settings]:
-    from recommender.evaluation_run import EvalOptions
+    from recommender.evaluation.run import EvalOptions
 
     settings = Settings()
     if model:
@@ -345,8 +345,8 @@ def evaluate(
 ) -> None:
     """Score every ranking variant on MIND click logs (time-respecting, train/test users) and
     write report.md, metrics.json and plots."""
-    from recommender.evaluation_run import run_evaluation
-    from recommender.report import main_table, write_report
+    from recommender.evaluation.report import main_table, write_report
+    from recommender.evaluation.run import run_evaluation
 
     options, settings = _eval_setup(
         news, behaviors, model, seed, test_fraction, quick, cache, out_dir
@@ -384,7 +384,7 @@ def train_ranker(
 ) -> None:
     """Learn the Lees-ook blend from train users' next clicks and write models/ranker.json,
     which the service loads instead of the settings' weights."""
-    from recommender.evaluation_run import SHIPPED, learn, prepare, write_trained_ranker
+    from recommender.evaluation.run import SHIPPED, learn, prepare, write_trained_ranker
 
     options, settings = _eval_setup(
         news, behaviors, model, seed, test_fraction, quick, cache, Path(".")

@@ -11,7 +11,14 @@ import pytest
 from recommender.articles import Article
 from recommender.config import PopularityConfig, RankingParams
 from recommender.embedding import FakeEmbedder
-from recommender.evaluation import (
+from recommender.evaluation.data import (
+    Impression,
+    MindData,
+    click_events,
+    next_click_pairs,
+    split_users,
+)
+from recommender.evaluation.protocols import (
     Replay,
     Variant,
     build_world,
@@ -19,19 +26,12 @@ from recommender.evaluation import (
     impression_scores,
     popularity_scorer,
 )
-from recommender.evaluation_data import (
-    Impression,
-    MindData,
-    click_events,
-    next_click_pairs,
-    split_users,
-)
+from recommender.evaluation.training import TrainingSet, fit_weights, training_rows
 from recommender.events import Event
 from recommender.popularity import Popularity
 from recommender.ranking import FEATURES
 from recommender.ranking.lexical import TfidfLexical
 from recommender.store import SqliteStore as Store
-from recommender.training import TrainingSet, fit_weights, training_rows
 
 T = 1_573_000_000.0  # a moment in November 2019
 
@@ -167,7 +167,7 @@ def test_lees_ook_protocol_scores_topical_lists(tmp_path: Path) -> None:
 
 
 def test_training_rows_use_the_rankers_features_and_add_a_missed_target(tmp_path: Path) -> None:
-    from recommender.evaluation import World
+    from recommender.evaluation.protocols import World
 
     built = world(tmp_path, RankingParams(candidates=1))
     assert isinstance(built, World)

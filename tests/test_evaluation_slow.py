@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from recommender.config import Settings
-from recommender.evaluation_run import EvalOptions, run_evaluation
+from recommender.evaluation.run import EvalOptions, run_evaluation
 from tests.conftest import SHARED_DATA
 
 MIND = SHARED_DATA / "mind-subset"

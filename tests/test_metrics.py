@@ -1,4 +1,4 @@
-"""Tests for recommender.metrics against values worked out by hand.
+"""Tests for recommender.evaluation.metrics against values worked out by hand.
 
 Handy constants used in the comments below:
     log2(2) = 1, log2(3) = 1.5849625, log2(4) = 2, log2(6) = 2.5849625
@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from recommender.metrics import (
+from recommender.evaluation.metrics import (
     catalogue_coverage,
     impression_auc,
     impression_mrr,

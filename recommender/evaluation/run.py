@@ -20,7 +20,16 @@ import numpy as np
 
 from recommender.config import PopularityConfig, Settings
 from recommender.embedding import create_embedder
-from recommender.evaluation import (
+from recommender.evaluation.data import (
+    MindData,
+    Pair,
+    click_events,
+    first_seen,
+    load_mind,
+    next_click_pairs,
+    split_users,
+)
+from recommender.evaluation.protocols import (
     LIST_K,
     Replay,
     Variant,
@@ -32,21 +41,12 @@ from recommender.evaluation import (
     popularity_scorer,
     random_scorer,
 )
-from recommender.evaluation_data import (
-    MindData,
-    Pair,
-    click_events,
-    first_seen,
-    load_mind,
-    next_click_pairs,
-    split_users,
-)
+from recommender.evaluation.training import TrainingSet, fit_weights, merge, training_rows
 from recommender.logs import ProgressFactory
 from recommender.popularity import Popularity
 from recommender.ranking import FEATURES, Weights
 from recommender.ranking.ranker_file import read_ranker_file, write_ranker_file
 from recommender.store import SqliteStore
-from recommender.training import TrainingSet, fit_weights, merge, training_rows
 
 log = logging.getLogger(__name__)
 

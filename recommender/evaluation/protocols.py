@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recommender import metrics
 from recommender.articles import Article, embedding_text
 from recommender.catalog import Card, Catalog
 from recommender.config import PopularityConfig, RankingParams
 from recommender.embedding import Embedder, EmbeddingCache, embed_articles
-from recommender.evaluation_data import Impression, Pair
+from recommender.evaluation import metrics
+from recommender.evaluation.data import Impression, Pair
 from recommender.events import Event
 from recommender.index import VectorIndex
 from recommender.logs import Progress

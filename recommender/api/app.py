@@ -1,0 +1,57 @@
+"""create_app(settings) builds the FastAPI app from its routers. Routes stay thin; the service
+does the work. Reads are public and cheap; writes need the bearer token."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from recommender import __version__
+from recommender.api import errors, prometheus
+from recommender.api.middleware import BodyLimit
+from recommender.api.routes import admin, health, pages, reads, writes
+from recommender.config import Settings
+from recommender.service import RecommenderService
+
+
+def create_app(settings: Settings, service: RecommenderService | None = None) -> FastAPI:
+    """The API over a service; without one, the service is built and loaded at start-up."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = service is None
+        svc = service or RecommenderService(settings)
+        if not svc.ready:
+            svc.start()
+        app.state.service = svc
+        svc.start_watching(settings.index_poll_seconds)
+        yield
+        svc.stop_watching()
+        if owned:
+            svc.close()
+
+    app = FastAPI(
+        title="recommender",
+        version=__version__,
+        description="Related (Lees ook) and popular (Populair nieuws) articles for news sites.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        # the widget's click beacons go out with credentials; we authenticate with bearer tokens,
+        # never cookies, so allowing credentials exposes nothing
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    prometheus.install(app)
+    errors.install(app)
+    for router in (reads.router, writes.router, health.router, admin.router, pages.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,101 @@
+"""Reads: public and cheap. Async and lock-light: they run on the event loop without a thread
+hop."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from recommender.api.deps import (
+    Config,
+    Exclude,
+    KParam,
+    MaxAge,
+    Section,
+    Service,
+    check_k,
+    parse_exclude,
+)
+from recommender.api.schemas import RecommendationOut, to_response
+from recommender.articles import Article
+from recommender.errors import InvalidInput
+from recommender.popularity import WINDOWS
+
+router = APIRouter(tags=["read"])
+
+
+@router.get("/v1/articles/{article_id}/related", response_model=RecommendationOut)
+async def related(
+    article_id: str,
+    svc: Service,
+    settings: Config,
+    request: Request,
+    k: KParam = None,
+    section: Section = None,
+    max_age_days: MaxAge = None,
+    exclude: Exclude = None,
+    explain: bool = False,
+) -> RecommendationOut:
+    """Lees ook: articles related to this one. Unknown id → popular stories, fallback=true."""
+    ranked = svc.related(
+        article_id,
+        check_k(k, settings.default_k_related, settings),
+        section=section,
+        max_age_days=max_age_days,
+        exclude=parse_exclude(exclude),
+    )
+    return to_response(ranked, explain, request)
+
+
+@router.get("/v1/related", response_model=RecommendationOut)
+async def related_by_url(
+    svc: Service,
+    settings: Config,
+    request: Request,
+    url: Annotated[str, Query(min_length=1, max_length=2_000)],
+    k: KParam = None,
+    section: Section = None,
+    max_age_days: MaxAge = None,
+    exclude: Exclude = None,
+    explain: bool = False,
+) -> RecommendationOut:
+    """Lees ook for sites that know the page URL, not the article id."""
+    ranked = svc.related_by_url(
+        url,
+        check_k(k, settings.default_k_related, settings),
+        section=section,
+        max_age_days=max_age_days,
+        exclude=parse_exclude(exclude),
+    )
+    return to_response(ranked, explain, request)
+
+
+@router.get("/v1/popular", response_model=RecommendationOut)
+async def popular(
+    svc: Service,
+    settings: Config,
+    k: KParam = None,
+    section: Section = None,
+    window: Annotated[str, Query(description=f"one of {', '.join(WINDOWS)}")] = "decayed",
+    exclude: Exclude = None,
+    context: Annotated[str | None, Query(max_length=200)] = None,
+    explain: bool = False,
+) -> RecommendationOut:
+    """Populair nieuws. With context=<article id>, that article and its Lees-ook items are
+    left out so the two blocks never repeat each other."""
+    if window not in WINDOWS:
+        raise InvalidInput(f"window must be one of {', '.join(WINDOWS)}")
+    ranked = svc.popular(
+        check_k(k, settings.default_k_popular, settings),
+        section=section,
+        window=window,
+        exclude=parse_exclude(exclude),
+        context=context,
+    )
+    return to_response(ranked, explain)
+
+
+@router.get("/v1/articles/{article_id}", response_model=Article)
+def get_article(article_id: str, svc: Service) -> Article:
+    return svc.get_article(article_id)
