@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from typer.testing import CliRunner
 
+from recommender.api.routes.pages import MONTHS
 from recommender.cli import app as cli
 from recommender.demo import demo_articles, demo_clusters, demo_near_duplicates, hot_articles
 from recommender.events import Event
-from recommender.api.routes.pages import MONTHS
 from recommender.store import SqliteStore as Store
 from tests.browser_support import (
     ARTIFACTS,

@@ -1,0 +1,32 @@
+"""`recommender ingest | build | serve | import-events | related | popular | demo`.
+
+Errors a user can cause end in one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from recommender import logs
+from recommender.cli import data, evaluation, serving
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+
+@app.callback()
+def main(log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "WARNING") -> None:
+    logs.configure(log_level)
+
+
+# registered in this order, which is the order `--help` lists them in
+app.command()(data.ingest)
+app.command()(data.build)
+app.command()(serving.serve)
+app.command("import-events")(data.import_events)
+app.command()(serving.related)
+app.command()(serving.popular)
+app.command()(data.demo)
+app.command()(evaluation.evaluate)
+app.command("train-ranker")(evaluation.train_ranker)
