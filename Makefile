@@ -29,7 +29,9 @@ browser:
 
 lint: install
 	$(BIN)/ruff check recommender tests scripts
+	$(BIN)/ruff format --check recommender tests scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: install browser lint
 	$(BIN)/pytest

@@ -90,7 +90,7 @@ def project_variant(
     if int8:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch marks eager quantisation as deprecated
-            torch.ao.quantization.quantize_dynamic(
+            torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
                 embedder._model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True
             )
     default_threads = torch.get_num_threads()

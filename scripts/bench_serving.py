@@ -51,9 +51,9 @@ from bench_report import cpu_description, write_section  # noqa: E402
 
 from recommender.catalog import Card, Catalog  # noqa: E402
 from recommender.config import PopularityConfig, Settings  # noqa: E402
+from recommender.events import Event  # noqa: E402
 from recommender.index import VectorIndex, choose_kind  # noqa: E402
 from recommender.popularity import Popularity  # noqa: E402
-from recommender.store import Event  # noqa: E402
 
 DIM = 384
 SETTINGS = Settings(_env_file=None)  # the service's defaults: index kind, HNSW parameters
@@ -181,7 +181,8 @@ def faiss_bytes(index: VectorIndex) -> int:
     raw: Any = index._index
     size = int(raw.ntotal) * int(raw.d) * 4
     if index.kind == "hnsw":
-        graph = faiss.downcast_index(raw).hnsw
+        hnsw: Any = faiss.downcast_index(raw)
+        graph = hnsw.hnsw
         size += graph.neighbors.size() * 4 + graph.offsets.size() * 8 + graph.levels.size() * 4
     return size
 
@@ -786,8 +787,8 @@ def profile(args: argparse.Namespace) -> None:
             frame = stack.split(";")[-1]
             own[frame] = own.get(frame, 0) + int(count)
         print(f"py-spy: {total} samples of the server under load; top frames by own time:")
-        for frame, count in sorted(own.items(), key=lambda kv: -kv[1])[:25]:
-            print(f"{100 * count / max(total, 1):5.1f}%  {frame[:140]}")
+        for frame, samples in sorted(own.items(), key=lambda kv: -kv[1])[:25]:
+            print(f"{100 * samples / max(total, 1):5.1f}%  {frame[:140]}")
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -166,7 +167,7 @@ def test_bad_input_gets_a_clear_4xx(client: TestClient) -> None:
 
 
 def test_streamed_body_over_the_limit_is_refused(client: TestClient) -> None:
-    def chunks() -> object:
+    def chunks() -> Iterator[bytes]:
         for _ in range(6):
             yield b" " * (1024 * 1024)
 

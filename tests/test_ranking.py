@@ -105,8 +105,8 @@ def test_popular_drops_a_second_item_about_the_same_event(service: RecommenderSe
 
 def test_explanations_sum_to_the_score(service: RecommenderService) -> None:
     item = service.related("cuba-1", 1).items[0]
-    weights = read_ranker_file(service.settings.resolved_ranker_path).weights
-    weights = weights.values if weights else service.settings.default_weights()
+    learned = read_ranker_file(service.settings.resolved_ranker_path).weights
+    weights = learned.values if learned else service.settings.default_weights()
     parts = sum(weights.get(k, 0.0) * v for k, v in item.reasons.items() if k in weights)
     assert abs(parts - item.score) < 1e-9 and item.reasons["total"] == item.score
 
