@@ -12,7 +12,7 @@ from recommender.config import Settings
 from recommender.embedding import FakeEmbedder
 from recommender.service import RecommenderService
 from recommender.store import SqliteStore
-from tests.conftest import auth, make_settings, small_corpus
+from tests.factories import auth, make_settings, small_corpus
 
 NEW_ARTICLE = {
     "id": "cuba-new",

@@ -9,7 +9,7 @@ import pytest
 
 from recommender.config import Settings
 from recommender.evaluation.run import EvalOptions, run_evaluation
-from tests.conftest import SHARED_DATA
+from tests.factories import SHARED_DATA
 
 MIND = SHARED_DATA / "mind-subset"
 

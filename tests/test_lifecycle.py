@@ -44,7 +44,7 @@ from recommender.index import INDEX_FILE
 from recommender.logs import Progress
 from recommender.service import RecommenderService
 from recommender.store import SqliteStore as Store
-from tests.conftest import TOKEN, article, auth, make_settings
+from tests.factories import TOKEN, article, auth, make_settings
 
 TOPICS = {
     "cuba": "Havana Cuba Cubaanse regering embargo eiland Caribisch",

@@ -9,7 +9,7 @@ from recommender.events import Event
 from recommender.ranking import Weights
 from recommender.ranking.ranker_file import read_ranker_file, served_half_life
 from recommender.service import RecommenderService
-from tests.conftest import NOW, article, make_settings, small_corpus
+from tests.factories import NOW, article, make_settings, small_corpus
 
 CUBA = {"cuba-2", "cuba-3", "cuba-4", "cuba-5"}
 
