@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from recommender.config import Settings
-from recommender.evaluation.run import EvalOptions, run_evaluation
+from recommender.evaluation.run import run_evaluation
+from recommender.evaluation.setup import EvalOptions
 from tests.factories import SHARED_DATA
 
 MIND = SHARED_DATA / "mind-subset"

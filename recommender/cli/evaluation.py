@@ -23,7 +23,7 @@ def _eval_setup(
     cache: Path,
     out_dir: Path,
 ) -> tuple[Any, Settings]:
-    from recommender.evaluation.run import EvalOptions
+    from recommender.evaluation.setup import EvalOptions
 
     settings = Settings()
     if model:
@@ -102,7 +102,9 @@ def train_ranker(
 ) -> None:
     """Learn the Lees-ook blend from train users' next clicks and write models/ranker.json,
     which the service loads instead of the settings' weights."""
-    from recommender.evaluation.run import SHIPPED, learn, prepare, write_trained_ranker
+    from recommender.evaluation.run import write_trained_ranker
+    from recommender.evaluation.selection import learn
+    from recommender.evaluation.setup import SHIPPED, prepare
 
     options, settings = _eval_setup(
         news, behaviors, model, seed, test_fraction, quick, cache, Path(".")
