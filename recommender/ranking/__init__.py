@@ -2,7 +2,8 @@
 (weights), its file (ranker_file) and the lexical signal (lexical)."""
 
 from recommender.ranking.features import FEATURES
-from recommender.ranking.ranker import Item, Lexical, RankedList, Ranker, Scored
+from recommender.ranking.lists import Item, RankedList
+from recommender.ranking.ranker import Lexical, Ranker, Scored
 from recommender.ranking.weights import Weights
 
 __all__ = ["FEATURES", "Item", "Lexical", "RankedList", "Ranker", "Scored", "Weights"]

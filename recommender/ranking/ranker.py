@@ -9,10 +9,9 @@ import itertools
 import logging
 import math
 import time
-import uuid
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -21,6 +20,7 @@ from recommender.config import RankingParams
 from recommender.index import VectorIndex
 from recommender.popularity import PopularityCounters
 from recommender.ranking.features import DAY, candidate_features
+from recommender.ranking.lists import Item, RankedList, new_recommendation_id
 from recommender.ranking.weights import Weights
 
 log = logging.getLogger(__name__)
@@ -32,25 +32,6 @@ class Lexical(Protocol):
     def neighbours(self, article_id: str, k: int) -> list[tuple[str, float]]: ...
 
     def similarities(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray: ...
-
-
-@dataclass
-class Item:
-    card: Card
-    score: float
-    reasons: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class RankedList:
-    recommendation_id: str
-    items: list[Item]
-    fallback: bool = False
-    kind: str = "related"
-
-
-def new_recommendation_id() -> str:
-    return uuid.uuid4().hex
 
 
 @dataclass
