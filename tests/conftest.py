@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,3 +33,13 @@ def service(settings: Settings) -> Iterator[RecommenderService]:
 def client(settings: Settings, service: RecommenderService) -> Iterator[TestClient]:
     with TestClient(create_app(settings, service)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """The CLI points the root logger at the stderr CliRunner captures (and then closes)."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
