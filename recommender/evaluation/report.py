@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+from importlib.resources import files
 from pathlib import Path
+from string import Template
 from typing import Any
 
 LEES_COLUMNS = (
@@ -73,174 +75,93 @@ def _clean(value: Any) -> Any:
     return value
 
 
+TEMPLATE = "report_template.md"
+
+
 def write_report(result: dict[str, Any], folder: Path, command: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "metrics.json").write_text(json.dumps(_clean(result), indent=1) + "\n")
     plots = write_plots(result, folder)
-    acc = result["acceptance"]
+    template = Template(files("recommender.evaluation").joinpath(TEMPLATE).read_text("utf-8"))
+    path = folder / "report.md"
+    path.write_text(template.substitute(report_values(result, command, plots)))
+    return path
+
+
+def report_values(result: dict[str, Any], command: str, plots: list[Path]) -> dict[str, Any]:
+    """The values the report template names: its prose lives in report_template.md."""
+    acc, data, options = result["acceptance"], result["data"], result["options"]
     ranker = result.get("ranker_file", {"path": "models/ranker.json", "matches": False})
-    data = result["data"]
-    training = result["training"]
+    training, pairs = result["training"], result["test_pairs"]
     pn = result["impressions"]["populair_nieuws"]
-    shipped_pop = next(name for name in pn if name.endswith("(chosen)"))
+    portable = training.get("without_entities")
     boost_rows: dict[str, dict[str, float]] = dict(training.get("selection_train", {}))
-    parts = [
-        "# Relevance evaluation on MIND click logs",
-        "",
-        f"Command: `{command}`",
-        "",
-        f"Data fingerprint `{data['fingerprint']}`: {data['articles_with_text']} articles with "
-        f"text, {data['impressions']} impressions of {data['users']} users "
-        f"({data['train_users']} train / {data['test_users']} test, split by a seeded hash of "
-        f"the user id, seed {result['options']['seed']}). Model `{result['options']['model']}`.",
-        "",
-        "Ids without text are kept and counted, never fatal: "
-        f"{data['history_clicks_with_text']} of {data['history_clicks']} history clicks, "
-        f"{data['impressed_items_with_text']} of {data['impressed_items']} impressed items and "
-        f"{data['impression_clicks_with_text']} of {data['impression_clicks']} impression clicks "
-        "have text. Popularity needs no text and uses every id.",
-        "",
-        "## Lees ook: next click and topical precision (test users)",
-        "",
-        f"{result['test_pairs']['pairs']} next-click pairs from test users "
-        f"({result['test_pairs']['pairs_from_history']} consecutive reads in histories, "
-        f"{result['test_pairs']['pairs_from_impressions']} last read → clicked impression item; "
-        f"{result['test_pairs']['pairs_adjacent']} with no unknown id in between: ids without "
-        "text are skipped, so A → (no text) → B counts as A → B). Each list ranks the whole "
-        f"corpus (top {result['options']['list_k']}); topical precision uses the same lists.",
-        "",
-        main_table(result),
-        "",
-        "Columns: nDCG@10 / R@k / MRR@10 of the next click; Ent P@k: share of the top k that "
-        "shares a Wikidata entity with A (over A with entities); Sub P@k: same subcategory; "
-        "Cov: share of the catalogue in any top-4 list; ILD: 1 − mean pairwise cosine of the "
-        "top 4; Novelty: mean −log2 share of train clicks; Age h: hours from an item's first "
-        "impression (MIND has no publication time) to the end of the log; Older: share of "
-        "recommended items never impressed in the log, i.e. older than it.",
-        "",
-        "## Acceptance",
-        "",
-        f"- Shipped: **{result['shipped']}** (with MMR, λ={result['options']['mmr_lambda']}); "
-        f"`{ranker['path']}` "
-        + (
-            "holds exactly these weights."
-            if ranker["matches"]
-            else "is absent or holds other weights: run `recommender train-ranker`."
-        ),
-        f"- Entity P@5 vs the best content-only variant ({acc['best_content_variant']}): "
-        f"**{_fmt(acc['entity_p@5_ratio'] * 100, 1)}%** (target ≥ 90%).",
-        "- Next-click nDCG@10 vs popularity only: "
-        f"**{_fmt(acc['next_click_ndcg@10_ratio'] * 100, 1)}%** (target ≥ 75%).",
-        "- Fixed blends that beat the shipped ranking on both axes: "
-        + (", ".join(acc["dominated_by_fixed_blends"]) or "none"),
-        f"- Populair nieuws, decayed popularity ({shipped_pop}, and the settings' "
-        f"{result['options']['settings_half_life_hours']:g} h) beats all-time clicks and random "
-        f"on AUC and nDCG@10: "
-        f"**{'yes' if acc['populair_nieuws_beats_alltime_and_random'] else 'no'}**.",
-        "",
-        *why_not(result),
-        "## How the shipped ranking was chosen (train users only)",
-        "",
-        "1. Popularity half-life: the best mean of AUC and nDCG@10 on train users' impressions "
-        f"(grid below) → **{result['half_life_hours']:g} h**.",
-        "2. Logistic regression on train users' next-click pairs: every "
-        "candidate the ranker considers for A (nearest neighbours, TF-IDF neighbours, top "
-        f"{result['options']['popular_candidates']} popular) with the features from "
-        "`Ranker.features`, label 1 for the article read next (added when the search missed "
-        f"it). {training['training_queries']} pairs, {training['training_rows']} rows. Two "
-        "folds: a pair's popularity comes from the other half of the train users, so nobody's "
-        "own click is a feature of their own label. Fitted pointwise (clicked vs not, "
-        "class-balanced) and pairwise (clicked − not clicked within a list), on all service "
-        "features and without similarity; coefficients scaled to an L1 norm of 1.",
-        "3. The click model alone sits at the popularity end of the frontier. The shipped "
-        "weights add α × a topical direction; among blends that keep a positive similarity "
-        "weight (without it Lees ook is plain popularity for any article without entities: "
-        "most sites tag none, and 13% of MIND), the click model, the direction and α are the "
-        "combination with the best nDCG@10 that keeps ≥ 90% of the "
-        "best content-only entity P@5 on train users (the knee when none does) → "
-        f"**{training.get('method')}, α = {training.get('topical_boost', 0):g} × "
-        f"{training.get('topical_direction')}**.",
-        "",
-        "Caveats: the shipped blend uses shared Wikidata entities as a feature, so entity "
-        "precision is partly optimised directly; subcategory precision and diversity are the "
-        "independent topical checks, and subcategory precision@5 of the shipped blend stays "
-        "well below the content-only variants (see the table). MIND has no publication "
-        "times, so freshness is constant here and its learned weight is 0: the service then "
-        "ranks without freshness.",
-        "",
-        "Lexical (TF-IDF) similarity is evaluated (`learned+lexical`) but not shipped: the "
-        "service would need a TF-IDF model built with the index, and the table shows what it "
-        "would add.",
-        "",
-        "Half-life on train impressions:",
-        "",
-        impression_table(result["half_life_train"]),
-        "",
-        "Selection on train users (two folds; ★ = chosen):",
-        "",
-        "| variant | nDCG@10 | Ent P@5 |",
-        "|---|---|---|",
-        *(
+    why = why_not(result)
+    return {
+        **{key: data[key] for key in DATA_KEYS},
+        **{key: pairs[key] for key in PAIR_KEYS},
+        "command": command,
+        "seed": options["seed"],
+        "model": options["model"],
+        "list_k": options["list_k"],
+        "mmr_lambda": options["mmr_lambda"],
+        "popular_candidates": options["popular_candidates"],
+        "settings_half_life": f"{options['settings_half_life_hours']:g}",
+        "main_table": main_table(result),
+        "shipped": result["shipped"],
+        "ranker_path": ranker["path"],
+        "ranker_state": "holds exactly these weights."
+        if ranker["matches"]
+        else "is absent or holds other weights: run `recommender train-ranker`.",
+        "best_content_variant": acc["best_content_variant"],
+        "entity_ratio": _fmt(acc["entity_p@5_ratio"] * 100, 1),
+        "click_ratio": _fmt(acc["next_click_ndcg@10_ratio"] * 100, 1),
+        "dominated_by": ", ".join(acc["dominated_by_fixed_blends"]) or "none",
+        "shipped_pop": next(name for name in pn if name.endswith("(chosen)")),
+        "populair_beats": "yes" if acc["populair_nieuws_beats_alltime_and_random"] else "no",
+        "why_not": "\n".join(why) + "\n" if why else "",
+        "half_life": f"{result['half_life_hours']:g}",
+        "training_queries": training["training_queries"],
+        "training_rows": training["training_rows"],
+        "method": training.get("method"),
+        "topical_boost": f"{training.get('topical_boost', 0):g}",
+        "topical_direction": training.get("topical_direction"),
+        "half_life_table": impression_table(result["half_life_train"]),
+        "boost_rows": "".join(
             f"| {'★ ' if v.get('chosen') else ''}{name} | {_fmt(v.get('ndcg@10'))} | "
-            f"{_fmt(v.get('entity_p@5'))} |"
+            f"{_fmt(v.get('entity_p@5'))} |\n"
             for name, v in boost_rows.items()
         ),
-        "",
-        "Weights of the shipped ranking: `"
-        + json.dumps(result["weights"].get(result["shipped"], {}))
-        + "`",
-        "",
-        "4. For a query article without entity tags (13% of MIND; every article on a site "
-        "that tags none, such as the demo corpus) the shipped ranking uses a second blend, "
-        "`learned (no entities)`, chosen the same way from the features every site has "
-        "(similarity, popularity, freshness, section): the best train nDCG@10 that keeps ≥ 90% "
-        "of the embeddings-only entity P@5 (without TF-IDF or entities, semantic similarity "
-        "is the only topical signal, so that is the bar). Its row in the table above applies "
-        "it to every query. Weights: `"
-        + json.dumps(result["weights"].get("learned (no entities)", {}))
-        + "`"
-        + (
-            f" (train: {training['without_entities'].get('method')}, α = "
-            f"{training['without_entities'].get('topical_boost', 0):g} × similarity)."
-            if training.get("without_entities")
-            else "."
+        "shipped_weights": json.dumps(result["weights"].get(result["shipped"], {})),
+        "portable_weights": json.dumps(result["weights"].get("learned (no entities)", {})),
+        "portable_training": f" (train: {portable.get('method')}, α = "
+        f"{portable.get('topical_boost', 0):g} × similarity)."
+        if portable
+        else ".",
+        "populair_table": impression_table(pn, next(n for n in pn if n.endswith("(chosen)"))),
+        "context_table": impression_table(
+            result["impressions"]["lees_ook_context"], result["shipped"]
         ),
-        "",
-        "## Populair nieuws on impressions (test users, MIND metrics)",
-        "",
-        "Every impressed id is scored (no text needed); candidates are shuffled once with the "
-        "seed so ties are not broken by the log's order; impressions without a click are "
-        "skipped as in MIND's scoring.",
-        "",
-        impression_table(pn, shipped_pop),
-        "",
-        "## Lees ook on impressions, last read article as context (test users)",
-        "",
-        "Only candidates with text can be compared with the context, so few impressions "
-        "qualify; read these numbers as indicative.",
-        "",
-        impression_table(result["impressions"]["lees_ook_context"], result["shipped"]),
-        "",
-        "## Time and leakage",
-        "",
-        "- Popularity at a moment uses only events strictly before it, replayed in time order, "
-        "and only train users' events ever feed it; test users are never seen in training, in "
-        "the half-life choice or in the choice of α.",
-        "- History clicks have no time in MIND: they are treated as happening just before the "
-        "first impression of the log. They count for every later moment, and the history "
-        "next-click pairs are scored at the log start, after all of them (train users' only). "
-        "Within a history, the order of reads is used but not their time.",
-        "",
-        "## Plots",
-        "",
-        *(f"![{p.stem}]({p.name})" for p in plots),
-        "",
-        f"Run time: {result['seconds']} s.",
-        "",
-    ]
-    path = folder / "report.md"
-    path.write_text("\n".join(parts))
-    return path
+        "plots": "".join(f"![{p.stem}]({p.name})\n" for p in plots),
+        "seconds": result["seconds"],
+    }
+
+
+DATA_KEYS = (
+    "fingerprint",
+    "articles_with_text",
+    "impressions",
+    "users",
+    "train_users",
+    "test_users",
+    "history_clicks_with_text",
+    "history_clicks",
+    "impressed_items_with_text",
+    "impressed_items",
+    "impression_clicks_with_text",
+    "impression_clicks",
+)
+PAIR_KEYS = ("pairs", "pairs_from_history", "pairs_from_impressions", "pairs_adjacent")
 
 
 def why_not(result: dict[str, Any]) -> list[str]:
