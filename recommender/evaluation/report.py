@@ -97,6 +97,7 @@ def report_values(result: dict[str, Any], command: str, plots: list[Path]) -> di
     portable = training.get("without_entities")
     boost_rows: dict[str, dict[str, float]] = dict(training.get("selection_train", {}))
     why = why_not(result)
+    shipped_pop = next(name for name in pn if name.endswith("(chosen)"))
     return {
         **{key: data[key] for key in DATA_KEYS},
         **{key: pairs[key] for key in PAIR_KEYS},
@@ -117,7 +118,7 @@ def report_values(result: dict[str, Any], command: str, plots: list[Path]) -> di
         "entity_ratio": _fmt(acc["entity_p@5_ratio"] * 100, 1),
         "click_ratio": _fmt(acc["next_click_ndcg@10_ratio"] * 100, 1),
         "dominated_by": ", ".join(acc["dominated_by_fixed_blends"]) or "none",
-        "shipped_pop": next(name for name in pn if name.endswith("(chosen)")),
+        "shipped_pop": shipped_pop,
         "populair_beats": "yes" if acc["populair_nieuws_beats_alltime_and_random"] else "no",
         "why_not": "\n".join(why) + "\n" if why else "",
         "half_life": f"{result['half_life_hours']:g}",
@@ -138,7 +139,7 @@ def report_values(result: dict[str, Any], command: str, plots: list[Path]) -> di
         f"{portable.get('topical_boost', 0):g} × similarity)."
         if portable
         else ".",
-        "populair_table": impression_table(pn, next(n for n in pn if n.endswith("(chosen)"))),
+        "populair_table": impression_table(pn, shipped_pop),
         "context_table": impression_table(
             result["impressions"]["lees_ook_context"], result["shipped"]
         ),

@@ -61,18 +61,20 @@ def read_ranker_file(path: Path) -> RankerFile:
     return RankerFile(path, weights, half_life)
 
 
-def served_weights(settings: Settings) -> Weights:
-    """The learned blend when the ranker file holds one, else the settings' blend."""
-    learned = read_ranker_file(settings.resolved_ranker_path).weights
-    return learned or Weights(settings.default_weights())
+def served_weights(settings: Settings, file: RankerFile | None = None) -> Weights:
+    """The learned blend when the ranker file holds one, else the settings' blend. file: the
+    ranker file already read (else it is read here)."""
+    file = file or read_ranker_file(settings.resolved_ranker_path)
+    return file.weights or Weights(settings.default_weights())
 
 
-def served_half_life(settings: Settings) -> float:
+def served_half_life(settings: Settings, file: RankerFile | None = None) -> float:
     """The popularity half-life: an operator's explicit setting wins, else the one the
     evaluation chose on train users (recorded in ranker.json), else the settings' default."""
     if settings.half_life_is_set:
         return settings.half_life_hours
-    learned = read_ranker_file(settings.resolved_ranker_path).half_life_hours
+    file = file or read_ranker_file(settings.resolved_ranker_path)
+    learned = file.half_life_hours
     return settings.half_life_hours if learned is None else learned
 
 

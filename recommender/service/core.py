@@ -20,7 +20,7 @@ from recommender.events import Event
 from recommender.index import VectorIndex
 from recommender.popularity import Popularity
 from recommender.ranking import RankedList, Ranker
-from recommender.ranking.ranker_file import served_half_life, served_weights
+from recommender.ranking.ranker_file import read_ranker_file, served_half_life, served_weights
 from recommender.service.jobs import RebuildJob, RebuildJobs
 from recommender.service.lifecycle import IndexLifecycle, ReloadResult
 from recommender.store import Store, open_store
@@ -53,10 +53,12 @@ class RecommenderService:
         self._store = open_store(settings)
         self._embedder = embedder or create_embedder(settings)
         self._catalog = catalog or Catalog()
+        # read once: both the blend and the half-life come from the same ranker file
+        ranker_file = read_ranker_file(settings.resolved_ranker_path)
         self._popularity = popularity or Popularity(
-            settings.popularity_config(served_half_life(settings))
+            settings.popularity_config(served_half_life(settings, ranker_file))
         )
-        self._weights = served_weights(settings)
+        self._weights = served_weights(settings, ranker_file)
         self._ranker = Ranker(
             index or VectorIndex(self._embedder.dim, self._embedder.name),
             self._catalog,
