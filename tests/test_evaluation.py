@@ -18,14 +18,8 @@ from recommender.evaluation.data import (
     next_click_pairs,
     split_users,
 )
-from recommender.evaluation.protocols import (
-    Replay,
-    Variant,
-    build_world,
-    evaluate_lees_ook,
-    impression_scores,
-    popularity_scorer,
-)
+from recommender.evaluation.impressions import impression_scores, popularity_scorer
+from recommender.evaluation.protocols import Replay, Variant, build_world, evaluate_lees_ook
 from recommender.evaluation.training import TrainingSet, fit_weights, training_rows
 from recommender.events import Event
 from recommender.popularity import Popularity

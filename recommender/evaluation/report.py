@@ -204,6 +204,11 @@ def write_plots(result: dict[str, Any], folder: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")  # no display: write files only
+    return [frontier_plot(result, folder), variant_bars(result, folder)]
+
+
+def frontier_plot(result: dict[str, Any], folder: Path) -> Path:
+    """Entity P@5 against next-click nDCG@10, one marker per family, the shipped point ringed."""
     import matplotlib.pyplot as plt
 
     lees = result["lees_ook"]
@@ -245,7 +250,15 @@ def write_plots(result: dict[str, Any], folder: Path) -> list[Path]:
     fig.tight_layout()
     fig.savefig(frontier, dpi=120)
     plt.close(fig)
+    return frontier
 
+
+def variant_bars(result: dict[str, Any], folder: Path) -> Path:
+    """One bar chart per metric, the shipped variant in red."""
+    import matplotlib.pyplot as plt
+
+    lees = result["lees_ook"]
+    info = result["variants"]
     bars = folder / "metrics_by_variant.png"
     metrics = ("ndcg@10", "recall@10", "entity_p@5", "subcat_p@5", "coverage", "diversity")
     names = [n for n in lees if info[n]["mmr"] or info[n]["kind"] != "blend"]
@@ -260,4 +273,4 @@ def write_plots(result: dict[str, Any], folder: Path) -> list[Path]:
     fig.tight_layout()
     fig.savefig(bars, dpi=110)
     plt.close(fig)
-    return [frontier, bars]
+    return bars

@@ -20,16 +20,14 @@ from recommender.evaluation.data import (
     Pair,
     next_click_pairs,
 )
-from recommender.evaluation.protocols import (
-    LIST_K,
-    Variant,
+from recommender.evaluation.impressions import (
     context_scorer,
-    evaluate_lees_ook,
     impression_scores,
     popularity_scorer,
     random_scorer,
 )
-from recommender.evaluation.selection import PORTABLE, content_variants, learn
+from recommender.evaluation.protocols import LIST_K, Variant, evaluate_lees_ook
+from recommender.evaluation.selection import learn
 from recommender.evaluation.setup import (
     SHIPPED,
     EvalOptions,
@@ -40,6 +38,7 @@ from recommender.evaluation.setup import (
     replay_popularity_config,
     subsample,
 )
+from recommender.evaluation.topical import PORTABLE, content_variants
 from recommender.logs import ProgressFactory
 from recommender.popularity import Popularity
 from recommender.ranking import Weights
@@ -111,25 +110,8 @@ def run_evaluation(
     impressions = test_impressions(prep, learned, options, all_variants, bars)
     test_pair_stats.update(pair_topicality(prep, pairs))
     result: dict[str, Any] = {
-        "data": {
-            "news": str(options.news),
-            "behaviors": str(options.behaviors),
-            "fingerprint": prep.data.fingerprint,
-            "articles_with_text": len(prep.data.articles),
-            **prep.data.stats,
-            "train_users": len(prep.train),
-            "test_users": len(prep.test),
-        },
-        "options": {
-            "seed": options.seed,
-            "test_fraction": options.test_fraction,
-            "quick": options.quick,
-            "model": settings.model_name,
-            "list_k": LIST_K,
-            "popular_candidates": options.popular_candidates,
-            "mmr_lambda": settings.mmr_lambda,
-            "settings_half_life_hours": settings.half_life_hours,
-        },
+        "data": data_summary(prep, options),
+        "options": options_summary(options, settings),
         "half_life_hours": learned.half_life_hours,
         "half_life_train": learned.half_life_table,
         "training": learned.training,
@@ -144,17 +126,46 @@ def run_evaluation(
         "shipped": SHIPPED,
     }
     result["acceptance"] = acceptance(result)
+    result["ranker_file"] = ranker_file_check(settings, learned)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def data_summary(prep: Prepared, options: EvalOptions) -> dict[str, Any]:
+    return {
+        "news": str(options.news),
+        "behaviors": str(options.behaviors),
+        "fingerprint": prep.data.fingerprint,
+        "articles_with_text": len(prep.data.articles),
+        **prep.data.stats,
+        "train_users": len(prep.train),
+        "test_users": len(prep.test),
+    }
+
+
+def options_summary(options: EvalOptions, settings: Settings) -> dict[str, Any]:
+    return {
+        "seed": options.seed,
+        "test_fraction": options.test_fraction,
+        "quick": options.quick,
+        "model": settings.model_name,
+        "list_k": LIST_K,
+        "popular_candidates": options.popular_candidates,
+        "mmr_lambda": settings.mmr_lambda,
+        "settings_half_life_hours": settings.half_life_hours,
+    }
+
+
+def ranker_file_check(settings: Settings, learned: Learned) -> dict[str, Any]:
+    """The service serves the ranker file: it must hold the weights evaluated here."""
     shipped_file = read_ranker_file(settings.resolved_ranker_path).weights
-    result["ranker_file"] = {
+    return {
         "path": str(settings.resolved_ranker_path),
         "present": shipped_file is not None,
-        # the service serves this file: it must hold the weights evaluated here
         "matches": shipped_file is not None
         and shipped_file.values == learned.weights[SHIPPED]
         and shipped_file.without_entities == learned.weights[PORTABLE],
     }
-    result["seconds"] = round(time.perf_counter() - started, 1)
-    return result
 
 
 def pair_topicality(prep: Prepared, pairs: Sequence[Pair]) -> dict[str, int]:

@@ -3,6 +3,7 @@ articles embedded and indexed), what training learned, and the popularity replay
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -15,6 +16,7 @@ from recommender.config import PopularityConfig, Settings
 from recommender.embedding import create_embedder
 from recommender.evaluation.data import (
     MindData,
+    Pair,
     click_events,
     first_seen,
     load_mind,
@@ -24,6 +26,7 @@ from recommender.evaluation.protocols import (
     World,
     build_world,
 )
+from recommender.events import Event
 from recommender.logs import ProgressFactory
 from recommender.ranking import FEATURES
 from recommender.store import SqliteStore
@@ -117,3 +120,17 @@ def replay_popularity_config(settings: Settings, half_life_hours: float) -> Popu
 def impressions_of(prep: Prepared, users: set[str], options: EvalOptions, salt: int) -> list[Any]:
     imps = [i for i in prep.data.impressions if i.user_id in users]
     return subsample(imps, options.quick_limit * 2, options.seed + salt) if options.quick else imps
+
+
+def _fold(user: str, seed: int) -> int:
+    return hashlib.sha256(f"fold\0{seed}\0{user}".encode()).digest()[0] % 2
+
+
+def fold_split(
+    prep: Prepared, pairs: Sequence[Pair], seed: int, fold: int
+) -> tuple[list[Pair], list[Event]]:
+    """One of two folds of train users: its pairs, and the events of the OTHER fold's users, so a
+    user's own click never shows up as the popularity of the article they clicked."""
+    fold_pairs = [p for p in pairs if _fold(p.user_id, seed) == fold]
+    others = {u for u in prep.train if _fold(u, seed) != fold}
+    return fold_pairs, [e for e in prep.train_events if e.session_id in others]
