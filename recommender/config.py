@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
@@ -35,6 +35,18 @@ class RankingParams:
     # the most popular articles join the Lees-ook candidates, so the learned blend can rank a
     # popular story that is not a near neighbour (the evaluation on MIND uses 50); 0 = none
     popular_candidates: int = 50
+
+
+class VariantSpec(BaseModel):
+    """One ranking variant of an A/B test. Unset parts are the served ranking's own."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    share: float = Field(gt=0, description="relative share of readers")
+    ranker_path: Path | None = Field(default=None, description="a ranker file of its own")
+    weights: dict[str, float] | None = Field(default=None, description="blend weights to set")
+    signals_off: list[str] = Field(default_factory=list, description="features weighted 0")
+    mmr_lambda: float | None = Field(default=None, ge=0, le=1)
+    popular_window: Literal["decayed", "trending", "alltime"] | None = None
 
 
 _POPULARITY = PopularityConfig()
@@ -105,6 +117,22 @@ class Settings(BaseSettings):
     default_k_related: int = _RANKING.default_k_related
     default_k_popular: int = 6
     max_k: int = 50
+
+    # online evaluation: the served-list log and A/B tests of rankings
+    served_log: bool = True
+    served_log_flush_seconds: float = Field(default=1.0, gt=0)
+    served_log_max_pending: int = Field(default=50_000, ge=100)
+    served_log_retention_days: float = Field(default=30.0, gt=0)
+    # JSON list, e.g. [{"name":"A","share":1},{"name":"B","share":1,"mmr_lambda":0.6}]; the first
+    # is the control; empty: one variant, "default", for every reader
+    variants: list[VariantSpec] = Field(default_factory=list)
+    # readers are split by a hash of this name and their session id: a new name reshuffles them
+    experiment: str = "default"
+    # the decision rule, fixed before the test starts (online/abtest.py)
+    ab_alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    ab_power: float = Field(default=0.8, gt=0.5, lt=1)
+    ab_baseline_ctr: float = Field(default=0.05, gt=0, lt=1)
+    ab_min_relative_lift: float = Field(default=0.2, gt=0)
 
     @property
     def db_path(self) -> Path:

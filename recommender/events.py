@@ -29,6 +29,20 @@ class Event:
     position: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ServedList:
+    """One list as it was answered: what the reader saw, under which ranking variant. Clicks and
+    impressions come back with its recommendation id and a position, which join them to it."""
+
+    recommendation_id: str
+    ts: float
+    kind: str  # "related" (Lees ook) or "popular" (Populair nieuws)
+    variant: str
+    context_id: str | None  # the article the list was asked for (Lees ook) or beside (Populair)
+    section: str | None  # the context article's section: CTR per section
+    item_ids: tuple[str, ...]
+
+
 EventResult = Iterator[tuple[int, Event | RecordError]]
 
 

@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from recommender import __version__
 from recommender.api import errors, prometheus
 from recommender.api.middleware import BodyLimit
-from recommender.api.routes import admin, health, pages, reads, writes
+from recommender.api.routes import admin, health, pages, reads, stats, writes
 from recommender.config import Settings
 from recommender.service import RecommenderService
 
@@ -52,6 +52,7 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     prometheus.install(app)
     errors.install(app)
-    for router in (reads.router, writes.router, health.router, admin.router, pages.router):
+    routers = (reads.router, writes.router, health.router, admin.router, stats.router, pages.router)
+    for router in routers:
         app.include_router(router)
     return app

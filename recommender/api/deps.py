@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 from typing import Annotated
 
@@ -42,6 +43,28 @@ def require_token(
         raise ApiError(403, "Forbidden", "invalid bearer token")
 
 
+DASHBOARD_CHALLENGE = 'Basic realm="recommender dashboard", charset="UTF-8"'
+
+
+def require_token_or_basic(request: Request) -> None:
+    """The dashboard is opened in a browser, which cannot send a bearer token: it also takes
+    HTTP basic auth with the write token as the password (any user name)."""
+    token = request.app.state.settings.api_token
+    if token is None:
+        raise ApiError(503, "WritesDisabled", "the dashboard needs RECOMMENDER_API_TOKEN")
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    given = value.strip()
+    if scheme.lower() == "basic":
+        try:
+            given = base64.b64decode(given, validate=True).decode().partition(":")[2]
+        except (ValueError, UnicodeDecodeError):
+            given = ""
+    elif scheme.lower() != "bearer":
+        raise ApiError(401, "Unauthorized", "log in with the API token", DASHBOARD_CHALLENGE)
+    if not secrets.compare_digest(given.encode(), token.get_secret_value().encode()):
+        raise ApiError(403, "Forbidden", "invalid token", DASHBOARD_CHALLENGE)
+
+
 Service = Annotated[RecommenderService, Depends(get_service)]
 Config = Annotated[Settings, Depends(get_settings)]
 Auth = Depends(require_token)
@@ -50,6 +73,13 @@ KParam = Annotated[int | None, Query(description="number of items")]
 Section = Annotated[str | None, Query(max_length=100)]
 Exclude = Annotated[str | None, Query(max_length=20_000, description="comma-separated ids")]
 MaxAge = Annotated[float | None, Query(gt=0, le=36_500)]
+SessionId = Annotated[
+    str | None,
+    Query(max_length=200, description="the reader's session: keeps them in one A/B variant"),
+]
+VariantName = Annotated[
+    str | None, Query(max_length=40, description="a variant to serve (a site's own A/B split)")
+]
 
 
 def check_k(k: int | None, default: int, settings: Settings) -> int:

@@ -31,11 +31,12 @@ STATUS_OF: dict[type[RecommenderError], int] = {
 class ApiError(Exception):
     """An error that exists only over HTTP (authentication, a missing job)."""
 
-    def __init__(self, status: int, name: str, message: str) -> None:
+    def __init__(self, status: int, name: str, message: str, challenge: str = "Bearer") -> None:
         super().__init__(message)
         self.status = status
         self.name = name
         self.message = message
+        self.challenge = challenge  # WWW-Authenticate of a 401/403: how to authenticate
 
 
 def status_of(exc: RecommenderError) -> int:
@@ -53,7 +54,7 @@ async def recommender_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def api_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status in (401, 403) else None
+    headers = {"WWW-Authenticate": exc.challenge} if exc.status in (401, 403) else None
     return JSONResponse(body(exc.name, exc.message), exc.status, headers=headers)
 
 

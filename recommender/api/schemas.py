@@ -29,6 +29,9 @@ class RecommendationOut(BaseModel):
     fallback: bool = Field(
         description="true when the article was unknown and popular stories stand in"
     )
+    variant: str = Field(
+        default="default", description="the A/B variant that ranked the list (see /v1/stats/ctr)"
+    )
     items: list[ItemOut]
 
 
@@ -80,5 +83,6 @@ def to_response(
         recommendation_id=ranked.recommendation_id,
         kind=ranked.kind,
         fallback=ranked.fallback,
+        variant=ranked.variant,
         items=items,
     )

@@ -1,4 +1,5 @@
-"""`recommender ingest | build | serve | import-events | related | popular | demo`.
+"""`recommender ingest | build | serve | import-events | related | popular | demo | evaluate |
+train-ranker | report`.
 
 Errors a user can cause end in one line on stderr and exit code 2.
 """
@@ -10,7 +11,7 @@ from typing import Annotated
 import typer
 
 from recommender import logs
-from recommender.cli import data, evaluation, serving
+from recommender.cli import data, evaluation, online, serving
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -30,3 +31,4 @@ app.command()(serving.popular)
 app.command()(data.demo)
 app.command()(evaluation.evaluate)
 app.command("train-ranker")(evaluation.train_ranker)
+app.add_typer(online.report, name="report")

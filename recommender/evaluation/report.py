@@ -1,5 +1,5 @@
 """The evaluation report: report.md (tables, the chosen variant marked), metrics.json and PNG
-plots. The only matplotlib user."""
+plots (drawn by recommender.charts)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from importlib.resources import files
 from pathlib import Path
 from string import Template
 from typing import Any
+
+from recommender import charts
 
 LEES_COLUMNS = (
     ("ndcg@10", "nDCG@10"),
@@ -201,76 +203,4 @@ def why_not(result: dict[str, Any]) -> list[str]:
 
 
 def write_plots(result: dict[str, Any], folder: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display: write files only
-    return [frontier_plot(result, folder), variant_bars(result, folder)]
-
-
-def frontier_plot(result: dict[str, Any], folder: Path) -> Path:
-    """Entity P@5 against next-click nDCG@10, one marker per family, the shipped point ringed."""
-    import matplotlib.pyplot as plt
-
-    lees = result["lees_ook"]
-    info = result["variants"]
-    frontier = folder / "frontier.png"
-    fig, ax = plt.subplots(figsize=(7, 5))
-    for family, marker in (
-        ("blend", "o"),
-        ("content", "s"),
-        ("learned", "*"),
-        ("baseline", "^"),
-        ("settings", "D"),
-    ):
-        names = [n for n in lees if info[n]["family"] == family]
-        xs = [lees[n].get("entity_p@5", math.nan) for n in names]
-        ys = [lees[n].get("ndcg@10", math.nan) for n in names]
-        ax.scatter(xs, ys, marker=marker, label=family, s=60 if marker == "*" else 30)
-        for name, x, y in zip(names, xs, ys, strict=True):
-            ax.annotate(name, (x, y), fontsize=6, xytext=(3, 2), textcoords="offset points")
-    shipped = lees[result["shipped"]]
-    ax.scatter(
-        [shipped.get("entity_p@5")],
-        [shipped.get("ndcg@10")],
-        s=200,
-        facecolors="none",
-        edgecolors="red",
-        label="shipped",
-    )
-    blends = sorted(
-        (lees[n].get("entity_p@5", math.nan), lees[n].get("ndcg@10", math.nan))
-        for n in lees
-        if info[n]["family"] == "blend" and info[n]["mmr"]
-    )
-    ax.plot([b[0] for b in blends], [b[1] for b in blends], lw=0.8, color="grey")
-    ax.set_xlabel("entity precision@5 (topical)")
-    ax.set_ylabel("next-click nDCG@10 (behavioural)")
-    ax.set_title("Lees ook frontier, test users")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(frontier, dpi=120)
-    plt.close(fig)
-    return frontier
-
-
-def variant_bars(result: dict[str, Any], folder: Path) -> Path:
-    """One bar chart per metric, the shipped variant in red."""
-    import matplotlib.pyplot as plt
-
-    lees = result["lees_ook"]
-    info = result["variants"]
-    bars = folder / "metrics_by_variant.png"
-    metrics = ("ndcg@10", "recall@10", "entity_p@5", "subcat_p@5", "coverage", "diversity")
-    names = [n for n in lees if info[n]["mmr"] or info[n]["kind"] != "blend"]
-    fig, axes = plt.subplots(len(metrics), 1, figsize=(10, 2.2 * len(metrics)), sharex=True)
-    for ax, metric in zip(axes, metrics, strict=True):
-        values = [lees[n].get(metric, math.nan) for n in names]
-        colors = ["red" if n == result["shipped"] else "steelblue" for n in names]
-        ax.bar(range(len(names)), values, color=colors)
-        ax.set_ylabel(metric, fontsize=8)
-    axes[-1].set_xticks(range(len(names)))
-    axes[-1].set_xticklabels(names, rotation=60, ha="right", fontsize=7)
-    fig.tight_layout()
-    fig.savefig(bars, dpi=110)
-    plt.close(fig)
-    return bars
+    return [charts.frontier_plot(result, folder), charts.variant_bars(result, folder)]

@@ -23,6 +23,7 @@ class RankedList:
     items: list[Item]
     fallback: bool = False
     kind: str = "related"
+    variant: str = "default"  # the A/B variant that ranked it (ranking/variants.py)
 
 
 def new_recommendation_id() -> str:

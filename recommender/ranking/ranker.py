@@ -5,6 +5,7 @@ The evaluation pipeline calls this same code; there is no second ranking impleme
 
 from __future__ import annotations
 
+import copy
 import itertools
 import logging
 import math
@@ -68,6 +69,16 @@ class Ranker:
     def swap_index(self, index: VectorIndex) -> None:
         """Serve another index from the next call on (the caller holds the service lock)."""
         self._index = index
+
+    def variant(self, weights: Weights, params: RankingParams) -> Ranker:
+        """This ranker with another blend and parameters (an A/B variant), sharing index,
+        catalogue and popularity: a shallow copy made per call, so never stale after a swap."""
+        if weights is self.weights and params == self.params:
+            return self
+        other = copy.copy(self)
+        other.weights = weights
+        other.params = params
+        return other
 
     # Lees ook ---------------------------------------------------------------------------------
 

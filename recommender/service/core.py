@@ -23,7 +23,8 @@ from recommender.ranking import RankedList, Ranker
 from recommender.ranking.ranker_file import read_ranker_file, served_half_life, served_weights
 from recommender.service.jobs import RebuildJob, RebuildJobs
 from recommender.service.lifecycle import IndexLifecycle, ReloadResult
-from recommender.store import Store, open_store
+from recommender.service.online import OnlineEvaluation
+from recommender.store import Store, open_served_log, open_store
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class RecommenderService:
         self._lifecycle = IndexLifecycle(
             settings, self._store, self._embedder, self._catalog, self._ranker, self._lock
         )
+        self._online = OnlineEvaluation(settings, self._weights, open_served_log(settings))
         self._jobs = RebuildJobs(
             lambda: build(settings, self._store, self._embedder),
             self._lifecycle.reload_if_changed,
@@ -90,6 +92,7 @@ class RecommenderService:
         """A ready service over pre-built parts (benchmarks, tests): nothing is loaded from the
         store, which stays empty at settings.db_path."""
         svc = cls(settings, embedder, catalog=catalog, popularity=popularity, index=index)
+        svc._online.start()
         svc.ready = True
         return svc
 
@@ -98,6 +101,7 @@ class RecommenderService:
         started = time.perf_counter()
         reconciled = self._lifecycle.load_at_start()
         counted = self._popularity.record_many(self._store.iter_events())
+        self._online.start()
         self.ready = True
         log.info(
             "service.started",
@@ -114,6 +118,7 @@ class RecommenderService:
         self._lifecycle.stop_watching()
         # a rebuild still running would find its store closed under it; give it a moment
         self._jobs.wait(timeout=10)
+        self._online.close()
         self._store.close()
 
     # index lifecycle and rebuilds --------------------------------------------------------------
@@ -146,6 +151,7 @@ class RecommenderService:
             "index_folder": folder.name if folder else None,
             "model": self._embedder.name,
             "ranker": self._weights.source,
+            "variants": [v.name for v in self._online.variants],
         }
 
     # writes -----------------------------------------------------------------------------------
@@ -199,11 +205,19 @@ class RecommenderService:
         section: str | None = None,
         max_age_days: float | None = None,
         exclude: Collection[str] = (),
+        session_id: str | None = None,
+        variant: str | None = None,
     ) -> RankedList:
+        """Lees ook in the reader's A/B variant (session_id), or the one a site asks for."""
+        chosen = self._online.choose(session_id, variant)
         with self._lock:
-            return self._ranker.related(
+            ranked = self._ranker.variant(chosen.weights, chosen.params).related(
                 article_id, k, section=section, max_age_days=max_age_days, exclude=exclude
             )
+        ranked.variant = chosen.name
+        card = self._catalog.get(article_id)
+        self._online.record(ranked, article_id, card.section if card else None)
+        return ranked
 
     def related_by_url(
         self,
@@ -213,6 +227,8 @@ class RecommenderService:
         section: str | None = None,
         max_age_days: float | None = None,
         exclude: Collection[str] = (),
+        session_id: str | None = None,
+        variant: str | None = None,
     ) -> RankedList:
         """Lees ook for a page URL; an unknown URL gets the popular fallback, as an unknown id."""
         card = self._catalog.by_url(url)
@@ -222,6 +238,8 @@ class RecommenderService:
             section=section,
             max_age_days=max_age_days,
             exclude=exclude,
+            session_id=session_id,
+            variant=variant,
         )
 
     def popular(
@@ -229,11 +247,40 @@ class RecommenderService:
         k: int,
         *,
         section: str | None = None,
-        window: str = "decayed",
+        window: str | None = None,
         exclude: Collection[str] = (),
         context: str | None = None,
+        session_id: str | None = None,
+        variant: str | None = None,
     ) -> RankedList:
+        """Populair nieuws in the reader's A/B variant; window: the variant's, else decayed."""
+        chosen = self._online.choose(session_id, variant)
+        window = window or chosen.popular_window or "decayed"
         with self._lock:
-            return self._ranker.popular(
+            ranked = self._ranker.variant(chosen.weights, chosen.params).popular(
                 k, section=section, window=window, exclude=exclude, context=context
             )
+        ranked.variant = chosen.name
+        card = self._catalog.get(context) if context else None
+        self._online.record(ranked, context, card.section if card else None)
+        return ranked
+
+    # online evaluation ------------------------------------------------------------------------
+
+    def overview(self, k: int = 6) -> dict[str, Any]:
+        """What the dashboard shows beside click-through: the top lists now (not logged as
+        served), the index and its age."""
+        with self._lock:
+            top = {
+                window: [
+                    {"id": item.card.id, "title": item.card.title, "section": item.card.section}
+                    for item in self._ranker.popular(k, window=window).items
+                ]
+                for window in ("decayed", "trending")
+            }
+            built_at = self._ranker.index.manifest.get("built_at")
+        return {"health": self.health(), "top": top, "index_built_at": built_at}
+
+    def ctr_stats(self, days: float = 14.0) -> dict[str, Any]:
+        """Click-through per block, position, variant, section and day, with the A/B verdict."""
+        return self._online.stats(self._store, days)

@@ -9,7 +9,7 @@ from typing import Protocol
 import numpy as np
 
 from recommender.articles import Article
-from recommender.events import Event
+from recommender.events import Event, ServedList
 
 
 class ArticleStore(Protocol):
@@ -34,6 +34,21 @@ class EventLog(Protocol):
     def iter_events(self, since_ts: float = 0.0, chunk: int = 20_000) -> Iterator[Event]: ...
 
     def count_events(self) -> int: ...
+
+
+class ServedLog(Protocol):
+    """Served lists, one row per recommendation id (a list answered again from a cache under
+    the same id is one row), kept for a retention window."""
+
+    def add_served(self, lists: Sequence[ServedList]) -> None: ...
+
+    def iter_served(self, since_ts: float = 0.0) -> Iterator[ServedList]: ...
+
+    def prune_served(self, before_ts: float) -> int: ...
+
+    def count_served(self) -> int: ...
+
+    def close(self) -> None: ...
 
 
 class VectorCache(Protocol):

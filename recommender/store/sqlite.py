@@ -1,4 +1,5 @@
-"""SQLite store: articles, the embedding cache and events. The only sqlite3 user.
+"""SQLite store: articles, the embedding cache and events (the served-list log has its own
+file, store/served.py).
 
 One connection in WAL mode behind a lock: SQLite serialises writers anyway, and a single
 connection keeps acknowledged writes visible to every reader in the process at once.

@@ -14,6 +14,8 @@ from recommender.api.deps import (
     MaxAge,
     Section,
     Service,
+    SessionId,
+    VariantName,
     check_k,
     parse_exclude,
 )
@@ -36,6 +38,8 @@ async def related(
     max_age_days: MaxAge = None,
     exclude: Exclude = None,
     explain: bool = False,
+    session_id: SessionId = None,
+    variant: VariantName = None,
 ) -> RecommendationOut:
     """Lees ook: articles related to this one. Unknown id → popular stories, fallback=true."""
     ranked = svc.related(
@@ -44,6 +48,8 @@ async def related(
         section=section,
         max_age_days=max_age_days,
         exclude=parse_exclude(exclude),
+        session_id=session_id,
+        variant=variant,
     )
     return to_response(ranked, explain, request)
 
@@ -59,6 +65,8 @@ async def related_by_url(
     max_age_days: MaxAge = None,
     exclude: Exclude = None,
     explain: bool = False,
+    session_id: SessionId = None,
+    variant: VariantName = None,
 ) -> RecommendationOut:
     """Lees ook for sites that know the page URL, not the article id."""
     ranked = svc.related_by_url(
@@ -67,6 +75,8 @@ async def related_by_url(
         section=section,
         max_age_days=max_age_days,
         exclude=parse_exclude(exclude),
+        session_id=session_id,
+        variant=variant,
     )
     return to_response(ranked, explain, request)
 
@@ -77,14 +87,18 @@ async def popular(
     settings: Config,
     k: KParam = None,
     section: Section = None,
-    window: Annotated[str, Query(description=f"one of {', '.join(WINDOWS)}")] = "decayed",
+    window: Annotated[
+        str | None, Query(description=f"one of {', '.join(WINDOWS)}; default: decayed")
+    ] = None,
     exclude: Exclude = None,
     context: Annotated[str | None, Query(max_length=200)] = None,
     explain: bool = False,
+    session_id: SessionId = None,
+    variant: VariantName = None,
 ) -> RecommendationOut:
     """Populair nieuws. With context=<article id>, that article and its Lees-ook items are
     left out so the two blocks never repeat each other."""
-    if window not in WINDOWS:
+    if window is not None and window not in WINDOWS:
         raise InvalidInput(f"window must be one of {', '.join(WINDOWS)}")
     ranked = svc.popular(
         check_k(k, settings.default_k_popular, settings),
@@ -92,6 +106,8 @@ async def popular(
         window=window,
         exclude=parse_exclude(exclude),
         context=context,
+        session_id=session_id,
+        variant=variant,
     )
     return to_response(ranked, explain)
 
