@@ -94,7 +94,7 @@ def ctr_by_position(blocks: dict[str, dict[str, Any]], path: Path) -> Path:
         xs = [r["position"] + 1 + (i - (len(blocks) - 1) / 2) * width for r in rows]
         ax.bar(xs, [r["ctr"] or 0.0 for r in rows], width=width, label=label)
     ax.set_xlabel("position in the list (1 = first)")
-    ax.set_ylabel("clicks / seen lists")
+    ax.set_ylabel("clicks / views")
     ax.set_title("Click-through by position")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -116,7 +116,7 @@ def ctr_by_variant_over_time(blocks: dict[str, dict[str, Any]], path: Path) -> P
                 xs, [r["ctr_low"] for _, r in rows], [r["ctr_high"] for _, r in rows], alpha=0.2
             )
         ax.set_title(f"{label}: click-through by variant (95% interval)", fontsize=10)
-        ax.set_ylabel("clicked / seen lists")
+        ax.set_ylabel("views with a click / views")
         ax.tick_params(axis="x", labelrotation=45, labelsize=7)
         ax.legend(fontsize=8)
     fig.tight_layout()

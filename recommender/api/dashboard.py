@@ -135,7 +135,7 @@ def verdict(experiment: dict[str, Any] | None) -> str:
         f"<p>Rule, fixed in advance: {esc(rule['test'])}, α = {rule['alpha']:g} "
         f"(per comparison {rule['alpha_per_comparison']:g}), power {rule['power']:g} for a "
         f"{rule['min_relative_lift']:.0%} lift on {rule['baseline_ctr']:.1%}: "
-        f"{rule['sample_size_per_arm']} seen lists per arm.</p><ul>"
+        f"{rule['sample_size_per_arm']} views per arm.</p><ul>"
     ]
     for name, c in experiment["comparisons"].items():
         detail = (

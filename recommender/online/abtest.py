@@ -1,11 +1,11 @@
 """The A/B decision rule, fixed before the test starts so that looking at the numbers early
 cannot crown noise.
 
-The rule: a two-sided two-proportion z-test of list CTR (clicked / seen lists) between the
+The rule: a two-sided two-proportion z-test of view CTR (views with a click / views) between the
 control (the first variant) and each other variant, at significance alpha split evenly over the
 comparisons (Bonferroni). The sample size per arm is computed in advance from the expected
 control CTR, the smallest relative lift worth detecting and the power; the test reads exactly the
-first n seen lists of each arm, in the order they were served, so asking again later gives the
+first n views of each arm, in the order their lists were served, so asking again later gives the
 same answer instead of another chance at a false positive.
 """
 
@@ -30,7 +30,7 @@ class DecisionRule:
     min_relative_lift: float = 0.2
 
     def sample_size(self, comparisons: int = 1) -> int:
-        """Seen lists per arm for a two-sided test to find the minimum lift with this power."""
+        """Views per arm for a two-sided test to find the minimum lift with this power."""
         p1 = self.baseline_ctr
         p2 = min(0.999, p1 * (1 + self.min_relative_lift))
         z_alpha = NORMAL.inv_cdf(1 - self.alpha / (2 * max(1, comparisons)))
@@ -63,9 +63,9 @@ def decide(
     n = rule.sample_size(comparisons=len(variants) - 1)
     alpha = rule.alpha / max(1, len(variants) - 1)
     seen: dict[str, list[bool]] = {v: [] for v in variants}
-    for o in outcomes:  # in serving order: the horizon is the first n seen lists of an arm
-        if o.seen and o.served.variant in seen:
-            seen[o.served.variant].append(bool(o.clicked_positions))
+    for o in outcomes:  # in serving order: the horizon is the first n views of an arm
+        if o.served.variant in seen:
+            seen[o.served.variant] += [bool(view) for view in o.views]
     arms = {v: clicks[:n] for v, clicks in seen.items()}
     comparisons: dict[str, dict[str, Any]] = {}
     winners: list[str] = []
@@ -97,7 +97,7 @@ def decide(
     return {
         "control": control,
         "rule": {
-            "test": "two-sided two-proportion z-test on list CTR (clicked / seen lists)",
+            "test": "two-sided two-proportion z-test on CTR (views with a click / views)",
             "alpha": rule.alpha,
             "alpha_per_comparison": round(alpha, 6),
             "power": rule.power,

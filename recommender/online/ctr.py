@@ -1,17 +1,20 @@
 """Click-through from the served-list log and the event log, joined by recommendation id.
 
-A list is *seen* when an impression event names its recommendation id (the widget sends one
-when the block scrolls into view), or when it was clicked (a click proves it was seen, also when
-its impression event got lost). Clicks count once per list and position, so a double click or a
-retried beacon does not count twice. CTR of a block = clicked lists / seen lists; CTR of a
-position = clicks at that position / seen lists that had an item there.
+The unit is a *view*: one reader seeing one served list. One answer can be seen by many readers
+when a cache or CDN hands it out again, so views are told apart by the events' session id. A
+view starts with an impression event (the widget sends one when the block scrolls into view) or
+with a click (a click proves the list was seen, also when its impression got lost). A reader's
+clicks count once per position, so a double click or a retried beacon does not count twice.
+Events without a session: each impression is a view of its own, and a click joins the oldest
+such view that has no click yet. CTR of a block = views with a click / views; CTR of a position
+= clicks at that position / views of lists that had an item there.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,8 +28,8 @@ Z95 = 1.959964  # two-sided 95% normal quantile
 @dataclass
 class Tally:
     served: int = 0
-    seen: int = 0
-    clicked: int = 0  # seen lists with at least one click
+    seen: int = 0  # views: readers who saw a list
+    clicked: int = 0  # views with at least one click
     clicks: int = 0
 
     @property
@@ -58,28 +61,43 @@ class Tally:
 
 @dataclass
 class ListOutcome:
-    """What happened to one served list."""
+    """What happened to one served list: its views, each the set of positions clicked."""
 
     served: ServedList
-    seen: bool = False
-    clicked_positions: set[int] = field(default_factory=set)
+    views: list[set[int]] = field(default_factory=list)
+    _by_reader: dict[str, int] = field(default_factory=dict)
+    _anonymous_unclicked: deque[int] = field(default_factory=deque)
+
+    def view_of(self, event: Event) -> set[int]:
+        """The view an impression or click belongs to, started when it is the first."""
+        if event.session_id is not None:
+            row = self._by_reader.get(event.session_id)
+            if row is None:
+                row = self._by_reader[event.session_id] = len(self.views)
+                self.views.append(set())
+            return self.views[row]
+        if event.type == "click" and self._anonymous_unclicked:
+            return self.views[self._anonymous_unclicked.popleft()]
+        if event.type == "impression":
+            self._anonymous_unclicked.append(len(self.views))
+        self.views.append(set())
+        return self.views[-1]
 
 
 def join(served: Iterable[ServedList], events: Iterable[Event]) -> list[ListOutcome]:
-    """Each served list with its impressions and clicks; events naming no served list (another
-    site's ids, lists past retention) are ignored."""
+    """Each served list with its views and clicks; events naming no served list (another
+    site's ids, lists past retention) and clicks at no listed position are ignored."""
     outcomes = {s.recommendation_id: ListOutcome(s) for s in served}
     for event in events:
         outcome = outcomes.get(event.recommendation_id or "")
         if outcome is None:
             continue
         if event.type == "impression":
-            outcome.seen = True
+            outcome.view_of(event)
         elif event.type == "click":
             position = -1 if event.position is None else event.position
             if 0 <= position < len(outcome.served.item_ids):
-                outcome.clicked_positions.add(position)
-                outcome.seen = True
+                outcome.view_of(event).add(position)
     return sorted(outcomes.values(), key=lambda o: o.served.ts)
 
 
@@ -87,9 +105,9 @@ def tally(outcomes: Iterable[ListOutcome]) -> Tally:
     out = Tally()
     for o in outcomes:
         out.served += 1
-        out.seen += o.seen
-        out.clicked += bool(o.clicked_positions)
-        out.clicks += len(o.clicked_positions)
+        out.seen += len(o.views)
+        out.clicked += sum(1 for view in o.views if view)
+        out.clicks += sum(len(view) for view in o.views)
     return out
 
 
@@ -108,18 +126,18 @@ def by(outcomes: list[ListOutcome], key: str) -> dict[str, dict[str, Any]]:
 
 
 def by_position(outcomes: list[ListOutcome]) -> list[dict[str, Any]]:
-    """Clicks at each position over the seen lists that had an item there."""
+    """Clicks at each position over the views of lists that had an item there."""
     longest = max((len(o.served.item_ids) for o in outcomes), default=0)
     rows = []
     for position in range(longest):
-        shown = [o for o in outcomes if o.seen and len(o.served.item_ids) > position]
-        clicks = sum(position in o.clicked_positions for o in shown)
+        views = [v for o in outcomes if len(o.served.item_ids) > position for v in o.views]
+        clicks = sum(position in view for view in views)
         rows.append(
             {
                 "position": position,
-                "seen": len(shown),
+                "seen": len(views),
                 "clicks": clicks,
-                "ctr": _round(clicks / len(shown)) if shown else None,
+                "ctr": _round(clicks / len(views)) if views else None,
             }
         )
     return rows

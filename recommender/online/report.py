@@ -36,7 +36,7 @@ def _verdict(experiment: dict[str, Any] | None) -> list[str]:
         f"Rule, fixed in advance: {rule['test']}; α = {rule['alpha']:g} "
         f"({rule['alpha_per_comparison']:g} per comparison), power {rule['power']:g} to detect a "
         f"{rule['min_relative_lift']:.0%} relative lift on a {rule['baseline_ctr']:.1%} CTR: "
-        f"**{rule['sample_size_per_arm']} seen lists per arm**, the first ones served.",
+        f"**{rule['sample_size_per_arm']} views per arm**, the first ones served.",
         "",
     ]
     for name, c in experiment["comparisons"].items():
@@ -60,8 +60,8 @@ def write_ctr_report(stats: dict[str, Any], folder: Path, command: str) -> Path:
         "# Click-through of the recommendation blocks",
         "",
         f"Last {stats['days']:g} days; experiment `{stats['experiment']}`; command: `{command}`.",
-        "A list is seen when its impression event arrives (or it is clicked); CTR = lists with a "
-        "click / seen lists; position CTR = clicks at the position / seen lists.",
+        "A view is one reader seeing one list (its impression event, or a click); CTR = views "
+        "with a click / views; position CTR = clicks at the position / views.",
         "",
     ]
     if blocks:

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from recommender.config import RankingParams, Settings, VariantSpec
-from recommender.errors import InvalidInput
 from recommender.ranking.ranker_file import read_ranker_file
 from recommender.ranking.weights import Weights
 
@@ -67,15 +66,14 @@ def assign(
     session_id: str | None,
     requested: str | None = None,
 ) -> RankingVariant:
-    """The requested variant (a site doing its own split), else the reader's by hash. A request
+    """The requested variant (the widget asks again for the one it got first; a site may split
+    its traffic itself), else the reader's by hash. A variant that no longer exists (the
+    experiment changed) is assigned afresh: the answer names the variant it used. A request
     without a session is split at random: sending it all to the control would make the control
     a different population from the treatments and bias the comparison."""
-    if requested is not None:
-        for variant in variants:
-            if variant.name == requested:
-                return variant
-        names = ", ".join(v.name for v in variants)
-        raise InvalidInput(f"unknown variant {requested!r}; the variants are {names}")
+    for variant in variants:
+        if variant.name == requested:
+            return variant
     if len(variants) == 1:
         return variants[0]
     if session_id is None:

@@ -38,6 +38,10 @@
     imageHeight: 90,
   };
   var SESSION_KEY = 'rec_session_id';
+  // the A/B variant the server chose on this session's first list; asked for again on every
+  // later page, so a reader keeps one ranking while list URLs stay cacheable (no reader id)
+  var VARIANT_KEY = 'rec_variant';
+  var VARIANT_PATTERN = /^[A-Za-z0-9_.-]{1,40}$/;
   // a transparent pixel: a thumbnail that fails to load keeps its grey box instead of the
   // browser's broken-image icon with the alt text spilling out of it
   var BLANK_IMAGE = 'data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7';
@@ -50,6 +54,7 @@
   var containerState = typeof WeakMap === 'function' ? new WeakMap() : null;
   var viewedArticles = new Set();
   var memorySessionId = null;
+  var memoryVariant = '';
   var idCounter = 0;
   var dateFormatters = {};
 
@@ -192,6 +197,35 @@
       memorySessionId = randomId();
     }
     return memorySessionId;
+  }
+
+  function storedVariant() {
+    try {
+      var stored = window.sessionStorage.getItem(VARIANT_KEY) || '';
+      return VARIANT_PATTERN.test(stored) ? stored : '';
+    } catch (ignored) {
+      return memoryVariant;
+    }
+  }
+
+  /** Remembers the variant a list came from; "default" means no experiment: nothing to keep. */
+  function rememberVariant(name) {
+    var keep = VARIANT_PATTERN.test(name || '') && name !== 'default' ? name : '';
+    memoryVariant = keep;
+    try {
+      if (keep) {
+        window.sessionStorage.setItem(VARIANT_KEY, keep);
+      } else {
+        window.sessionStorage.removeItem(VARIANT_KEY);
+      }
+    } catch (ignored) {
+      // storage blocked: the in-memory copy serves this page
+    }
+  }
+
+  function withVariant(url) {
+    var variant = storedVariant();
+    return variant ? url + '&variant=' + encodeURIComponent(variant) : url;
   }
 
   // ------------------------------------------------------------------- dates
@@ -398,6 +432,7 @@
       recommendationId: typeof data.recommendation_id === 'string' && data.recommendation_id
         ? data.recommendation_id : null,
       fallback: data.fallback === true,
+      variant: typeof data.variant === 'string' ? data.variant : '',
       // optional: lets url-only pages learn their own article id for view/impression events
       articleId: typeof data.article_id === 'string' ? data.article_id : '',
       items: items,
@@ -441,6 +476,7 @@
         debug('response has no items list', url);
         return {ok: false, reason: 'malformed'};
       }
+      rememberVariant(list.variant);
       return {ok: true, list: list};
     } catch (err) {
       debug('unexpected failure', url, err);
@@ -727,7 +763,7 @@
     }
 
     if (cfg.kRelated > 0) {
-      var related = await fetchList(relatedEndpoint(cfg), cfg.timeoutMs);
+      var related = await fetchList(withVariant(relatedEndpoint(cfg)), cfg.timeoutMs);
       if (!current()) {
         return;
       }
@@ -751,7 +787,8 @@
     }
 
     if (cfg.kPopular > 0 && !unreachable) {
-      var popular = await fetchList(popularEndpoint(cfg, pageArticleId, relatedIds), cfg.timeoutMs);
+      var popularUrl = withVariant(popularEndpoint(cfg, pageArticleId, relatedIds));
+      var popular = await fetchList(popularUrl, cfg.timeoutMs);
       if (!current()) {
         return;
       }

@@ -20,6 +20,7 @@ from tests.browser_support import (
     full_page_screenshot,
     require_browser,
     script_errors,
+    wait_until,
 )
 from tests.factories import TOKEN, small_corpus
 
@@ -96,3 +97,36 @@ def test_dashboard_renders_tiles_and_charts_without_network(server: ServerProces
         )
         assert requested == []
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_widget_keeps_a_reader_in_one_variant_without_a_reader_id(server: ServerProcess) -> None:
+    """The first list's variant is asked for again on later pages of the session: sticky per
+    reader, while list URLs carry no session id (cacheable, nothing personal)."""
+    with chromium(ARTIFACTS / "profile-variant", height=1200) as driver:
+        driver.get(server.base + "/demo/cuba-1")
+        wait_until(
+            lambda: driver.execute_script("return sessionStorage.getItem('rec_variant')"),
+            20,
+            "the widget remembering its variant",
+        )
+        variant = driver.execute_script("return sessionStorage.getItem('rec_variant')")
+        assert variant in {"A", "B"}
+        for page in ("storm-1", "sport-2"):
+            driver.get(server.base + f"/demo/{page}")
+            wait_until(
+                lambda: any(
+                    "/popular?" in url
+                    for url in driver.execute_script(
+                        "return performance.getEntriesByType('resource').map(e => e.name)"
+                    )
+                ),
+                20,
+                "the widget's lists",
+            )
+            urls = driver.execute_script(
+                "return performance.getEntriesByType('resource').map(e => e.name)"
+            )
+            lists = [u for u in urls if "/related" in u or "/popular?" in u]
+            assert lists and all(f"variant={variant}" in u for u in lists), lists
+            assert not any("session" in u for u in lists)
+            assert script_errors(driver) == []
