@@ -41,6 +41,9 @@ window.addEventListener('unhandledrejection', function (e) {
 
 T = TypeVar("T")
 
+# a machine without internet: every host name fails to resolve except the local server's
+OFFLINE = ("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",)
+
 
 def require_browser() -> None:
     """Skip (locally) or fail (with CI set) when Chromium or its driver is missing."""
@@ -156,9 +159,12 @@ def static_server(directory: Path) -> Iterator[str]:
 
 
 @contextmanager
-def chromium(profile_dir: Path, width: int = 1280, height: int = 2400) -> Iterator[Any]:
+def chromium(
+    profile_dir: Path, width: int = 1280, height: int = 2400, extra_args: tuple[str, ...] = ()
+) -> Iterator[Any]:
     """Headless Chromium with a fresh profile, its browser log kept, and the error recorder
-    installed in every document before the page's own scripts run."""
+    installed in every document before the page's own scripts run. extra_args: more switches
+    (OFFLINE: no host but this machine resolves)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -175,6 +181,7 @@ def chromium(profile_dir: Path, width: int = 1280, height: int = 2400) -> Iterat
         "--disable-dev-shm-usage",
         f"--user-data-dir={profile_dir}",
         f"--window-size={width},{height}",
+        *extra_args,
     ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
