@@ -188,27 +188,33 @@ def test_related_does_not_load_the_embedding_model(tmp_path: Path, env: dict[str
     from recommender.cli.common import read_only_service
     from recommender.config import Settings
 
+    # the fake model under the name it writes into manifests, as a real model's name is
+    env = {**env, "RECOMMENDER_MODEL_NAME": "fake-hash-256"}
     runner = CliRunner()
     runner.invoke(app, ["ingest", str(write_corpus(tmp_path))], env=env)
     assert runner.invoke(app, ["build"], env=env).exit_code == 0
-    # the real model's name, on an index written for it by the fake model of the same dimension
-    manifest_env = {**env, "RECOMMENDER_MODEL_NAME": "fake"}
     with pytest.MonkeyPatch.context() as patch:
-        for key, value in manifest_env.items():
+        for key, value in env.items():
             patch.setenv(key, value)
         settings = Settings()
-    index_root = settings.index_root
-    folder = index_root / (index_root / "CURRENT").read_text().strip()
-    manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["model"] = "fake"  # what the settings name: the deferred path applies
-    (folder / "manifest.json").write_text(json.dumps(manifest))
     service = read_only_service(settings)
     try:
         embedder = service._embedder
         assert embedder.loaded is False
         assert [i.card.id for i in service.related("a", 1).items] == ["b"]
+        assert [i.card.id for i in service.popular(2).items]
         assert embedder.loaded is False
         service.upsert([article("e", "Cuba opent grens", "Havana Cuba grens")])
         assert embedder.loaded is True  # the first embed loads it
     finally:
         service.close()
+    # an article stored after the build: the index lacks it, so the model loads to add it
+    store = store_of(env)
+    store.upsert_articles([article("f", "Cuba en de grens", "Havana Cuba grens")])
+    store.close()
+    again = read_only_service(settings)
+    try:
+        assert again._embedder.loaded is True
+        assert again.health()["indexed"] == 5  # a, b, c, and e and f added at start
+    finally:
+        again.close()
