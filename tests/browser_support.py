@@ -94,7 +94,13 @@ def get_text(url: str, timeout: float = 10.0) -> str:
 class ServerProcess:
     """`recommender serve` in a subprocess on 127.0.0.1 and a free port."""
 
-    def __init__(self, env: Mapping[str, str], workdir: Path) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        workdir: Path,
+        global_args: tuple[str, ...] = (),
+        serve_args: tuple[str, ...] = (),
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"server-{self.port}.log"
@@ -102,7 +108,16 @@ class ServerProcess:
         command = [str(script)] if script.exists() else [sys.executable, "-m", "recommender.cli"]
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [*command, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [
+                *command,
+                *global_args,
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                *serve_args,
+            ],
             env={**os.environ, **env},
             cwd=workdir,
             stdout=self._log,
