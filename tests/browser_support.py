@@ -153,6 +153,32 @@ class ServerProcess:
         self._log.close()
 
 
+def folder_env(root: Path, model: str) -> dict[str, str]:
+    """Settings of a server with its own data and models folders under root."""
+    return {
+        "RECOMMENDER_DATA_DIR": str(root / "var"),
+        "RECOMMENDER_MODELS_DIR": str(root / "models"),
+        "RECOMMENDER_MODEL_NAME": model,
+    }
+
+
+@contextmanager
+def running_server(
+    env: Mapping[str, str],
+    workdir: Path,
+    timeout: float = 60.0,
+    global_args: tuple[str, ...] = (),
+    serve_args: tuple[str, ...] = (),
+) -> Iterator[ServerProcess]:
+    """A ready `recommender serve`, stopped afterwards (its log stays at server.log_path)."""
+    server = ServerProcess(env, workdir, global_args, serve_args)
+    try:
+        server.wait_ready(timeout)
+        yield server
+    finally:
+        server.stop()
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
         pass

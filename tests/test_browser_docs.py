@@ -14,8 +14,10 @@ from tests.browser_support import (
     OFFLINE,
     ServerProcess,
     chromium,
+    folder_env,
     get_json,
     require_browser,
+    running_server,
     script_errors,
     wait_until,
 )
@@ -27,17 +29,8 @@ pytestmark = pytest.mark.browser
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     require_browser()
     root = tmp_path_factory.mktemp("docs")
-    env = {
-        "RECOMMENDER_DATA_DIR": str(root / "var"),
-        "RECOMMENDER_MODELS_DIR": str(root / "models"),
-        "RECOMMENDER_MODEL_NAME": "fake",
-    }
-    process = ServerProcess(env, root)
-    try:
-        process.wait_ready(timeout=60)
+    with running_server(folder_env(root, "fake"), root) as process:
         yield process
-    finally:
-        process.stop()
 
 
 def operations(server: ServerProcess) -> int:
