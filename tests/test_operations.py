@@ -86,7 +86,10 @@ def test_a_refused_cors_preflight_answers_in_the_project_shape(tmp_path: Path) -
 
 
 def test_an_unexpected_failure_is_a_500_in_the_project_shape(
-    settings: Settings, service: RecommenderService, monkeypatch: pytest.MonkeyPatch
+    settings: Settings,
+    service: RecommenderService,
+    monkeypatch: pytest.MonkeyPatch,
+    access_lines: Lines,
 ) -> None:
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")
@@ -96,7 +99,10 @@ def test_an_unexpected_failure_is_a_500_in_the_project_shape(
         response = client.get("/v1/popular", headers={"X-Request-ID": "req-500"})
     assert_shape(response, 500, "InternalError")
     assert "req-500" in response.json()["message"]
+    assert response.headers["X-Request-ID"] == "req-500"
     assert "disk on fire" not in response.text  # internals stay in the log
+    logged = [e for e in access_lines.entries if e["event"] == "http.request"]
+    assert [(e["status"], e["request_id"]) for e in logged] == [(500, "req-500")]
 
 
 def test_access_log_has_one_json_line_per_request_with_the_request_id(

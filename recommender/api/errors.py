@@ -93,8 +93,12 @@ async def internal_error(request: Request, exc: Exception) -> JSONResponse:
     """A bug: the client gets the shape and the request id, the log gets the traceback."""
     request_id = request.scope.get("state", {}).get("request_id", "")
     log.error("http.internal_error", exc_info=exc, extra={"request_id": request_id})
+    # answered outside the access-log middleware, so the id header is set here
+    headers = {"X-Request-ID": request_id} if request_id else None
     return JSONResponse(
-        body("InternalError", f"internal error (request id {request_id or 'unknown'})"), 500
+        body("InternalError", f"internal error (request id {request_id or 'unknown'})"),
+        500,
+        headers=headers,
     )
 
 
