@@ -125,6 +125,15 @@ def test_json_output_of_ingest_build_related_popular_and_import_events(
 
     related = json.loads(runner.invoke(app, ["related", "a", "--k", "1", "--json"], env=env).stdout)
     assert related["kind"] == "related" and related["fallback"] is False
+    assert set(related["items"][0]) == {
+        "id",
+        "url",
+        "title",
+        "section",
+        "image",
+        "published_at",
+        "score",
+    }
     assert [item["id"] for item in related["items"]] == ["b"]
     popular = runner.invoke(app, ["popular", "--k", "1", "--window", "alltime", "--json"], env=env)
     assert [item["id"] for item in json.loads(popular.stdout)["items"]] == ["c"]

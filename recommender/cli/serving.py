@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -82,6 +83,12 @@ def list_document(ranked: RankedList) -> dict[str, Any]:
                 "url": item.card.url,
                 "title": item.card.title,
                 "section": item.card.section,
+                "image": item.card.image,
+                "published_at": (
+                    datetime.fromtimestamp(item.card.published_ts, UTC).isoformat()
+                    if item.card.published_ts
+                    else None
+                ),
                 "score": round(item.score, 6),
             }
             for item in ranked.items
