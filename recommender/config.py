@@ -106,6 +106,20 @@ class Settings(BaseSettings):
     default_k_popular: int = 6
     max_k: int = 50
 
+    # result cache: lists per (article, parameters); article writes invalidate exactly, so the
+    # TTL only bounds how late popularity shows; 0 for either turns the cache off
+    result_cache_size: int = Field(default=20_000, ge=0)
+    result_cache_ttl_seconds: float = Field(default=30.0, ge=0)
+    # HTTP caching of the lists: browser (max-age) and CDN (s-maxage) lifetimes; a CDN may
+    # serve a stale list this long while it fetches a fresh one
+    http_max_age_seconds: int = Field(default=30, ge=0)
+    http_s_maxage_seconds: int = Field(default=60, ge=0)
+    http_stale_while_revalidate_seconds: int = Field(default=30, ge=0)
+    # CDN purge hook: POSTed the surrogate keys of articles written (upsert, unpublish)
+    purge_url: str | None = None
+    purge_headers: dict[str, str] = Field(default_factory=dict)
+    purge_timeout_seconds: float = Field(default=5.0, gt=0)
+
     @property
     def db_path(self) -> Path:
         return self.data_dir / "recommender.db"

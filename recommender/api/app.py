@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from recommender import __version__
 from recommender.api import errors, prometheus
-from recommender.api.middleware import BodyLimit
+from recommender.api.middleware import BodyLimit, HeadAsGet
 from recommender.api.routes import admin, health, pages, reads, writes
 from recommender.config import Settings
 from recommender.service import RecommenderService
@@ -46,10 +46,11 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
         # the widget's click beacons go out with credentials; we authenticate with bearer tokens,
         # never cookies, so allowing credentials exposes nothing
         allow_credentials=True,
-        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE"],
         allow_headers=["Authorization", "Content-Type"],
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HeadAsGet)
     prometheus.install(app)
     errors.install(app)
     for router in (reads.router, writes.router, health.router, admin.router, pages.router):

@@ -84,6 +84,7 @@ class Ranker:
             fallback = self.popular(k, section=section, exclude={article_id, *exclude}, now=now)
             fallback.fallback = True
             fallback.kind = "related"
+            fallback.depends_on = frozenset({article_id})
             return fallback
         items = []
         for i in self._select(found, k, use_mmr):
@@ -100,7 +101,9 @@ class Ranker:
             for item in fill.items:
                 item.reasons["filled_from"] = "popular"
             items.extend(fill.items)
-        return RankedList(new_recommendation_id(), items, kind="related")
+        return RankedList(
+            new_recommendation_id(), items, kind="related", depends_on=frozenset({article_id})
+        )
 
     def candidates(
         self,
@@ -209,11 +212,12 @@ class Ranker:
     ) -> RankedList:
         now = time.time() if now is None else now
         excluded = set(exclude)
+        depends_on: frozenset[str] = frozenset()
         if context:
             # leave out the article being read and what its Lees-ook block already shows
-            excluded.add(context)
             shown = self.related(context, self.params.default_k_related, now=now)
-            excluded.update(item.card.id for item in shown.items)
+            depends_on = shown.article_ids() | {context}
+            excluded |= depends_on
         # most clicked first; when too few articles have clicks, the newest stories fill up
         by_clicks = (
             (article_id, "popularity") for article_id in self.popularity.ranked(now, window)
@@ -247,4 +251,4 @@ class Ranker:
             )
             for (card, source), score in zip(picked, scores, strict=True)
         ]
-        return RankedList(new_recommendation_id(), items, kind="popular")
+        return RankedList(new_recommendation_id(), items, kind="popular", depends_on=depends_on)

@@ -21,8 +21,10 @@ from recommender.index import VectorIndex
 from recommender.popularity import Popularity
 from recommender.ranking import RankedList, Ranker
 from recommender.ranking.ranker_file import read_ranker_file, served_half_life, served_weights
+from recommender.service.cache import CacheStats, ResultCache, changed_keys, url_key
 from recommender.service.jobs import RebuildJob, RebuildJobs
 from recommender.service.lifecycle import IndexLifecycle, ReloadResult
+from recommender.service.purge import PurgeHook
 from recommender.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,12 @@ class RecommenderService:
             lambda: build(settings, self._store, self._embedder),
             self._lifecycle.reload_if_changed,
         )
+        self._cache = ResultCache(settings.result_cache_size, settings.result_cache_ttl_seconds)
+        self._purge = (
+            PurgeHook(settings.purge_url, settings.purge_headers, settings.purge_timeout_seconds)
+            if settings.purge_url
+            else None
+        )
         self.ready = False
 
     @classmethod
@@ -115,6 +123,8 @@ class RecommenderService:
         # a rebuild still running would find its store closed under it; give it a moment
         self._jobs.wait(timeout=10)
         self._store.close()
+        if self._purge is not None:
+            self._purge.close()
 
     # index lifecycle and rebuilds --------------------------------------------------------------
 
@@ -162,8 +172,11 @@ class RecommenderService:
             index = self._ranker.index
             index.upsert(embedded.ids, embedded.vectors, embedded.hashes)
             index.remove([a.id for a in articles if not a.is_published])
+            changed = changed_keys(self._catalog, articles)
             for article in articles:
                 self._catalog.put(Card.of(article))
+            self._cache.invalidate(changed)
+        self._notify_purge(articles)
         return UpsertResult(len(articles), len(published))
 
     def unpublish(self, article_id: str) -> Article:
@@ -172,7 +185,20 @@ class RecommenderService:
         with self._lock:
             self._ranker.index.remove([article_id])
             self._catalog.put(Card.of(article))
+            self._cache.invalidate([article_id])
+        self._notify_purge([article])
         return article
+
+    def _notify_purge(self, articles: Sequence[Article]) -> None:
+        if self._purge is not None:
+            self._purge.notify(a.id for a in articles)
+
+    def cache_stats(self) -> CacheStats:
+        return self._cache.stats()
+
+    def wait_for_purges(self, timeout: float = 10.0) -> bool:
+        """Block until the purge hook has sent everything queued (tests, operators)."""
+        return self._purge is None or self._purge.wait_idle(timeout)
 
     def record_events(self, events: Sequence[Event]) -> int:
         self._store.add_events(events)
@@ -200,10 +226,13 @@ class RecommenderService:
         max_age_days: float | None = None,
         exclude: Collection[str] = (),
     ) -> RankedList:
-        with self._lock:
-            return self._ranker.related(
+        key = ("related", article_id, k, section, max_age_days, frozenset(exclude))
+        return self._cached(
+            key,
+            lambda: self._ranker.related(
                 article_id, k, section=section, max_age_days=max_age_days, exclude=exclude
-            )
+            ),
+        )
 
     def related_by_url(
         self,
@@ -217,7 +246,7 @@ class RecommenderService:
         """Lees ook for a page URL; an unknown URL gets the popular fallback, as an unknown id."""
         card = self._catalog.by_url(url)
         return self.related(
-            card.id if card else f"url:{url}",
+            card.id if card else url_key(url),
             k,
             section=section,
             max_age_days=max_age_days,
@@ -233,7 +262,24 @@ class RecommenderService:
         exclude: Collection[str] = (),
         context: str | None = None,
     ) -> RankedList:
-        with self._lock:
-            return self._ranker.popular(
+        key = ("popular", k, section, window, frozenset(exclude), context)
+        return self._cached(
+            key,
+            lambda: self._ranker.popular(
                 k, section=section, window=window, exclude=exclude, context=context
-            )
+            ),
+        )
+
+    def _cached(self, key: tuple[object, ...], rank: Callable[[], RankedList]) -> RankedList:
+        """A list from the result cache, or ranked and cached under the lock that writes
+        invalidate under (so a list ranked before a write is never stored after it)."""
+        cache = self._cache
+        if cache.enabled:
+            cached = cache.get(key, self._ranker.generation)
+            if cached is not None:
+                return cached
+        with self._lock:
+            ranked = rank()
+            if cache.enabled:
+                cache.put(key, ranked, ranked.article_ids(), self._ranker.generation)
+            return ranked
