@@ -121,7 +121,7 @@ class Ranker:
         if query is None:
             return None
         # over-fetch: the article itself, its copies and filtered items all come back too
-        ids, sims = self._index.search_arrays(query, self.params.candidates + 1)
+        ids, sims, rows = self._index.search_rows(query, self.params.candidates + 1)
         joined: list[str] = []
         if self.lexical is not None:
             # "more like this": lexical neighbours catch names and rare words embeddings blur
@@ -130,11 +130,15 @@ class Ranker:
             joined += itertools.islice(self.popularity.ranked(now), self.params.popular_candidates)
         if joined:
             seen = set(ids)
-            extra = [i for i in dict.fromkeys(joined) if i not in seen and i in self._index]
-            if extra:
-                ids = ids + extra
-                extra_sims = (self._index.vectors(extra) @ query).astype(np.float64)
-                sims = np.concatenate([sims, extra_sims])
+            extra = [i for i in dict.fromkeys(joined) if i not in seen]
+            extra_rows = self._index.rows(extra)
+            indexed = extra_rows >= 0
+            if indexed.any():
+                ids = ids + [i for i, ok in zip(extra, indexed.tolist(), strict=True) if ok]
+                extra_rows = extra_rows[indexed]
+                extra_sims = self._index.vectors_at(extra_rows) @ query
+                sims = np.concatenate([sims, extra_sims.astype(np.float64)])
+                rows = np.concatenate([rows, extra_rows])
         columns = self.catalog.columns
         slots = columns.slots(ids)
         keep = columns.passing(slots, article_id, exclude, section, max_age_days, now)
@@ -142,7 +146,9 @@ class Ranker:
         keep &= sims < self.params.near_duplicate_threshold
         kept = np.flatnonzero(keep)
         kept_ids = [ids[i] for i in kept.tolist()]
-        return self._scoring.from_columns(article_id, kept_ids, slots[kept], sims[kept], now)
+        found = self._scoring.from_columns(article_id, kept_ids, slots[kept], sims[kept], now)
+        found.rows = rows[kept]
+        return found
 
     def score_candidates(
         self,
@@ -176,7 +182,10 @@ class Ranker:
             return []
         # only the best-scored head can be picked: fetch vectors for it alone (hot path)
         head = np.argsort(-found.values, kind="stable")[: max(k * 10, 40)]
-        vectors = self._index.vectors([found.ids[i] for i in head.tolist()])
+        if found.rows is not None:
+            vectors = self._index.vectors_at(found.rows[head])
+        else:
+            vectors = self._index.vectors([found.ids[i] for i in head.tolist()])
         lam = self.params.mmr_lambda if use_mmr else 1.0
         picks = mmr_order(vectors, found.values[head], k, lam, self.params.near_duplicate_threshold)
         return [int(head[pick]) for pick in picks]

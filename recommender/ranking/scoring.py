@@ -35,6 +35,7 @@ class Scored:
     values: np.ndarray  # blended scores
     catalog: Catalog
     given_cards: list[Card] | None = field(default=None, repr=False)
+    rows: np.ndarray | None = field(default=None, repr=False)  # index rows, when known
 
     @property
     def cards(self) -> list[Card]:
