@@ -456,7 +456,7 @@ def serve(args: argparse.Namespace) -> None:
     if parts.index is not None:
         index = parts.index
         search = in_process(
-            lambda aid: index.search_arrays(index.vector(aid), SETTINGS.candidates + 1),  # type: ignore[arg-type]
+            lambda aid: index.search_rows(index.vector(aid), SETTINGS.candidates + 1),  # type: ignore[arg-type]
             lambda: None,
             args.n,
             args.inproc_budget,
