@@ -12,7 +12,7 @@ from recommender.config import PopularityConfig, RankingParams
 from recommender.events import Event
 from recommender.index import VectorIndex
 from recommender.popularity import Popularity
-from recommender.ranking import Ranker, Weights
+from recommender.ranking import FEATURES, Ranker, Weights
 from recommender.ranking.lexical import TfidfLexical
 from tests.ranking_reference import reference_features, reference_related, reference_scores
 
@@ -67,19 +67,7 @@ def random_ranker(seed: int, lexical: bool) -> Ranker:
     weights = Weights(
         {
             name: float(w)
-            for name, w in zip(
-                (
-                    "similarity",
-                    "lexical",
-                    "popularity",
-                    "freshness",
-                    "same_section",
-                    "tag_overlap",
-                    "entity_overlap",
-                ),
-                rng.uniform(0.05, 1.0, 7),
-                strict=True,
-            )
+            for name, w in zip(FEATURES, rng.uniform(0.05, 1.0, len(FEATURES)), strict=True)
         },
         without_entities={"similarity": 1.0, "popularity": 0.3, "freshness": 0.2},
     )

@@ -31,12 +31,8 @@ def list_response(
     """200 with the list, or 304 when the client's If-None-Match names its current ETag."""
     if ranked.fallback:
         request.app.state.fallback_counter.inc()
-    body, etag = rendered(ranked, explain)
-    headers = {
-        "ETag": etag,
-        "Cache-Control": cache_control(settings),
-        "Surrogate-Key": surrogate_keys(ranked.kind, ranked.article_ids()),
-    }
+    body, etag, keys = rendered(ranked, explain)
+    headers = {"ETag": etag, "Cache-Control": cache_control(settings), "Surrogate-Key": keys}
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=JSON, headers=headers)
@@ -62,8 +58,9 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return False
 
 
-def rendered(ranked: RankedList, explain: bool) -> tuple[bytes, str]:
-    """The JSON body and ETag of a list, computed once per list (the cache shares it)."""
+def rendered(ranked: RankedList, explain: bool) -> tuple[bytes, str, str]:
+    """The JSON body, ETag and surrogate keys of a list, computed once per list (the result
+    cache hands the same list, memo included, to every request it answers)."""
     memo_key = ("json", explain)
     done = ranked.memo.get(memo_key)
     if done is None:
@@ -83,9 +80,10 @@ def rendered(ranked: RankedList, explain: bool) -> tuple[bytes, str]:
             option=orjson.OPT_UTC_Z,
             default=str,
         )
-        done = ranked.memo[memo_key] = (body, etag)
-    body_and_etag: tuple[bytes, str] = done
-    return body_and_etag
+        keys = surrogate_keys(ranked.kind, ranked.article_ids())
+        done = ranked.memo[memo_key] = (body, etag, keys)
+    body_etag_keys: tuple[bytes, str, str] = done
+    return body_etag_keys
 
 
 def _item(card: Any, score: float, reasons: dict[str, Any] | None) -> dict[str, Any]:

@@ -218,13 +218,16 @@ class Ranker:
         exclude: Collection[str] = (),
         context: str | None = None,
         now: float | None = None,
+        shown: RankedList | None = None,
     ) -> RankedList:
+        """shown: the context's Lees-ook list when the caller has it (the service's cache)."""
         now = time.time() if now is None else now
         excluded = set(exclude)
         depends_on: frozenset[str] = frozenset()
         if context:
             # leave out the article being read and what its Lees-ook block already shows
-            shown = self.related(context, self.params.default_k_related, now=now)
+            if shown is None:
+                shown = self.related(context, self.params.default_k_related, now=now)
             depends_on = shown.article_ids() | {context}
             excluded |= depends_on
         # most clicked first; when too few articles have clicks, the newest stories fill up

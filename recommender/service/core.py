@@ -266,7 +266,13 @@ class RecommenderService:
         return self._cached(
             key,
             lambda: self._ranker.popular(
-                k, section=section, window=window, exclude=exclude, context=context
+                k,
+                section=section,
+                window=window,
+                exclude=exclude,
+                context=context,
+                # the context's Lees ook as the page shows it: from the cache, under the lock
+                shown=self.related(context, self.settings.default_k_related) if context else None,
             ),
         )
 
