@@ -201,3 +201,12 @@ def test_a_failing_purge_hook_is_logged_and_harmless(
         assert svc.related("cuba-1", 1).items  # the service carries on
     finally:
         svc.close()
+
+
+def test_head_requests_are_counted_under_their_route(client: TestClient) -> None:
+    client.head("/v1/articles/cuba-1/related")
+    text = client.get("/metrics").text
+    assert 'route="/v1/articles/{article_id}/related",status="200"' in text.replace(
+        'method="HEAD",', ""
+    )
+    assert 'method="HEAD"' in text

@@ -81,4 +81,10 @@ class HeadAsGet:
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, headers_only)
+        routed = {**scope, "method": "GET"}
+        try:
+            await self.app(routed, receive, headers_only)
+        finally:
+            # the metrics middleware outside labels requests by the route the router found
+            if "route" in routed:
+                scope["route"] = routed["route"]
