@@ -717,6 +717,9 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace, command: str
         "",
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         f"- Machine: {machine()}",
+        # other work on the machine skews every figure; ratios within one run stay comparable
+        "- Load average (1, 5, 15 min) when the report was written: "
+        + ", ".join(f"{x:.1f}" for x in os.getloadavg()),
         f"- Command: `{command}`",
         f"- Load: wrk -t1, {args.duration // 2} s at 1 connection and {args.duration} s at "
         f"{args.connections} connections per row after a 2 s warm-up, "
