@@ -59,6 +59,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         "RECOMMENDER_DATA_DIR": str(root / "var"),
         "RECOMMENDER_MODELS_DIR": str(root / "models"),
         "RECOMMENDER_API_TOKEN": "browser-test-token",
+        # a click reaches cached Populair lists within the result cache's TTL: keep it short
+        "RECOMMENDER_RESULT_CACHE_TTL_SECONDS": "2",
     }
     # the service ranks with the shipped weights when there are any, else with its defaults
     ranker = REPO / "models" / "ranker.json"
