@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from recommender.api import create_app
+from recommender.api import RecommendationOut, create_app
 from recommender.service import RecommenderService
 from tests.factories import auth, make_settings, small_corpus
 
@@ -65,7 +65,9 @@ def test_cache_headers_come_from_the_settings(tmp_path: Path) -> None:
 
 
 def test_the_body_keeps_the_documented_shape(client: TestClient) -> None:
-    body = client.get("/v1/articles/cuba-1/related?k=2&explain=true").json()
+    response = client.get("/v1/articles/cuba-1/related?k=2&explain=true")
+    RecommendationOut.model_validate_json(response.content)  # what OpenAPI documents
+    body = response.json()
     assert set(body) == {"recommendation_id", "kind", "fallback", "items"}
     item = body["items"][0]
     assert item["published_at"].endswith("Z")
