@@ -627,6 +627,17 @@ def fetch(url: str) -> Any:
         return json.loads(resp.read())
 
 
+def progress(label: str, measured: dict[str, Any], connections: int) -> None:
+    client, server = measured["client"], measured["server"]
+    print(
+        f"{label}: {client.get('rps', 0):,.0f} req/s, server p50 "
+        f"{server.get('p50_ms', math.nan):.2f} ms p99 {server.get('p99_ms', math.nan):.2f}"
+        f" ms (1 connection), client p99 {client.get('p99_ms', math.nan):.1f} ms "
+        f"({connections} connections)",
+        flush=True,
+    )
+
+
 def run_impl(
     impl: str, n: int, kind: str, args: argparse.Namespace, wrk: str, endpoints: list[str]
 ) -> dict[str, Any]:
@@ -675,13 +686,7 @@ def run_impl(
                 "server_loaded": loaded,
                 "hit_ratio": hit_ratio(cache_before, cache_counts(base)),
             }
-            print(
-                f"[{impl} {n:,}] {endpoint}: {client.get('rps', 0):,.0f} req/s, server p50 "
-                f"{server.get('p50_ms', math.nan):.2f} ms p99 {server.get('p99_ms', math.nan):.2f}"
-                f" ms (1 connection), client p99 {client.get('p99_ms', math.nan):.1f} ms "
-                f"({args.connections} connections)",
-                flush=True,
-            )
+            progress(f"[{impl} {n:,}] {endpoint}", result["http"][endpoint], args.connections)
         result["rss_serving"] = rss_bytes(proc.pid)
         return result
     finally:
@@ -747,6 +752,23 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace, command: str
         "| req/s vs /health/live | cache hits |",
         "|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    lines += http_rows(results)
+    lines += inprocess_table(results)
+    lines += memory_table(results)
+    lines += ["", "### Serialising one /related body (4 items)", ""]
+    lines += ["| library | µs per body |", "|---|---:|"]
+    lines += [f"| {name} | {us:.2f} |" for name, us in serialisers().items()]
+    lines.append("")
+    lines.append(
+        '≤ 1.00 in the last column meets the target "memory ≤ 1.3 × raw float32 vector bytes '
+        'plus metadata"; the id maps, catalogue and popularity columns are that metadata.'
+    )
+    return "\n".join(lines)
+
+
+def http_rows(results: list[dict[str, Any]]) -> list[str]:
+    """The rows of the HTTP table, one per server and endpoint."""
+    lines: list[str] = []
     naive = {
         (r["n"], e): v["client"].get("rps")
         for r in results
@@ -769,6 +791,12 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace, command: str
                 f"| {fmt(rps, 0)} | {fmt(v['client'].get('p99_ms'), 1)} | {ratio} "
                 f"| {to_live} | {hit_text} |"
             )
+    return lines
+
+
+def inprocess_table(results: list[dict[str, Any]]) -> list[str]:
+    """The in-process table: ranking calls without HTTP."""
+    lines: list[str] = []
     lines += [
         "",
         "### In-process ranking calls (no HTTP)",
@@ -796,6 +824,12 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace, command: str
             f"| {fmt(ip['related']['p99_ms'], 3)} | {fmt(ip['popular']['p50_ms'], 3)} "
             f"| {fmt(ip['popular']['p99_ms'], 3)} | {speed} | {fmt(search, 3)} |"
         )
+    return lines
+
+
+def memory_table(results: list[dict[str, Any]]) -> list[str]:
+    """The memory table of the service process."""
+    lines: list[str] = []
     lines += [
         "",
         "### Memory of the service process",
@@ -826,15 +860,7 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace, command: str
             f"| {r['rss_popularity'] / mb:,.0f} | {r['rss_start'] / mb:,.0f} "
             f"| {r['rss_serving'] / mb:,.0f} | {r['rss_serving'] / (1.3 * raw + meta):.2f} |"
         )
-    lines += ["", "### Serialising one /related body (4 items)", ""]
-    lines += ["| library | µs per body |", "|---|---:|"]
-    lines += [f"| {name} | {us:.2f} |" for name, us in serialisers().items()]
-    lines.append("")
-    lines.append(
-        '≤ 1.00 in the last column meets the target "memory ≤ 1.3 × raw float32 vector bytes '
-        'plus metadata"; the id maps, catalogue and popularity columns are that metadata.'
-    )
-    return "\n".join(lines)
+    return lines
 
 
 def acceptance(results: list[dict[str, Any]]) -> list[str]:
