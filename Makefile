@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.13.0
 RECOMMENDER_API_TOKEN ?= dev-token
 export RECOMMENDER_API_TOKEN
 
-.PHONY: all install run test test-fast test-slow lint browser bench clean
+.PHONY: all install run test test-fast test-slow lint browser services bench clean
 
 all: lint test-fast
 
@@ -27,13 +27,17 @@ run: install
 browser:
 	bash scripts/install_browser.sh
 
+# PostgreSQL and Redis for the backend tests; the embedded default needs neither
+services:
+	bash scripts/start_services.sh
+
 lint: install
 	$(BIN)/ruff check recommender tests scripts
 	$(BIN)/ruff format --check recommender tests scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: install browser lint
+test: install browser lint services
 	$(BIN)/pytest
 
 test-fast: install

@@ -50,6 +50,23 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     models_dir: Path = Path("models")
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "FULL"
+    # articles, events and the embedding cache: sqlite:///<path> (default: <data_dir>/
+    # recommender.db) or postgresql://user@host:port/db, shared by every replica
+    database_url: str | None = None
+    # a write waits this long for a database connection before it answers 503
+    database_timeout_seconds: float = 3.0
+    database_pool_size: int = 8
+    # shared popularity counters, session de-duplication and the change feed; unset: in
+    # process (one replica only)
+    redis_url: str | None = None
+    # every key starts with this, so several sites (or test runs) can share one Redis
+    redis_prefix: str = "recommender"
+    # a replica reads the popularity head (this many articles per window) from Redis at most
+    # this often and serves from that copy in between, also while Redis is down
+    redis_snapshot_size: int = 5_000
+    redis_refresh_seconds: float = 0.5
+    # replicas catch up with the store this often even when no change-feed message arrives
+    feed_poll_seconds: float = 5.0
 
     # security: write endpoints need this bearer token; with none set, writes are refused
     api_token: SecretStr | None = None
@@ -109,6 +126,10 @@ class Settings(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.data_dir / "recommender.db"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.db_path}"
 
     @property
     def index_root(self) -> Path:

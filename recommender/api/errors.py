@@ -16,6 +16,8 @@ from recommender.errors import (
     IndexNotFound,
     InvalidInput,
     RecommenderError,
+    SharedStateUnavailable,
+    StoreUnavailable,
 )
 
 # the one place domain errors become HTTP status codes; any other named error is a 400
@@ -25,6 +27,8 @@ STATUS_OF: dict[type[RecommenderError], int] = {
     IndexMismatch: 500,
     IndexNotFound: 503,
     BuildInProgress: 409,
+    StoreUnavailable: 503,
+    SharedStateUnavailable: 503,
 }
 
 

@@ -3,6 +3,7 @@ with each other. The API and the CLI both drive this one object, through its met
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -15,14 +16,16 @@ from recommender.build import BuildResult, build_index
 from recommender.catalog import Card, Catalog
 from recommender.config import Settings
 from recommender.embedding import Embedder, create_embedder, embed_articles
-from recommender.errors import ArticleNotFound
+from recommender.errors import ArticleNotFound, SharedStateUnavailable
 from recommender.events import Event
 from recommender.index import VectorIndex
-from recommender.popularity import Popularity
+from recommender.popularity import PopularityCounters
 from recommender.ranking import RankedList, Ranker
 from recommender.ranking.ranker_file import read_ranker_file, served_half_life, served_weights
+from recommender.redis_state import RedisPopularity
 from recommender.service.jobs import RebuildJob, RebuildJobs
 from recommender.service.lifecycle import IndexLifecycle, ReloadResult
+from recommender.service.shared import SharedUpkeep, open_feed, open_popularity
 from recommender.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -44,7 +47,7 @@ class RecommenderService:
         *,
         build: BuildFunction = build_index,
         catalog: Catalog | None = None,
-        popularity: Popularity | None = None,
+        popularity: PopularityCounters | None = None,
         index: VectorIndex | None = None,
     ) -> None:
         """catalog, popularity and index: pre-built parts (benchmarks, tests); by default they
@@ -55,9 +58,11 @@ class RecommenderService:
         self._catalog = catalog or Catalog()
         # read once: both the blend and the half-life come from the same ranker file
         ranker_file = read_ranker_file(settings.resolved_ranker_path)
-        self._popularity = popularity or Popularity(
-            settings.popularity_config(served_half_life(settings, ranker_file))
+        self._popularity = popularity or open_popularity(
+            settings, settings.popularity_config(served_half_life(settings, ranker_file))
         )
+        shared = self._popularity if isinstance(self._popularity, RedisPopularity) else None
+        self._feed = open_feed(settings)
         self._weights = served_weights(settings, ranker_file)
         self._ranker = Ranker(
             index or VectorIndex(self._embedder.dim, self._embedder.name),
@@ -70,6 +75,14 @@ class RecommenderService:
         self._lock = threading.RLock()
         self._lifecycle = IndexLifecycle(
             settings, self._store, self._embedder, self._catalog, self._ranker, self._lock
+        )
+        self._upkeep = SharedUpkeep(
+            self._store, self._lifecycle, shared, self._feed, settings.feed_poll_seconds
+        )
+        # in-process counters share the service lock; Redis counters are safe on their own and
+        # must not hold readers up for a round trip
+        self._count_lock: contextlib.AbstractContextManager[Any] = (
+            contextlib.nullcontext() if shared else self._lock
         )
         self._jobs = RebuildJobs(
             lambda: build(settings, self._store, self._embedder),
@@ -85,7 +98,7 @@ class RecommenderService:
         embedder: Embedder,
         catalog: Catalog,
         index: VectorIndex,
-        popularity: Popularity,
+        popularity: PopularityCounters,
     ) -> RecommenderService:
         """A ready service over pre-built parts (benchmarks, tests): nothing is loaded from the
         store, which stays empty at settings.db_path."""
@@ -97,7 +110,10 @@ class RecommenderService:
         """Load everything from disk: catalogue, index (reconciled with the store), events."""
         started = time.perf_counter()
         reconciled = self._lifecycle.load_at_start()
-        counted = self._popularity.record_many(self._store.iter_events())
+        if self._upkeep.popularity is None:
+            counted = self._popularity.record_many(self._store.iter_events())
+        else:  # shared counters already hold the log; fill them only when Redis is empty
+            counted = self._upkeep.count_backlog()
         self.ready = True
         log.info(
             "service.started",
@@ -112,6 +128,7 @@ class RecommenderService:
 
     def close(self) -> None:
         self._lifecycle.stop_watching()
+        self._upkeep.stop()
         # a rebuild still running would find its store closed under it; give it a moment
         self._jobs.wait(timeout=10)
         self._store.close()
@@ -122,10 +139,14 @@ class RecommenderService:
         return self._lifecycle.reload_if_changed(force)
 
     def start_watching(self, interval: float) -> None:
+        """Poll for new index builds and, with shared state, follow the other replicas."""
         self._lifecycle.start_watching(interval)
+        if self.settings.redis_url is not None:
+            self._upkeep.start()
 
     def stop_watching(self) -> None:
         self._lifecycle.stop_watching()
+        self._upkeep.stop()
 
     def start_rebuild(self) -> RebuildJob:
         return self._jobs.start()
@@ -139,8 +160,15 @@ class RecommenderService:
     def health(self) -> dict[str, Any]:
         """What /health/ready reports of a started service."""
         folder = self._lifecycle.folder
+        problems = [
+            problem
+            for problem in (self._store.health_problem(), self._popularity.health_problem())
+            if problem
+        ]
         return {
-            "status": "ready",
+            # degraded: reads still serve from local state (see README, "Replicas")
+            "status": "degraded" if problems else "ready",
+            "reasons": problems,
             "articles": len(self._catalog),
             "indexed": len(self._ranker.index),
             "index_folder": folder.name if folder else None,
@@ -157,7 +185,7 @@ class RecommenderService:
         embedded = embed_articles(
             self._store, self._embedder, published, self.settings.embed_max_words
         )
-        self._store.upsert_articles(articles)
+        self._publish(self._store.upsert_articles(articles))
         with self._lock:
             index = self._ranker.index
             index.upsert(embedded.ids, embedded.vectors, embedded.hashes)
@@ -168,16 +196,32 @@ class RecommenderService:
 
     def unpublish(self, article_id: str) -> Article:
         article = self.get_article(article_id).model_copy(update={"status": "unpublished"})
-        self._store.upsert_articles([article])
+        self._publish(self._store.upsert_articles([article]))
         with self._lock:
             self._ranker.index.remove([article_id])
             self._catalog.put(Card.of(article))
         return article
 
+    def _publish(self, seq: int) -> None:
+        """Tell the other replicas; if Redis is down they catch up by polling the store."""
+        if self._feed is not None:
+            try:
+                self._feed.publish(seq)
+            except SharedStateUnavailable as exc:
+                log.warning("feed.publish_failed", extra={"seq": seq, "reason": str(exc)})
+
     def record_events(self, events: Sequence[Event]) -> int:
-        self._store.add_events(events)
-        with self._lock:
-            return self._popularity.record_many(events)
+        """Store first (a failure there is a 503 and nothing is acknowledged), then count.
+        Events Redis could not count stay marked in the store; the upkeep counts them once
+        Redis is back. Returns how many were counted now."""
+        seqs = self._store.add_events(events)
+        try:
+            with self._count_lock:
+                return self._popularity.record_many(events)
+        except SharedStateUnavailable as exc:
+            self._store.mark_uncounted(seqs)
+            log.warning("events.count_deferred", extra={"events": len(seqs), "reason": str(exc)})
+            return 0
 
     # reads ------------------------------------------------------------------------------------
 

@@ -1,6 +1,10 @@
-"""Storage: the protocols the service depends on, and their backends (SQLite, in memory)."""
+"""Storage: the protocols the service depends on, and their backends (SQLite, PostgreSQL, in
+memory). `open_store` picks one by the settings' database URL."""
+
+from pathlib import Path
 
 from recommender.config import Settings
+from recommender.errors import InvalidInput
 from recommender.store.memory import MemoryStore
 from recommender.store.protocols import ArticleStore, EventLog, Store, VectorCache
 from recommender.store.sqlite import SqliteStore
@@ -15,7 +19,23 @@ __all__ = [
     "open_store",
 ]
 
+SQLITE_PREFIX = "sqlite:///"
 
-def open_store(settings: Settings) -> SqliteStore:
-    """The store the settings name: the SQLite file under the data dir."""
-    return SqliteStore(settings.db_path, settings.sqlite_synchronous)
+
+def open_store(settings: Settings) -> Store:
+    """The store the database URL names: `sqlite:///<path>` (the default, a file under the data
+    dir) or `postgresql://...`."""
+    url = settings.resolved_database_url
+    if url.startswith(SQLITE_PREFIX):
+        return SqliteStore(Path(url[len(SQLITE_PREFIX) :]), settings.sqlite_synchronous)
+    if url.startswith(("postgresql://", "postgres://")):
+        # imported here: the embedded default never loads the PostgreSQL driver
+        from recommender.store.postgres import PostgresStore
+
+        return PostgresStore(
+            url, pool_size=settings.database_pool_size, timeout=settings.database_timeout_seconds
+        )
+    raise InvalidInput(
+        "RECOMMENDER_DATABASE_URL must start with sqlite:/// or postgresql://,"
+        f" not {url.split(':', 1)[0]!r}"
+    )

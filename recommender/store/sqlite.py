@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,33 +17,9 @@ import numpy as np
 
 from recommender.articles import Article
 from recommender.events import Event
+from recommender.store.migrations import SQLITE, SQLITE_TRACKING, pending
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS articles (
-    id TEXT PRIMARY KEY,
-    data TEXT NOT NULL,
-    status TEXT NOT NULL,
-    url TEXT,
-    seq INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS articles_url ON articles(url);
-CREATE INDEX IF NOT EXISTS articles_seq ON articles(seq);
-CREATE TABLE IF NOT EXISTS embeddings (
-    key TEXT PRIMARY KEY,
-    dim INTEGER NOT NULL,
-    vector BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts REAL NOT NULL,
-    type TEXT NOT NULL,
-    article_id TEXT NOT NULL,
-    session_id TEXT,
-    recommendation_id TEXT,
-    position INTEGER
-);
-CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
-"""
+EVENT_COLUMNS = "ts, type, article_id, session_id, recommendation_id, position"
 
 
 class SqliteStore:
@@ -55,7 +32,29 @@ class SqliteStore:
         # FULL: an acknowledged write survives power loss, not only a process crash
         self._conn.execute(f"PRAGMA synchronous={synchronous}")
         self._conn.execute("PRAGMA busy_timeout=10000")
-        self._conn.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        # BEGIN IMMEDIATE: a second process opening the same file waits, then finds it done
+        with self._write() as conn:
+            conn.execute(SQLITE_TRACKING)
+            applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            for migration in pending(SQLITE, applied):
+                for statement in migration.statements:
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?,?,?)",
+                    (migration.version, migration.name, time.time()),
+                )
+
+    def schema_version(self) -> int:
+        with self._lock:
+            row = self._conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+        return int(row[0] or 0)
+
+    def health_problem(self) -> str | None:
+        """An embedded file is there as long as the process is."""
+        return None
 
     def close(self) -> None:
         with self._lock:
@@ -146,17 +145,41 @@ class SqliteStore:
 
     # events -----------------------------------------------------------------------------------
 
-    def add_events(self, events: Sequence[Event]) -> None:
+    def add_events(self, events: Sequence[Event], counted: bool = True) -> list[int]:
+        """Append durably; returns the events' sequence numbers, in order."""
+        if not events:
+            return []
         with self._write() as conn:
             conn.executemany(
-                "INSERT INTO events"
-                " (ts, type, article_id, session_id, recommendation_id, position)"
-                " VALUES (?,?,?,?,?,?)",
+                f"INSERT INTO events ({EVENT_COLUMNS}, counted) VALUES (?,?,?,?,?,?,?)",
                 [
                     (e.ts, e.type, e.article_id, e.session_id, e.recommendation_id, e.position)
+                    + (int(counted),)
                     for e in events
                 ],
             )
+            # one writer under BEGIN IMMEDIATE: the batch got consecutive numbers
+            last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+        return list(range(last - len(events) + 1, last + 1))
+
+    def mark_uncounted(self, seqs: Sequence[int]) -> None:
+        with self._write() as conn:
+            conn.executemany("UPDATE events SET counted = 0 WHERE seq = ?", [(s,) for s in seqs])
+
+    def take_uncounted(self, count: Callable[[list[Event]], object], limit: int = 1_000) -> int:
+        """Hand the oldest events not yet counted to `count`; they are marked counted only when
+        it returns (an exception leaves them for the next try)."""
+        with self._write() as conn:
+            rows = conn.execute(
+                f"SELECT seq, {EVENT_COLUMNS} FROM events WHERE counted = 0 ORDER BY seq LIMIT ?",
+                (limit,),
+            ).fetchall()
+            if rows:
+                count([Event(*row[1:]) for row in rows])
+                conn.executemany(
+                    "UPDATE events SET counted = 1 WHERE seq = ?", [(row[0],) for row in rows]
+                )
+        return len(rows)
 
     def iter_events(self, since_ts: float = 0.0, chunk: int = 20_000) -> Iterator[Event]:
         """Events in time order, streamed in chunks."""
@@ -164,7 +187,7 @@ class SqliteStore:
         while True:
             with self._lock:
                 rows = self._conn.execute(
-                    "SELECT seq, ts, type, article_id, session_id, recommendation_id, position"
+                    f"SELECT seq, {EVENT_COLUMNS}"
                     " FROM events WHERE seq > ? AND ts >= ? ORDER BY seq LIMIT ?",
                     (last_seq, since_ts, chunk),
                 ).fetchall()

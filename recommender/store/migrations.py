@@ -1,0 +1,88 @@
+"""Versioned schema migrations for both SQL backends. Each database records the versions it
+has in `schema_migrations`; opening a store applies the missing ones in order, in one
+transaction, so two processes opening the same database at once cannot both apply one.
+
+Add a change as a new version at the end of both lists; never edit an applied one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+SQLITE_TRACKING = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations"
+    " (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+)
+POSTGRES_TRACKING = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations"
+    " (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+    " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+)
+
+SQLITE: tuple[Migration, ...] = (
+    # IF NOT EXISTS: databases made before versioning already have these tables
+    Migration(
+        1,
+        "articles, embeddings, events",
+        (
+            "CREATE TABLE IF NOT EXISTS articles (id TEXT PRIMARY KEY, data TEXT NOT NULL,"
+            " status TEXT NOT NULL, url TEXT, seq INTEGER NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS articles_url ON articles(url)",
+            "CREATE INDEX IF NOT EXISTS articles_seq ON articles(seq)",
+            "CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, dim INTEGER NOT NULL,"
+            " vector BLOB NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " ts REAL NOT NULL, type TEXT NOT NULL, article_id TEXT NOT NULL, session_id TEXT,"
+            " recommendation_id TEXT, position INTEGER)",
+            "CREATE INDEX IF NOT EXISTS events_ts ON events(ts)",
+        ),
+    ),
+    Migration(
+        2,
+        "events not yet counted by the shared popularity",
+        (
+            "ALTER TABLE events ADD COLUMN counted INTEGER NOT NULL DEFAULT 1",
+            "CREATE INDEX events_uncounted ON events(seq) WHERE counted = 0",
+        ),
+    ),
+)
+
+POSTGRES: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "articles, embeddings, events",
+        (
+            # byte order (C), as SQLite: keyset paging by id compares and sorts the same way
+            'CREATE TABLE articles (id TEXT COLLATE "C" PRIMARY KEY, data TEXT NOT NULL,'
+            " status TEXT NOT NULL, url TEXT, seq BIGINT NOT NULL)",
+            "CREATE INDEX articles_url ON articles(url)",
+            "CREATE INDEX articles_seq ON articles(seq)",
+            "CREATE TABLE embeddings (key TEXT PRIMARY KEY, dim INTEGER NOT NULL,"
+            " vector BYTEA NOT NULL)",
+            "CREATE TABLE events (seq BIGSERIAL PRIMARY KEY, ts DOUBLE PRECISION NOT NULL,"
+            " type TEXT NOT NULL, article_id TEXT NOT NULL, session_id TEXT,"
+            " recommendation_id TEXT, position INTEGER)",
+            "CREATE INDEX events_ts ON events(ts)",
+        ),
+    ),
+    Migration(
+        2,
+        "events not yet counted by the shared popularity",
+        (
+            "ALTER TABLE events ADD COLUMN counted BOOLEAN NOT NULL DEFAULT TRUE",
+            "CREATE INDEX events_uncounted ON events(seq) WHERE NOT counted",
+        ),
+    ),
+)
+
+
+def pending(migrations: tuple[Migration, ...], applied: set[int]) -> list[Migration]:
+    return [m for m in migrations if m.version not in applied]

@@ -1,0 +1,223 @@
+"""PostgreSQL store: articles, the embedding cache and events, shared by every replica. The only
+psycopg user.
+
+A connection pool; every method is one transaction on one pooled connection. A database that
+cannot be reached becomes StoreUnavailable (HTTP 503) after `timeout` seconds, never a hang.
+The schema lives in the search_path's first schema, so one database can hold several
+(`postgresql://host/db?options=-csearch_path%3Dsite_a`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from recommender.articles import Article
+from recommender.errors import StoreUnavailable
+from recommender.events import Event
+from recommender.store.migrations import POSTGRES, POSTGRES_TRACKING, pending
+
+log = logging.getLogger(__name__)
+
+EVENT_COLUMNS = "ts, type, article_id, session_id, recommendation_id, position"
+# advisory lock keys, per schema: the migration runner, and the article batch numbering
+MIGRATE_LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':migrate'))"
+ARTICLES_LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':articles'))"
+
+
+class PostgresStore:
+    def __init__(self, url: str, *, pool_size: int = 8, timeout: float = 3.0) -> None:
+        self.url = url
+        self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max(1, pool_size),
+            timeout=timeout,
+            # a connection broken by a database restart is replaced before use, not failed on
+            check=ConnectionPool.check_connection,
+            kwargs={"connect_timeout": max(1, round(timeout))},
+            open=False,
+            name="recommender",
+        )
+        try:
+            self._pool.open(wait=True, timeout=timeout)
+        except PoolTimeout as exc:
+            self._pool.close()
+            raise StoreUnavailable(f"cannot connect to the database: {exc}") from exc
+        self._migrate()
+
+    def close(self) -> None:
+        self._pool.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+        """One transaction: committed when the block ends, rolled back when it raises."""
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise StoreUnavailable(f"database unavailable: {exc}") from exc
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        with self._transaction() as conn:
+            row = conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def _migrate(self) -> None:
+        with self._transaction() as conn:
+            conn.execute(MIGRATE_LOCK)
+            conn.execute(POSTGRES_TRACKING)
+            applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            for migration in pending(POSTGRES, applied):
+                for statement in migration.statements:
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                    (migration.version, migration.name),
+                )
+                log.info("store.migrated", extra={"version": migration.version})
+
+    def schema_version(self) -> int:
+        return int(self._one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
+
+    def health_problem(self) -> str | None:
+        try:
+            with self._pool.connection(timeout=1.0) as conn:
+                conn.execute("SELECT 1")
+        except (psycopg.Error, PoolTimeout) as exc:
+            return f"database unreachable: {type(exc).__name__}"
+        return None
+
+    # articles --------------------------------------------------------------------------------
+
+    def upsert_articles(self, articles: Sequence[Article]) -> int:
+        """Insert or replace; returns the change sequence number given to this batch. Batches
+        are numbered under a lock held to commit, so a reader that has seen number n has seen
+        every batch before it (replicas catch up with `iter_articles(since_seq=n)`)."""
+        with self._transaction() as conn:
+            conn.execute(ARTICLES_LOCK)
+            row = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM articles").fetchone()
+            seq = int(row[0]) if row else 1
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO articles (id, data, status, url, seq) VALUES (%s,%s,%s,%s,%s)"
+                    " ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data,"
+                    " status = EXCLUDED.status, url = EXCLUDED.url, seq = EXCLUDED.seq",
+                    [(a.id, a.model_dump_json(), a.status, a.url, seq) for a in articles],
+                )
+        return seq
+
+    def get_article(self, article_id: str) -> Article | None:
+        data = self._one("SELECT data FROM articles WHERE id = %s", (article_id,))
+        return None if data is None else Article.model_validate_json(data)
+
+    def iter_articles(self, chunk: int = 2_000, since_seq: int = 0) -> Iterator[Article]:
+        """All articles (published or not) changed after since_seq, in id order, streamed."""
+        last = ""
+        while True:
+            with self._transaction() as conn:
+                rows = conn.execute(
+                    "SELECT id, data FROM articles WHERE id > %s AND seq > %s ORDER BY id LIMIT %s",
+                    (last, since_seq, chunk),
+                ).fetchall()
+            if not rows:
+                return
+            for _, data in rows:
+                yield Article.model_validate_json(data)
+            last = rows[-1][0]
+
+    def count_published(self) -> int:
+        return int(self._one("SELECT COUNT(*) FROM articles WHERE status = 'published'"))
+
+    def max_seq(self) -> int:
+        return int(self._one("SELECT COALESCE(MAX(seq), 0) FROM articles"))
+
+    # embedding cache ----------------------------------------------------------------------------
+
+    def get_embeddings(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        if not keys:
+            return {}
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT key, vector FROM embeddings WHERE key = ANY(%s)", (list(keys),)
+            ).fetchall()
+        return {key: np.frombuffer(bytes(blob), dtype=np.float32) for key, blob in rows}
+
+    def put_embeddings(self, items: Iterable[tuple[str, np.ndarray]]) -> None:
+        rows = [
+            (key, int(vec.shape[0]), np.asarray(vec, np.float32).tobytes()) for key, vec in items
+        ]
+        if not rows:
+            return
+        with self._transaction() as conn, conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO embeddings (key, dim, vector) VALUES (%s, %s, %s)"
+                " ON CONFLICT (key) DO UPDATE SET dim = EXCLUDED.dim, vector = EXCLUDED.vector",
+                rows,
+            )
+
+    # events -----------------------------------------------------------------------------------
+
+    def add_events(self, events: Sequence[Event], counted: bool = True) -> list[int]:
+        """Append durably in one statement; returns the events' sequence numbers."""
+        if not events:
+            return []
+        columns = list(zip(*(_event_row(e) for e in events), strict=True))
+        with self._transaction() as conn:
+            rows = conn.execute(
+                f"INSERT INTO events ({EVENT_COLUMNS}, counted)"
+                " SELECT *, %s FROM unnest(%s::float8[], %s::text[], %s::text[], %s::text[],"
+                " %s::text[], %s::int4[]) RETURNING seq",
+                [counted, *(list(column) for column in columns)],
+            ).fetchall()
+        return sorted(int(row[0]) for row in rows)
+
+    def mark_uncounted(self, seqs: Sequence[int]) -> None:
+        with self._transaction() as conn:
+            conn.execute("UPDATE events SET counted = FALSE WHERE seq = ANY(%s)", (list(seqs),))
+
+    def take_uncounted(self, count: Callable[[list[Event]], object], limit: int = 1_000) -> int:
+        """Hand the oldest uncounted events to `count`, marked counted only when it returns.
+        SKIP LOCKED: replicas draining at once take different events."""
+        with self._transaction() as conn:
+            rows = conn.execute(
+                f"SELECT seq, {EVENT_COLUMNS} FROM events WHERE NOT counted"
+                " ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED",
+                (limit,),
+            ).fetchall()
+            if rows:
+                count([Event(*row[1:]) for row in rows])
+                conn.execute(
+                    "UPDATE events SET counted = TRUE WHERE seq = ANY(%s)",
+                    ([row[0] for row in rows],),
+                )
+        return len(rows)
+
+    def iter_events(self, since_ts: float = 0.0, chunk: int = 20_000) -> Iterator[Event]:
+        """Events in the order they were written, streamed in chunks."""
+        last_seq = 0
+        while True:
+            with self._transaction() as conn:
+                rows = conn.execute(
+                    f"SELECT seq, {EVENT_COLUMNS} FROM events"
+                    " WHERE seq > %s AND ts >= %s ORDER BY seq LIMIT %s",
+                    (last_seq, since_ts, chunk),
+                ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield Event(*row[1:])
+            last_seq = rows[-1][0]
+
+    def count_events(self) -> int:
+        return int(self._one("SELECT COUNT(*) FROM events"))
+
+
+def _event_row(e: Event) -> tuple[Any, ...]:
+    return (e.ts, e.type, e.article_id, e.session_id, e.recommendation_id, e.position)
