@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from recommender import __version__
+from recommender import __version__, logs
 from recommender.api import errors, prometheus
 from recommender.api.middleware import BodyLimit
 from recommender.api.routes import admin, health, pages, reads, writes
@@ -55,3 +55,10 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
     for router in (reads.router, writes.router, health.router, admin.router, pages.router):
         app.include_router(router)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one `recommender serve --workers N` process: settings from the environment,
+    its own service started in the lifespan."""
+    logs.configure("INFO")
+    return create_app(Settings())

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from recommender import logs
-from recommender.cli.common import fails_cleanly, out, started_service
+from recommender.cli.common import err, fails_cleanly, out, started_service
 from recommender.config import Settings
 from recommender.ranking import RankedList
 
@@ -17,6 +17,9 @@ from recommender.ranking import RankedList
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="processes; more than 1 needs RECOMMENDER_REDIS_URL")
+    ] = 1,
 ) -> None:
     """Run the HTTP API. A new index written by `recommender build` is picked up by polling
     models/index/CURRENT (RECOMMENDER_INDEX_POLL_SECONDS) or POST /v1/admin/reload."""
@@ -27,20 +30,35 @@ def serve(
 
     logs.configure("INFO")
     settings = Settings()
+    if workers > 1 and settings.redis_url is None:
+        # without Redis each process would count its own clicks and miss the others' articles
+        err.print(
+            "error: --workers above 1 needs RECOMMENDER_REDIS_URL (shared popularity)",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(2)
     # start here, not in the ASGI lifespan: a missing or corrupt index must end in one line on
     # stderr and exit code 2, not in uvicorn's start-up traceback
     service = RecommenderService(settings)
     try:
         service.start()
-        uvicorn.run(
-            create_app(settings, service),
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-        )
+        if workers == 1:
+            app = create_app(settings, service)
+            uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+            return
     finally:
         service.close()
+    # each worker process loads its own service; the one above only checked that it loads
+    uvicorn.run(
+        "recommender.api.app:app_from_environment",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+    )
 
 
 def _print_list(ranked: RankedList, title: str) -> None:
