@@ -31,31 +31,46 @@ from recommender.popularity import LN2, T0, log_scaled, trending
 
 log = logging.getLogger(__name__)
 
-# KEYS: short, long, alltime counters, the session's de-duplication key (or "")
-# ARGV: member, log(weight), event time, short rate, long rate, de-duplication seconds
-COUNT_EVENT = """
-if KEYS[4] ~= '' then
-  local last = redis.call('GET', KEYS[4])
-  if last and math.abs(tonumber(ARGV[3]) - tonumber(last)) < tonumber(ARGV[6]) then
-    return 0
-  end
-  redis.call('SET', KEYS[4], ARGV[3], 'EX', math.max(1, math.ceil(tonumber(ARGV[6]))))
-end
-local function add(key, rate)
-  local term = tonumber(ARGV[2]) + rate * (tonumber(ARGV[3]) - ORIGIN)
-  local current = redis.call('ZSCORE', KEYS[key], ARGV[1])
+# Counts a batch of events in one call (a Redis round trip per event cost ~10x more).
+# KEYS: short, long, alltime counters, then per event its reader's de-duplication key (or "")
+# ARGV: short rate, long rate, de-duplication seconds, then per event: member, log(weight), time
+COUNT_EVENTS = """
+local rates = {tonumber(ARGV[1]), tonumber(ARGV[2]), 0}
+local window = tonumber(ARGV[3])
+local function add(key, member, term)
+  local current = redis.call('ZSCORE', key, member)
   if current then
     current = tonumber(current)
     local high, low = math.max(current, term), math.min(current, term)
     term = high + math.log(1 + math.exp(low - high))
   end
-  redis.call('ZADD', KEYS[key], string.format('%.17g', term), ARGV[1])
+  redis.call('ZADD', key, string.format('%.17g', term), member)
 end
-add(1, tonumber(ARGV[4]))
-add(2, tonumber(ARGV[5]))
-add(3, 0)
-return 1
+local counted = 0
+for i = 1, #KEYS - 3 do
+  local member, weight, ts = ARGV[3 * i + 1], tonumber(ARGV[3 * i + 2]), tonumber(ARGV[3 * i + 3])
+  local seen, fresh = KEYS[3 + i], true
+  if seen ~= '' then
+    local last = redis.call('GET', seen)
+    if last and math.abs(ts - tonumber(last)) < window then
+      fresh = false
+    else
+      redis.call('SET', seen, ARGV[3 * i + 3], 'EX', math.max(1, math.ceil(window)))
+    end
+  end
+  if fresh then
+    for k = 1, 3 do
+      add(KEYS[k], member, weight + rates[k] * (ts - ORIGIN))
+    end
+    counted = counted + 1
+  end
+end
+return counted
 """.replace("ORIGIN", repr(T0))
+
+
+# events per script call: one call blocks Redis for its duration (~1 ms per 100 events)
+SCRIPT_BATCH = 500
 
 
 def connect(url: str, timeout: float = 0.5, read_timeout: float | None = None) -> redis.Redis:
@@ -129,7 +144,7 @@ class RedisPopularity:
             "view": config.view_weight,
             "impression": config.impression_weight,
         }
-        self._count = client.register_script(COUNT_EVENT)
+        self._count = client.register_script(COUNT_EVENTS)
         self._head = _Head()
         self._lock = threading.Lock()
         self._retry_at = 0.0
@@ -146,15 +161,15 @@ class RedisPopularity:
         if not weighted:
             return 0
         windows = [f"{self.key}:pop:{name}" for name in ("short", "long", "alltime")]
+        window = self.config.session_dedup_minutes * 60
         pipe = self.client.pipeline(transaction=True)
-        for event, weight in weighted:
-            seen = f"{self.key}:seen:{event.session_id}:{event.article_id}"
-            args = (event.article_id, math.log(weight), event.ts, *self.rates)
-            self._count(
-                keys=[*windows, seen if event.session_id else ""],
-                args=[*args, self.config.session_dedup_minutes * 60],
-                client=pipe,
-            )
+        for start in range(0, len(weighted), SCRIPT_BATCH):
+            keys, args = list(windows), [*self.rates, window]
+            for event, weight in weighted[start : start + SCRIPT_BATCH]:
+                seen = f"{self.key}:seen:{event.session_id}:{event.article_id}"
+                keys.append(seen if event.session_id else "")
+                args += [event.article_id, math.log(weight), event.ts]
+            self._count(keys=keys, args=args, client=pipe)
         try:
             return sum(int(counted) for counted in pipe.execute())
         except redis.RedisError as exc:

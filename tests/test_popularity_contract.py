@@ -55,6 +55,10 @@ def test_one_session_counts_once_within_the_window(backend: Factory) -> None:
     assert not popularity.record(Event(T + 60, "click", "a", "s1"))
     assert popularity.record(Event(T + 31 * 60, "click", "a", "s1"))
     assert not popularity.record(Event(T, "impression", "b", "s2"))  # weight 0 by default
+    # within one batch too, in order
+    batch = [Event(T, "click", "c", "s1"), Event(T + 5, "click", "c", "s1"), Event(T, "view", "c")]
+    assert popularity.record_many(batch) == 2
+    assert popularity.scores(["c"], T, "alltime")[0] == pytest.approx(2.0)
 
 
 def test_empty_counters_answer_zeros(backend: Factory) -> None:
