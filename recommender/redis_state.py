@@ -164,7 +164,8 @@ class RedisPopularity:
         window = self.config.session_dedup_minutes * 60
         pipe = self.client.pipeline(transaction=True)
         for start in range(0, len(weighted), SCRIPT_BATCH):
-            keys, args = list(windows), [*self.rates, window]
+            keys = list(windows)
+            args: list[str | float] = [*self.rates, window]
             for event, weight in weighted[start : start + SCRIPT_BATCH]:
                 seen = f"{self.key}:seen:{event.session_id}:{event.article_id}"
                 keys.append(seen if event.session_id else "")
