@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from recommender.config import PopularityConfig
 from recommender.errors import SharedStateUnavailable
@@ -81,6 +83,9 @@ def connect(url: str, timeout: float = 0.5, read_timeout: float | None = None) -
         socket_timeout=read_timeout or timeout,
         socket_connect_timeout=timeout,
         decode_responses=True,
+        # one immediate retry replaces a pooled connection that a Redis restart broke; more
+        # (the client's default backs off for seconds) would hold requests up
+        retry=Retry(NoBackoff(), 1),
     )
     return client
 

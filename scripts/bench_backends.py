@@ -147,32 +147,26 @@ def _ppid(pid: str) -> int | None:
         return None
 
 
-def measure(base: str, n: int, wrk: str, duration: int, folder: Path) -> dict[str, Any]:
-    rows: dict[str, Any] = {}
-    for name, lua in LUA.items():
-        script = folder / f"{abs(hash(name))}.lua"
-        script.write_text(lua.replace("{n}", str(n)))
-        command = [wrk, "-t1", "--latency", "--timeout", "10s", "-s", str(script)]
-        subprocess.run([*command, "-c8", "-d1s", base], check=True, capture_output=True)
-        single = parse_wrk(
-            subprocess.run(
-                [*command, "-c1", f"-d{max(2, duration // 2)}s", base],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-        )
-        loaded = parse_wrk(
-            subprocess.run(
-                [*command, "-c16", f"-d{duration}s", base],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-        )
-        rows[name] = {"single": single, "loaded": loaded}
-        print(f"  {name}: p50 {single.get('p50_ms', 0):.2f} ms, {loaded.get('rps', 0):,.0f} req/s")
-    return rows
+def measure(base: str, script: Path, wrk: str, duration: int) -> dict[str, Any]:
+    """One endpoint: a one-connection run (service time), then a 16-connection run."""
+    command = [wrk, "-t1", "--latency", "--timeout", "10s", "-s", str(script)]
+
+    def run(*extra: str) -> dict[str, float]:
+        done = subprocess.run([*command, *extra, base], check=True, capture_output=True, text=True)
+        return parse_wrk(done.stdout)
+
+    return {
+        "single": run("-c1", f"-d{max(2, duration // 2)}s"),
+        "loaded": run("-c16", f"-d{duration}s"),
+    }
+
+
+def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """On a shared machine other work only ever slows a run down: keep each figure's best."""
+    return {
+        "single": min((r["single"] for r in runs), key=lambda r: r.get("p50_ms", 1e9)),
+        "loaded": max((r["loaded"] for r in runs), key=lambda r: r.get("rps", 0.0)),
+    }
 
 
 def per_call(call: Callable[[], object], repeat: int) -> float:
@@ -247,28 +241,44 @@ def run_servers(args: argparse.Namespace, db_url: str, prefix: str, tmp: Path) -
     ]
     configs.append(("shared (PostgreSQL, Redis)", 2, configs[1][2]))
     articles, events = corpus(args.articles), clicks(args.articles, args.events)
+    scripts: dict[str, Path] = {}
+    for endpoint, lua in LUA.items():
+        scripts[endpoint] = tmp / f"{len(scripts)}.lua"
+        scripts[endpoint].write_text(lua.replace("{n}", str(args.articles)))
     results: dict[str, Any] = {}
-    loaded: set[str] = set()
     for name, workers, env in configs:
+        # one server at a time: an idle one still holds memory and wakes its threads
         print(f"{name}, {workers} worker(s): starting", flush=True)
-        process, base = start(
-            {**base_env, **env, "RECOMMENDER_MODELS_DIR": str(tmp / name)}, workers
-        )
+        models = str(tmp / f"models-{workers}-{name[:8]}")
+        process, base = start({**base_env, **env, "RECOMMENDER_MODELS_DIR": models}, workers)
         try:
-            if name not in loaded:  # the store outlives the server: load each backend once
-                started = time.perf_counter()
-                for i in range(0, len(articles), 1_000):
-                    post(base + "/v1/articles", {"articles": articles[i : i + 1_000]}, token=True)
-                for i in range(0, len(events), 500):
-                    post(base + "/v1/events", {"events": events[i : i + 500]})
-                print(f"  loaded in {time.perf_counter() - started:.1f} s", flush=True)
-                loaded.add(name)
-            rows = measure(base, args.articles, wrk, args.duration, tmp)
-            results[f"{name}|{workers}"] = {"rows": rows, "rss_mb": rss_mb(process.pid)}
+            if workers == 1:  # the 2-worker server reuses the 1-worker one's store and Redis
+                load(base, articles, events)
+            time.sleep(5)  # every worker has finished loading, the database has settled
+            runs: dict[str, list[dict[str, Any]]] = {}
+            for round_ in range(args.rounds):
+                for endpoint, script in scripts.items():
+                    result = measure(base, script, wrk, args.duration)
+                    runs.setdefault(endpoint, []).append(result)
+                    rps = result["loaded"].get("rps", 0)
+                    print(f"  round {round_ + 1} {endpoint}: {rps:,.0f} req/s", flush=True)
+            results[f"{name}|{workers}"] = {
+                "rows": {endpoint: best(found) for endpoint, found in runs.items()},
+                "rss_mb": rss_mb(process.pid),
+            }
         finally:
             process.terminate()
             process.wait(timeout=30)
     return results
+
+
+def load(base: str, articles: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
+    started = time.perf_counter()
+    for i in range(0, len(articles), 1_000):
+        post(base + "/v1/articles", {"articles": articles[i : i + 1_000]}, token=True)
+    for i in range(0, len(events), 500):
+        post(base + "/v1/events", {"events": events[i : i + 500]})
+    print(f"  loaded in {time.perf_counter() - started:.1f} s", flush=True)
 
 
 def render(
@@ -283,11 +293,13 @@ def render(
         f"- Machine: {cpu_description()}; shared with other work while it ran (two other "
         "sessions building and testing), so absolute figures are noisy: compare the ratios.",
         f"- Command: `python scripts/bench_backends.py --articles {args.articles} "
-        f"--events {args.events} --duration {args.duration}`",
+        f"--events {args.events} --duration {args.duration} --rounds {args.rounds}`",
         f"- Corpus: {args.articles:,} articles (fake embedder, flat index), {args.events:,} "
         "Zipf clicks. Servers: `recommender serve` on loopback; wrk -t1 in its own process on "
         "the same 2 cores, so 2 workers + wrk compete for 2 cores.",
-        "- p50: one connection (service time); req/s: 16 connections. Events: 50 a request.",
+        "- p50/p99: one connection (service time); req/s: 16 connections. Events: 50 a "
+        f"request. One server at a time, {args.rounds} rounds each after a 5 s settle; each "
+        "figure is its best round (other work on the machine only ever slows a run down).",
         "",
         "| backend | workers | endpoint | p50 ms | p99 ms | req/s | req/s vs embedded | "
         "req/s vs 1 worker | RSS MB (all processes) |",
@@ -332,7 +344,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--articles", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--duration", type=int, default=6, help="seconds per loaded wrk run")
+    parser.add_argument("--duration", type=int, default=4, help="seconds per loaded wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per server; best kept")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     schema, prefix = f"bench_{uuid.uuid4().hex[:10]}", f"bench-{uuid.uuid4().hex[:10]}"

@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from recommender.api import create_app
+from recommender.cli import app as cli
 from recommender.config import Settings
 from recommender.embedding import FakeEmbedder
 from recommender.errors import InvalidInput
@@ -166,3 +168,26 @@ def test_reads_keep_serving_and_writes_answer_503_while_postgres_is_down(
                 ),
                 within=20,
             )
+
+
+def test_imported_events_are_counted_by_the_running_replicas(
+    tmp_path: Path, postgres_url: str, redis_key_prefix: str
+) -> None:
+    settings = shared_settings(tmp_path, postgres_url, redis_key_prefix)
+    service = RecommenderService(settings)
+    service.start()  # seeds the (empty) counters
+    log = tmp_path / "clicks.csv"
+    log.write_text(
+        "ts,type,article_id,session_id\n"
+        + "".join(f"{time.time():.0f},click,storm-1,s{i}\n" for i in range(4))
+    )
+    env = {
+        "RECOMMENDER_DATABASE_URL": postgres_url,
+        "RECOMMENDER_REDIS_URL": REDIS_URL,
+        "RECOMMENDER_REDIS_PREFIX": redis_key_prefix,
+    }
+    result = CliRunner().invoke(cli, ["import-events", str(log)], env=env)
+    assert result.exit_code == 0, result.output
+    assert service._upkeep.count_backlog() == 4
+    assert service._upkeep.count_backlog() == 0
+    service.close()

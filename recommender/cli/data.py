@@ -75,7 +75,11 @@ def import_events(
     """Bootstrap popularity from an event log."""
     settings = Settings()
     store = open_store(settings)
-    loaded = load_in_batches(read_events(file, fmt), store.add_events, 10_000)
+    # with shared counters, the running replicas count imported events (marked uncounted)
+    counted = settings.redis_url is None
+    loaded = load_in_batches(
+        read_events(file, fmt), lambda batch: store.add_events(batch, counted), 10_000
+    )
     store.close()
     report_problems(file, loaded)
     out.print(f"imported {loaded.accepted} events from {file}; rejected {len(loaded.rejected)}")
