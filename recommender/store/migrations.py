@@ -7,7 +7,13 @@ Add a change as a new version at the end of both lists; never edit an applied on
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -23,8 +29,7 @@ SQLITE_TRACKING = (
 )
 POSTGRES_TRACKING = (
     "CREATE TABLE IF NOT EXISTS schema_migrations"
-    " (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-    " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+    " (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)"
 )
 
 SQLITE: tuple[Migration, ...] = (
@@ -84,5 +89,29 @@ POSTGRES: tuple[Migration, ...] = (
 )
 
 
-def pending(migrations: tuple[Migration, ...], applied: set[int]) -> list[Migration]:
-    return [m for m in migrations if m.version not in applied]
+def apply(
+    execute: Callable[..., Any],
+    tracking: str,
+    migrations: tuple[Migration, ...],
+    placeholder: str,
+) -> list[int]:
+    """Inside the caller's transaction (which a second process waits for): create the tracking
+    table, apply the versions it lacks in order, record each. execute(sql, params=()) runs one
+    statement and returns a cursor. Returns the versions applied now."""
+    execute(tracking)
+    applied = {row[0] for row in execute("SELECT version FROM schema_migrations").fetchall()}
+    record = (
+        "INSERT INTO schema_migrations (version, name, applied_at)"
+        f" VALUES ({placeholder}, {placeholder}, {placeholder})"
+    )
+    done = []
+    for migration in migrations:
+        if migration.version in applied:
+            continue
+        for statement in migration.statements:
+            execute(statement)
+        params: Sequence[Any] = (migration.version, migration.name, time.time())
+        execute(record, params)
+        log.info("store.migrated", extra={"version": migration.version, "name": migration.name})
+        done.append(migration.version)
+    return done

@@ -9,7 +9,6 @@ The schema lives in the search_path's first schema, so one database can hold sev
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -21,17 +20,15 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from recommender.articles import Article
 from recommender.errors import StoreUnavailable
 from recommender.events import Event
-from recommender.store.migrations import POSTGRES, POSTGRES_TRACKING, pending
+from recommender.store import migrations
+from recommender.store.sql import EVENT_COLUMNS, SqlReads, event_row
 
-log = logging.getLogger(__name__)
-
-EVENT_COLUMNS = "ts, type, article_id, session_id, recommendation_id, position"
 # advisory lock keys, per schema: the migration runner, and the article batch numbering
 MIGRATE_LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':migrate'))"
 ARTICLES_LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':articles'))"
 
 
-class PostgresStore:
+class PostgresStore(SqlReads):
     def __init__(self, url: str, *, pool_size: int = 8, timeout: float = 3.0) -> None:
         self.url = url
         self._pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]] = ConnectionPool(
@@ -64,27 +61,15 @@ class PostgresStore:
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise StoreUnavailable(f"database unavailable: {exc}") from exc
 
-    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """One read statement of store/sql.py (`?` placeholders; ours hold no literal `?`)."""
         with self._transaction() as conn:
-            row = conn.execute(sql, params).fetchone()
-        return None if row is None else row[0]
+            return conn.execute(sql.replace("?", "%s"), params).fetchall()
 
     def _migrate(self) -> None:
         with self._transaction() as conn:
             conn.execute(MIGRATE_LOCK)
-            conn.execute(POSTGRES_TRACKING)
-            applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-            for migration in pending(POSTGRES, applied):
-                for statement in migration.statements:
-                    conn.execute(statement)
-                conn.execute(
-                    "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
-                    (migration.version, migration.name),
-                )
-                log.info("store.migrated", extra={"version": migration.version})
-
-    def schema_version(self) -> int:
-        return int(self._one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
+            migrations.apply(conn.execute, migrations.POSTGRES_TRACKING, migrations.POSTGRES, "%s")
 
     def health_problem(self) -> str | None:
         try:
@@ -112,31 +97,6 @@ class PostgresStore:
                     [(a.id, a.model_dump_json(), a.status, a.url, seq) for a in articles],
                 )
         return seq
-
-    def get_article(self, article_id: str) -> Article | None:
-        data = self._one("SELECT data FROM articles WHERE id = %s", (article_id,))
-        return None if data is None else Article.model_validate_json(data)
-
-    def iter_articles(self, chunk: int = 2_000, since_seq: int = 0) -> Iterator[Article]:
-        """All articles (published or not) changed after since_seq, in id order, streamed."""
-        last = ""
-        while True:
-            with self._transaction() as conn:
-                rows = conn.execute(
-                    "SELECT id, data FROM articles WHERE id > %s AND seq > %s ORDER BY id LIMIT %s",
-                    (last, since_seq, chunk),
-                ).fetchall()
-            if not rows:
-                return
-            for _, data in rows:
-                yield Article.model_validate_json(data)
-            last = rows[-1][0]
-
-    def count_published(self) -> int:
-        return int(self._one("SELECT COUNT(*) FROM articles WHERE status = 'published'"))
-
-    def max_seq(self) -> int:
-        return int(self._one("SELECT COALESCE(MAX(seq), 0) FROM articles"))
 
     # embedding cache ----------------------------------------------------------------------------
 
@@ -168,7 +128,7 @@ class PostgresStore:
         """Append durably in one statement; returns the events' sequence numbers."""
         if not events:
             return []
-        columns = list(zip(*(_event_row(e) for e in events), strict=True))
+        columns = list(zip(*(event_row(e) for e in events), strict=True))
         with self._transaction() as conn:
             rows = conn.execute(
                 f"INSERT INTO events ({EVENT_COLUMNS}, counted)"
@@ -198,26 +158,3 @@ class PostgresStore:
                     ([row[0] for row in rows],),
                 )
         return len(rows)
-
-    def iter_events(self, since_ts: float = 0.0, chunk: int = 20_000) -> Iterator[Event]:
-        """Events in the order they were written, streamed in chunks."""
-        last_seq = 0
-        while True:
-            with self._transaction() as conn:
-                rows = conn.execute(
-                    f"SELECT seq, {EVENT_COLUMNS} FROM events"
-                    " WHERE seq > %s AND ts >= %s ORDER BY seq LIMIT %s",
-                    (last_seq, since_ts, chunk),
-                ).fetchall()
-            if not rows:
-                return
-            for row in rows:
-                yield Event(*row[1:])
-            last_seq = rows[-1][0]
-
-    def count_events(self) -> int:
-        return int(self._one("SELECT COUNT(*) FROM events"))
-
-
-def _event_row(e: Event) -> tuple[Any, ...]:
-    return (e.ts, e.type, e.article_id, e.session_id, e.recommendation_id, e.position)

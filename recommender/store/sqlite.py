@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,12 +16,11 @@ import numpy as np
 
 from recommender.articles import Article
 from recommender.events import Event
-from recommender.store.migrations import SQLITE, SQLITE_TRACKING, pending
+from recommender.store import migrations
+from recommender.store.sql import EVENT_COLUMNS, SqlReads, event_row
 
-EVENT_COLUMNS = "ts, type, article_id, session_id, recommendation_id, position"
 
-
-class SqliteStore:
+class SqliteStore(SqlReads):
     def __init__(self, path: Path, synchronous: str = "FULL") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -37,20 +35,7 @@ class SqliteStore:
     def _migrate(self) -> None:
         # BEGIN IMMEDIATE: a second process opening the same file waits, then finds it done
         with self._write() as conn:
-            conn.execute(SQLITE_TRACKING)
-            applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-            for migration in pending(SQLITE, applied):
-                for statement in migration.statements:
-                    conn.execute(statement)
-                conn.execute(
-                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?,?,?)",
-                    (migration.version, migration.name, time.time()),
-                )
-
-    def schema_version(self) -> int:
-        with self._lock:
-            row = self._conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
-        return int(row[0] or 0)
+            migrations.apply(conn.execute, migrations.SQLITE_TRACKING, migrations.SQLITE, "?")
 
     def health_problem(self) -> str | None:
         """An embedded file is there as long as the process is."""
@@ -59,6 +44,10 @@ class SqliteStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -83,41 +72,6 @@ class SqliteStore:
                 [(a.id, a.model_dump_json(), a.status, a.url, seq) for a in articles],
             )
         return seq
-
-    def get_article(self, article_id: str) -> Article | None:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT data FROM articles WHERE id=?", (article_id,)
-            ).fetchone()
-        return None if row is None else Article.model_validate_json(row[0])
-
-    def iter_articles(self, chunk: int = 2_000, since_seq: int = 0) -> Iterator[Article]:
-        """All articles (published or not) changed after since_seq, in id order, streamed."""
-        last = ""
-        while True:
-            with self._lock:
-                rows = self._conn.execute(
-                    "SELECT id, data FROM articles WHERE id > ? AND seq > ? ORDER BY id LIMIT ?",
-                    (last, since_seq, chunk),
-                ).fetchall()
-            if not rows:
-                return
-            for _, data in rows:
-                yield Article.model_validate_json(data)
-            last = rows[-1][0]
-
-    def count_published(self) -> int:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT COUNT(*) FROM articles WHERE status = 'published'"
-            ).fetchone()
-        return int(row[0])
-
-    def max_seq(self) -> int:
-        with self._lock:
-            return int(
-                self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM articles").fetchone()[0]
-            )
 
     # embedding cache ----------------------------------------------------------------------------
 
@@ -152,11 +106,7 @@ class SqliteStore:
         with self._write() as conn:
             conn.executemany(
                 f"INSERT INTO events ({EVENT_COLUMNS}, counted) VALUES (?,?,?,?,?,?,?)",
-                [
-                    (e.ts, e.type, e.article_id, e.session_id, e.recommendation_id, e.position)
-                    + (int(counted),)
-                    for e in events
-                ],
+                [(*event_row(e), int(counted)) for e in events],
             )
             # one writer under BEGIN IMMEDIATE: the batch got consecutive numbers
             last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
@@ -180,23 +130,3 @@ class SqliteStore:
                     "UPDATE events SET counted = 1 WHERE seq = ?", [(row[0],) for row in rows]
                 )
         return len(rows)
-
-    def iter_events(self, since_ts: float = 0.0, chunk: int = 20_000) -> Iterator[Event]:
-        """Events in time order, streamed in chunks."""
-        last_seq = 0
-        while True:
-            with self._lock:
-                rows = self._conn.execute(
-                    f"SELECT seq, {EVENT_COLUMNS}"
-                    " FROM events WHERE seq > ? AND ts >= ? ORDER BY seq LIMIT ?",
-                    (last_seq, since_ts, chunk),
-                ).fetchall()
-            if not rows:
-                return
-            for row in rows:
-                yield Event(*row[1:])
-            last_seq = rows[-1][0]
-
-    def count_events(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
