@@ -218,6 +218,35 @@ def in_process(db_url: str, prefix: str, tmp: Path, n: int) -> list[tuple[str, s
     return rows
 
 
+MODEL_PROBE = """
+from recommender.config import Settings
+from recommender.embedding import create_embedder
+import recommender.api, recommender.service
+
+def rss():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS"))
+
+base = rss()
+create_embedder(Settings(_env_file=None)).embed(["een korte tekst"])
+print(base, rss())
+"""
+
+
+def model_rss_mb() -> tuple[float, float]:
+    """Resident memory of a fresh process with the service's modules, then with the default
+    embedding model loaded and used once."""
+    done = subprocess.run(
+        [sys.executable, "-c", MODEL_PROBE],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    base, loaded = (int(v) / 1024 for v in done.stdout.split()[-2:])
+    return base, loaded
+
+
 def run_servers(args: argparse.Namespace, db_url: str, prefix: str, tmp: Path) -> dict[str, Any]:
     wrk = ensure_wrk()
     base_env = {
@@ -328,6 +357,13 @@ def render(
     for label, backend, ms in calls:
         baseline.setdefault(label, ms)
         lines.append(f"| {label} | {backend} | {ms:.3f} | {ms / baseline[label]:.1f}× |")
+    base_mb, model_mb = args.model_rss
+    lines += [
+        "",
+        f"A process with the service's modules holds {base_mb:.0f} MB; with the default model "
+        f"(`bundled:all-MiniLM-L6-v2`) loaded and used once, {model_mb:.0f} MB: every "
+        f"replica or worker process adds {model_mb - base_mb:.0f} MB for the model.",
+    ]
     redis_batch = next(
         ms for label, backend, ms in calls if backend == "Redis" and "record" in label
     )
@@ -356,6 +392,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-backends-") as folder:
             results = run_servers(args, db_url, prefix, Path(folder))
             calls = in_process(db_url, prefix + "-calls", Path(folder), args.articles)
+            args.model_rss = model_rss_mb()
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
