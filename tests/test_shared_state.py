@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import redis
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -19,6 +20,7 @@ from recommender.cli import app as cli
 from recommender.config import Settings
 from recommender.embedding import FakeEmbedder
 from recommender.errors import InvalidInput
+from recommender.events import Event
 from recommender.logs import Progress
 from recommender.popularity import Popularity
 from recommender.redis_state import RedisPopularity
@@ -190,4 +192,21 @@ def test_imported_events_are_counted_by_the_running_replicas(
     assert result.exit_code == 0, result.output
     assert service._upkeep.count_backlog() == 4
     assert service._upkeep.count_backlog() == 0
+    service.close()
+
+
+def test_a_restarted_empty_redis_is_refilled_from_the_event_log(
+    tmp_path: Path, postgres_url: str, redis_key_prefix: str
+) -> None:
+    settings = shared_settings(tmp_path, postgres_url, redis_key_prefix)
+    service = RecommenderService(settings)
+    service.start()
+    service.upsert(small_corpus())
+    clicks = [Event(time.time(), "click", "cuba-3", f"s{i}") for i in range(3)]
+    assert service.record_events(clicks) == 3
+    client = redis.Redis.from_url(REDIS_URL)
+    client.delete(*client.scan_iter(match=f"{{{redis_key_prefix}}}*"))  # Redis came back empty
+    assert service._upkeep.count_backlog() == 3
+    popular = service.popular(1, window="alltime")
+    assert popular.items[0].card.id == "cuba-3" and popular.items[0].score == pytest.approx(3)
     service.close()
