@@ -112,6 +112,8 @@ def apply(
             execute(statement)
         params: Sequence[Any] = (migration.version, migration.name, time.time())
         execute(record, params)
-        log.info("store.migrated", extra={"version": migration.version, "name": migration.name})
+        log.info(
+            "store.migrated", extra={"version": migration.version, "migration": migration.name}
+        )
         done.append(migration.version)
     return done
