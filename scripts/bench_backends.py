@@ -283,6 +283,7 @@ def run_servers(args: argparse.Namespace, db_url: str, prefix: str, tmp: Path) -
         try:
             if workers == 1:  # the 2-worker server reuses the 1-worker one's store and Redis
                 load(base, articles, events)
+            settle_database(db_url)
             time.sleep(5)  # every worker has finished loading, the database has settled
             runs: dict[str, list[dict[str, Any]]] = {}
             for round_ in range(args.rounds):
@@ -298,7 +299,17 @@ def run_servers(args: argparse.Namespace, db_url: str, prefix: str, tmp: Path) -
         finally:
             process.terminate()
             process.wait(timeout=30)
+        settle_database(db_url)
     return results
+
+
+def settle_database(db_url: str) -> None:
+    """Do now the work PostgreSQL would otherwise do in the background of the next server's
+    runs (vacuum and a checkpoint after the previous server's event writes)."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE events")
+        conn.execute("VACUUM ANALYZE articles")
+        conn.execute("CHECKPOINT")
 
 
 def load(base: str, articles: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
