@@ -61,10 +61,10 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # every key starts with this, so several sites (or test runs) can share one Redis
     redis_prefix: str = "recommender"
-    # a replica reads the popularity head (this many articles per window) from Redis at most
-    # this often and serves from that copy in between, also while Redis is down
+    # a replica serves popularity from a copy of the head of the Redis counters (this many
+    # articles per window), refreshed this often in the background, kept while Redis is down
     redis_snapshot_size: int = 5_000
-    redis_refresh_seconds: float = 0.5
+    redis_refresh_seconds: float = 1.0
     # replicas catch up with the store this often even when no change-feed message arrives
     feed_poll_seconds: float = 5.0
 

@@ -146,7 +146,7 @@ def test_replicas_share_articles_and_popularity(two_replicas: tuple[Server, Serv
     for i, event in enumerate(events):
         assert post_events((a, b)[i % 2], [event])
     expected = [article for article, _ in clicks]
-    eventually(lambda: a.ids("/v1/popular?k=3") == b.ids("/v1/popular?k=3") == expected, 2.0)
+    eventually(lambda: a.ids("/v1/popular?k=3") == b.ids("/v1/popular?k=3") == expected, 3.0)
 
     # unpublished on B: gone from A at once
     assert httpx.delete(b.url + "/v1/articles/new-1", headers=auth()).is_success

@@ -145,6 +145,8 @@ class SharedUpkeep:
         log.info("feed.following", extra={"poll_s": self.poll_seconds})
 
     def stop(self) -> None:
+        if self.popularity is not None:
+            self.popularity.stop()
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=FEED_WAIT_SECONDS + 3)
