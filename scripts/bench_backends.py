@@ -389,6 +389,30 @@ def render(
     return "\n".join(lines)
 
 
+def redis_memory(prefix: str, articles: int = 20_000, events: int = 50_000) -> str:
+    """Bytes Redis holds per counted article (3 sorted sets) and per de-duplication key, by
+    MEMORY USAGE after counting `events` clicks of distinct readers over `articles` articles."""
+    popularity = RedisPopularity(connect(REDIS_URL), PopularityConfig(), prefix)
+    rng = random.Random(5)
+    now = time.time()
+    log = [
+        Event(now, "click", f"article-{rng.randrange(articles):07d}", f"r{i}")
+        for i in range(events)
+    ]
+    for start in range(0, events, 500):
+        popularity.record_many(log[start : start + 500])
+    client = popularity.client
+    members = int(client.zcard(popularity.windows[0]))
+    per_article = sum(int(client.memory_usage(key, samples=0) or 0) for key in popularity.windows)
+    seen = list(itertools.islice(client.scan_iter(match=f"{{{prefix}}}:seen:*"), 1_000))
+    per_key = sum(int(client.memory_usage(key) or 0) for key in seen) / max(1, len(seen))
+    return (
+        f"Redis memory after {events:,} clicks on {members:,} articles: "
+        f"{per_article / members:.0f} bytes per counted article (3 windows), "
+        f"{per_key:.0f} bytes per de-duplication key"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--articles", type=int, default=10_000)
@@ -396,7 +420,17 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=4, help="seconds per loaded wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per server; best kept")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--redis-memory", action="store_true", help="only measure Redis memory per key; print"
+    )
     args = parser.parse_args()
+    if args.redis_memory:
+        prefix = f"bench-{uuid.uuid4().hex[:10]}"
+        try:
+            print(redis_memory(prefix))
+        finally:
+            delete_keys(prefix)
+        return
     schema, prefix = f"bench_{uuid.uuid4().hex[:10]}", f"bench-{uuid.uuid4().hex[:10]}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
@@ -409,15 +443,19 @@ def main() -> None:
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
-        client = redis.Redis.from_url(REDIS_URL)
-        for pattern in (f"{{{prefix}}}*", f"{{{prefix}-calls}}*"):
-            keys = list(client.scan_iter(match=pattern, count=1_000))
-            if keys:
-                client.delete(*keys)
+        delete_keys(prefix)
+        delete_keys(prefix + "-calls")
     body = render(results, calls, args)
     print(body)
     if not args.no_write:
         write_section(ROOT / "BENCHMARKS.md", MARK, body)
+
+
+def delete_keys(prefix: str) -> None:
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"{{{prefix}}}*", count=1_000))
+    for start in range(0, len(keys), 1_000):
+        client.delete(*keys[start : start + 1_000])
 
 
 if __name__ == "__main__":
