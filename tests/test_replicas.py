@@ -134,7 +134,7 @@ def test_replicas_share_articles_and_popularity(two_replicas: tuple[Server, Serv
     assert httpx.put(a.url + "/v1/articles/new-1", json=fresh, headers=auth()).is_success
     seconds = eventually(lambda: "new-1" in b.ids("/v1/articles/storm-1/related?k=4"), 1.0)
     assert b.get("/v1/articles/new-1/related?k=2").json()["fallback"] is False
-    log.info("replicas.published", extra={"ms": round(seconds * 1000)})
+    log.info("replicas.published: recommendable on B after %d ms", round(seconds * 1000))
 
     # clicks split over A and B: the same Populair on both
     clicks = [("sport-1", 6), ("cuba-3", 4), ("storm-2", 2)]
@@ -151,7 +151,7 @@ def test_replicas_share_articles_and_popularity(two_replicas: tuple[Server, Serv
     # unpublished on B: gone from A at once
     assert httpx.delete(b.url + "/v1/articles/new-1", headers=auth()).is_success
     seconds = eventually(lambda: "new-1" not in a.ids("/v1/articles/storm-1/related?k=4"), 1.0)
-    log.info("replicas.unpublished", extra={"ms": round(seconds * 1000)})
+    log.info("replicas.unpublished: gone from A after %d ms", round(seconds * 1000))
 
 
 def test_killing_a_replica_under_load_loses_no_acknowledged_event(
@@ -198,8 +198,10 @@ def test_killing_a_replica_under_load_loses_no_acknowledged_event(
     counted = round(float(counters.scores(ids, time.time(), "alltime").sum()))
     assert counted >= len(acknowledged)
     log.info(
-        "replicas.killed",
-        extra={"acknowledged": len(acknowledged), "stored": len(stored), "counted": counted},
+        "replicas.killed: %d events acknowledged, %d stored, %d counted",
+        len(acknowledged),
+        len(stored),
+        counted,
     )
 
 
@@ -253,3 +255,18 @@ def _is_python(pid: str) -> bool:
         return b"python" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
+
+
+def test_serve_with_an_unreachable_database_fails_in_one_line(tmp_path: Path) -> None:
+    env = {
+        "RECOMMENDER_DATA_DIR": str(tmp_path / "var"),
+        "RECOMMENDER_MODEL_NAME": "fake",
+        "RECOMMENDER_DATABASE_URL": "postgresql://root@127.0.0.1:9/test",
+        "RECOMMENDER_DATABASE_TIMEOUT_SECONDS": "1",
+    }
+    result = CliRunner().invoke(app, ["serve"], env=env)
+    assert result.exit_code == 2
+    # the pool's own structured warnings may come first; no traceback, one error line
+    lines = result.output.strip().splitlines()
+    assert lines[-1].startswith("error: cannot connect to the database")
+    assert "Traceback" not in result.output and sum(ln.startswith("error:") for ln in lines) == 1
