@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from recommender.errors import InvalidInput
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
 
@@ -37,8 +39,51 @@ class RankingParams:
     popular_candidates: int = 50
 
 
+@dataclass(frozen=True)
+class TuneConfig:
+    """Contrastive tuning of the embedding model on the site's own articles (`recommender tune`).
+    max_pairs bounds the pairs per epoch, max_minutes the whole run (pairs are then sampled so
+    the run fits); None means no bound."""
+
+    base_model: str = BUNDLED_MODEL
+    device: str = "cpu"
+    epochs: int = 1
+    batch_size: int = 32
+    max_pairs: int | None = None
+    max_minutes: float | None = None
+    seed: int = 13
+    lr: float = 3e-5
+    max_tokens: int = 128
+    # held-out articles for validation: this share of the corpus, at most max_validation
+    validation_share: float = 0.15
+    max_validation: int = 1_000
+    # co-read pairs join once this many distinct article pairs were read by >= 2 sessions each
+    min_coread_pairs: int = 50
+    # stop after this many epochs without a better validation score
+    patience: int = 1
+
+    def __post_init__(self) -> None:
+        problems = [
+            name
+            for name, ok in (
+                ("epochs must be >= 1", self.epochs >= 1),
+                ("batch size must be >= 2 (in-batch negatives)", self.batch_size >= 2),
+                ("max pairs must be >= 1", self.max_pairs is None or self.max_pairs >= 1),
+                ("max minutes must be > 0", self.max_minutes is None or self.max_minutes > 0),
+                ("learning rate must be in (0, 1)", 0 < self.lr < 1),
+                ("max tokens must be in 16..512", 16 <= self.max_tokens <= 512),
+                ("device must be cpu, cuda or cuda:N", self.device.split(":")[0] in _DEVICES),
+            )
+            if not ok
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+_DEVICES = ("cpu", "cuda")
 _POPULARITY = PopularityConfig()
 _RANKING = RankingParams()
+_TUNE = TuneConfig()
 
 
 class Settings(BaseSettings):
@@ -66,6 +111,18 @@ class Settings(BaseSettings):
     # bfloat16 roughly doubles CPU throughput where the CPU has native bf16 (AVX512-BF16, AMX)
     # at a mean cosine > 0.999 to float32 (BENCHMARKS.md); elsewhere it is emulated and slower
     embed_dtype: Literal["float32", "bfloat16"] = "float32"
+
+    # tuning (`recommender tune`, POST /v1/admin/tune); the CLI and the API override these
+    tune_base_model: str = _TUNE.base_model
+    tune_device: str = _TUNE.device
+    tune_epochs: int = _TUNE.epochs
+    tune_batch_size: int = _TUNE.batch_size
+    tune_max_pairs: int | None = _TUNE.max_pairs
+    tune_max_minutes: float | None = _TUNE.max_minutes
+    tune_seed: int = _TUNE.seed
+    tune_lr: float = _TUNE.lr
+    tune_max_tokens: int = _TUNE.max_tokens
+    keep_tuned_versions: int = 3
 
     # vector index
     index_type: Literal["auto", "flat", "hnsw"] = "auto"
@@ -113,6 +170,26 @@ class Settings(BaseSettings):
     @property
     def index_root(self) -> Path:
         return self.models_dir / "index"
+
+    @property
+    def tuned_root(self) -> Path:
+        return self.models_dir / "tuned"
+
+    def tune_config(self, **overrides: Any) -> TuneConfig:
+        """The tuning options: settings, with the given non-None overrides on top. Raises
+        InvalidInput with every problem on one line."""
+        values: dict[str, Any] = {
+            name: getattr(self, f"tune_{name}")
+            for name in (
+                "base_model", "device", "epochs", "batch_size", "max_pairs",
+                "max_minutes", "seed", "lr", "max_tokens",
+            )
+        }  # fmt: skip
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return TuneConfig(**values)
+        except ValueError as exc:
+            raise InvalidInput(f"bad tuning options: {exc}") from None
 
     @property
     def resolved_ranker_path(self) -> Path:

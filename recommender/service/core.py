@@ -21,13 +21,15 @@ from recommender.index import VectorIndex
 from recommender.popularity import Popularity
 from recommender.ranking import RankedList, Ranker
 from recommender.ranking.ranker_file import read_ranker_file, served_half_life, served_weights
-from recommender.service.jobs import RebuildJob, RebuildJobs
+from recommender.service.jobs import TUNE_FIELDS, BackgroundJobs, Job, RebuildJobs
 from recommender.service.lifecycle import IndexLifecycle, ReloadResult
 from recommender.store import Store, open_store
+from recommender.tuning import TuneResult, run_tune
 
 log = logging.getLogger(__name__)
 
 BuildFunction = Callable[[Settings, Store, Embedder], BuildResult]
+TuneFunction = Callable[..., TuneResult]
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class RecommenderService:
         embedder: Embedder | None = None,
         *,
         build: BuildFunction = build_index,
+        tune: TuneFunction = run_tune,
         catalog: Catalog | None = None,
         popularity: Popularity | None = None,
         index: VectorIndex | None = None,
@@ -75,6 +78,8 @@ class RecommenderService:
             lambda: build(settings, self._store, self._embedder),
             self._lifecycle.reload_if_changed,
         )
+        self._tune = tune
+        self._tune_jobs = BackgroundJobs("tune", TUNE_FIELDS)
         self.ready = False
 
     @classmethod
@@ -114,6 +119,7 @@ class RecommenderService:
         self._lifecycle.stop_watching()
         # a rebuild still running would find its store closed under it; give it a moment
         self._jobs.wait(timeout=10)
+        self._tune_jobs.wait(timeout=10)
         self._store.close()
 
     # index lifecycle and rebuilds --------------------------------------------------------------
@@ -127,7 +133,7 @@ class RecommenderService:
     def stop_watching(self) -> None:
         self._lifecycle.stop_watching()
 
-    def start_rebuild(self) -> RebuildJob:
+    def start_rebuild(self) -> Job:
         return self._jobs.start()
 
     def rebuild_status(self) -> dict[str, Any] | None:
@@ -135,6 +141,34 @@ class RecommenderService:
 
     def wait_for_rebuild(self, timeout: float | None = None) -> None:
         self._jobs.wait(timeout)
+
+    def start_tune(self, activate: bool = False, **options: Any) -> Job:
+        """Tune the embedding model in the background (the options override the settings'
+        tune_* values; bad ones raise InvalidInput at once). The served model changes only
+        after activation, a rebuild and a restart."""
+        config = self.settings.tune_config(**options)
+
+        def work() -> dict[str, Any]:
+            result = self._tune(self.settings, self._store, config, activate=activate)
+            manifest = result.manifest
+            return {
+                "folder": result.folder.name,
+                "model_name": manifest["model_name"],
+                "validation_before": manifest["validation"]["before"],
+                "validation_after": manifest["validation"]["after"],
+                "pairs": manifest["pairs"]["trained"],
+                "stopped": manifest["epochs"]["stopped"],
+                "activated": result.activated,
+                "seconds": manifest["seconds"],
+            }
+
+        return self._tune_jobs.start_work(work)
+
+    def tune_status(self) -> dict[str, Any] | None:
+        return self._tune_jobs.status()
+
+    def wait_for_tune(self, timeout: float | None = None) -> None:
+        self._tune_jobs.wait(timeout)
 
     def health(self) -> dict[str, Any]:
         """What /health/ready reports of a started service."""
