@@ -35,6 +35,14 @@ def client(settings: Settings, service: RecommenderService) -> Iterator[TestClie
         yield test_client
 
 
+@pytest.fixture(scope="session")
+def base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny sentence-transformers model made from scratch, the base of tuning tests."""
+    from tests.tuning_support import tiny_model
+
+    return tiny_model(tmp_path_factory.mktemp("tiny"))
+
+
 @pytest.fixture
 def restore_logging() -> Iterator[None]:
     """The CLI points the root logger at the stderr CliRunner captures (and then closes)."""

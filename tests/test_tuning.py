@@ -23,12 +23,7 @@ from recommender.tuning.pairs import PairStream, Split, coread_partners, survey
 from recommender.tuning.run import sampling_rate
 from recommender.tuning.validation import collect_validation, reciprocal_ranks
 from tests.factories import make_settings
-from tests.tuning_support import tiny_config, tiny_model, topical_corpus
-
-
-@pytest.fixture(scope="module")
-def base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_model(tmp_path_factory.mktemp("tiny"))
+from tests.tuning_support import tiny_config, topical_corpus
 
 
 def filled_store(settings: Settings) -> SqliteStore:

@@ -101,4 +101,5 @@ def tuned_models() -> None:
             f"{manifest.get('created_at')}",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )

@@ -170,10 +170,15 @@ def _train(
     stale = 0
     for epoch in range(1, config.epochs + 1):
         advance = bars(f"epoch {epoch}", planned_pairs)
+        room = config.max_pairs or math.inf  # sampling hits max_pairs on average; never more
         for batch in prepared.stream.batches(epoch, keep):
             if deadline is not None and time.monotonic() + validation_seconds * 1.2 > deadline:
                 history.stopped = "time_budget"
                 break
+            batch = batch[: int(min(room, len(batch)))]
+            if len(batch) < 2:
+                break
+            room -= len(batch)
             loss = trainer.step(batch)
             history.pairs_seen += len(batch)
             history.steps += 1
