@@ -92,17 +92,17 @@ def resolve_model(model_name: str, tuned_root: Path | None) -> tuple[str, str]:
         return model_name, str(bundled_model_path())
     if not model_name.startswith(TUNED_PREFIX):
         return model_name, model_name
-    version: str | None = model_name.removeprefix(TUNED_PREFIX)
+    version = model_name.removeprefix(TUNED_PREFIX)
     if tuned_root is None:
         raise ModelNotFound(f"{model_name}: no tuned-models folder given")
     if version == TUNED_CURRENT:
-        version = read_pointer(tuned_root / "CURRENT")
-        if version is None:
+        version = read_pointer(tuned_root / "CURRENT") or ""
+        if not version:
             raise ModelNotFound(
                 f"no tuned model is current in {tuned_root}: "
                 "run `recommender tune --activate` or `recommender activate-model`"
             )
-    plain = bool(version) and "/" not in version and version not in (".", "..")
+    plain = version != "" and "/" not in version and version not in (".", "..")
     if not plain or not (tuned_root / version / "manifest.json").is_file():
         raise ModelNotFound(f"no tuned model {version!r} in {tuned_root}")
     return TUNED_PREFIX + version, str(tuned_root / version / "model")

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -182,6 +182,7 @@ def test_a_killed_run_leaves_the_served_model_and_no_half_made_folder(
         def advance(n: int) -> None:
             if label.startswith("epoch"):
                 raise Killed  # mid-training
+
         return advance
 
     with pytest.raises(Killed):

@@ -22,7 +22,22 @@ TOPICS = {
     "zorg": ("ziekenhuis arts patient zorg", "verpleging wachtlijst medicijn huisarts"),
     "onderwijs": ("school leraar leerling examen", "universiteit student docent klas les"),
 }
-FILLER = "de het een en van in op met voor door naar over bij na".split()
+FILLER = [
+    "de",
+    "het",
+    "een",
+    "en",
+    "van",
+    "in",
+    "op",
+    "met",
+    "voor",
+    "door",
+    "naar",
+    "over",
+    "bij",
+    "na",
+]
 
 
 def topical_corpus(count: int = 120, seed: int = 3) -> list[Article]:
@@ -48,7 +63,7 @@ def tiny_model(folder: Path) -> Path:
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer import modules
-    from transformers import BertConfig, BertModel, BertTokenizerFast
+    from transformers import BertConfig, BertModel, BertTokenizerFast  # type: ignore[attr-defined]
 
     words = sorted({w for pair in TOPICS.values() for w in " ".join(pair).split()} | set(FILLER))
     bert = folder / "bert"

@@ -124,4 +124,3 @@ def activate(root: Path, version: str, force: bool = False) -> dict[str, Any]:
     switch_current(root, folder)
     log.info("tune.activated", extra={"version": version, "forced": force})
     return manifest
-

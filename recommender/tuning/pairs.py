@@ -80,9 +80,7 @@ def article_pairs(article: Article, words: int, rng: np.random.Generator) -> lis
     return pairs
 
 
-def coread_partners(
-    events: Iterable[Event], split: Split, min_pairs: int
-) -> dict[str, list[str]]:
+def coread_partners(events: Iterable[Event], split: Split, min_pairs: int) -> dict[str, list[str]]:
     """Stories read one after the other in one session, by MIN_COREAD_SESSIONS sessions or
     more, both in the training split; empty when fewer than min_pairs such pairs exist (too
     few readers to learn from). Only ids are kept."""
@@ -152,7 +150,9 @@ class PairStream:
             partner = self.store.get_article(partner_id)
             if partner is not None and partner.is_published and pairs:
                 text = f"{partner.title}\n{body_start(partner, self.words)}"
-                pairs.append(Pair(f"{article.title}\n{pairs[0].positive}", text, "coread", article.id))
+                pairs.append(
+                    Pair(f"{article.title}\n{pairs[0].positive}", text, "coread", article.id)
+                )
         return pairs
 
     def batches(self, epoch: int, keep: float) -> Iterator[list[Pair]]:
@@ -163,9 +163,9 @@ class PairStream:
                 if keep >= 1.0 or rng.random() < keep:
                     buffer.append(pair)
             if len(buffer) >= SHUFFLE_BUFFER:
-                rng.shuffle(buffer)  # type: ignore[arg-type]
+                rng.shuffle(buffer)  # type: ignore[arg-type,unused-ignore]
                 yield from self._drain(buffer, keep_tail=True)
-        rng.shuffle(buffer)  # type: ignore[arg-type]
+        rng.shuffle(buffer)  # type: ignore[arg-type,unused-ignore]
         yield from self._drain(buffer, keep_tail=False)
 
     def _drain(self, buffer: list[Pair], keep_tail: bool) -> Iterator[list[Pair]]:

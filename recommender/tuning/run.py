@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -117,10 +117,10 @@ def run_tune(
 
         trainer = Trainer(name, location, config)
         scored = time.monotonic()
-        before = retrieval_mrr(trainer, prepared.validation, bars("validate", 2 * len(prepared.validation)))
+        texts = 2 * len(prepared.validation)
+        before = retrieval_mrr(trainer, prepared.validation, bars("validate", texts))
         validation_seconds = time.monotonic() - scored
         left = None if deadline is None else deadline - time.monotonic()
-        texts = 2 * len(prepared.validation)
         keep = sampling_rate(config, prepared.survey.total_pairs, validation_seconds, texts, left)
         history = _train(trainer, prepared, config, keep, deadline, validation_seconds, bars)
         manifest = _manifest(config, name, prepared, keep, before, history, started)
@@ -150,7 +150,7 @@ class History:
     pairs_seen: int = 0
     steps: int = 0
     stopped: str = "completed"
-    scores: list[float] | None = None
+    scores: list[float] = field(default_factory=list)
 
 
 def _train(
@@ -166,41 +166,57 @@ def _train(
     final validation is kept inside the budget). Returns the best epoch's weights."""
     planned_pairs = max(1, math.ceil(prepared.survey.total_pairs * keep))
     trainer.plan(config.epochs * max(1, planned_pairs // config.batch_size))
-    history = History(None, -1.0, 0, scores=[])
+    history = History(None, -1.0, 0)
+    # stop training while one more validation still fits in the budget
+    stop_at = None if deadline is None else deadline - validation_seconds * 1.2
     stale = 0
     for epoch in range(1, config.epochs + 1):
-        advance = bars(f"epoch {epoch}", planned_pairs)
-        room = config.max_pairs or math.inf  # sampling hits max_pairs on average; never more
-        for batch in prepared.stream.batches(epoch, keep):
-            if deadline is not None and time.monotonic() + validation_seconds * 1.2 > deadline:
-                history.stopped = "time_budget"
-                break
-            batch = batch[: int(min(room, len(batch)))]
-            if len(batch) < 2:
-                break
-            room -= len(batch)
-            loss = trainer.step(batch)
-            history.pairs_seen += len(batch)
-            history.steps += 1
-            advance(len(batch))
-            if history.steps % 50 == 0:
-                log.info("tune.step", extra={"step": history.steps, "loss": round(loss, 4)})
+        out_of_time = _epoch(trainer, prepared, config, keep, epoch, stop_at, history, bars)
         history.epochs_run = epoch
-        score = retrieval_mrr(trainer, prepared.validation, bars("validate", 2 * len(prepared.validation)))
-        assert history.scores is not None
+        texts = 2 * len(prepared.validation)
+        score = retrieval_mrr(trainer, prepared.validation, bars("validate", texts))
         history.scores.append(score)
         log.info("tune.epoch", extra={"epoch": epoch, "validation_mrr": score})
+        stale = stale + 1 if score <= history.best_score else 0
         if score > history.best_score:
-            history.best_state, history.best_score, history.best_epoch = trainer.snapshot(), score, epoch
-            stale = 0
-        else:
-            stale += 1
-        if history.stopped == "time_budget":
+            history.best_state, history.best_score = trainer.snapshot(), score
+            history.best_epoch = epoch
+        if out_of_time:
+            history.stopped = "time_budget"
             break
         if stale >= config.patience and epoch < config.epochs:
             history.stopped = "early_stopping"
             break
     return history
+
+
+def _epoch(
+    trainer: Any,
+    prepared: Prepared,
+    config: TuneConfig,
+    keep: float,
+    epoch: int,
+    stop_at: float | None,
+    history: History,
+    bars: ProgressFactory,
+) -> bool:
+    """One pass over the sampled pairs; True when it stopped for time."""
+    advance = bars(f"epoch {epoch}", max(1, math.ceil(prepared.survey.total_pairs * keep)))
+    room = config.max_pairs or math.inf  # sampling hits max_pairs on average; never more
+    for batch in prepared.stream.batches(epoch, keep):
+        if stop_at is not None and time.monotonic() > stop_at:
+            return True
+        batch = batch[: int(min(room, len(batch)))]
+        if len(batch) < 2:
+            break
+        room -= len(batch)
+        loss = trainer.step(batch)
+        history.pairs_seen += len(batch)
+        history.steps += 1
+        advance(len(batch))
+        if history.steps % 50 == 0:
+            log.info("tune.step", extra={"step": history.steps, "loss": round(loss, 4)})
+    return False
 
 
 def _manifest(

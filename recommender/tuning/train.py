@@ -75,7 +75,7 @@ class Trainer:
             + torch.nn.functional.cross_entropy(scores.T, labels)
         ) / 2
         self.optimizer.zero_grad()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         self.optimizer.step()
         self.scheduler.step()
         self.steps += 1
