@@ -16,6 +16,7 @@ import numpy as np
 from recommender.articles import Article
 from recommender.config import TuneConfig
 from recommender.events import Event
+from recommender.logs import Progress
 from recommender.store import Store
 
 # pairs are shuffled within a buffer this big: a full shuffle for a small site, a local one on
@@ -189,7 +190,7 @@ class PairStream:
             yield batch
 
 
-def survey(stream: PairStream) -> Survey:
+def survey(stream: PairStream, progress: Progress | None = None) -> Survey:
     """Count articles and pairs (without the co-read texts) and fingerprint the training data."""
     result = Survey()
     digest = hashlib.sha256()
@@ -198,6 +199,8 @@ def survey(stream: PairStream) -> Survey:
         if not article.is_published:
             continue
         result.published += 1
+        if progress:
+            progress(1)
         if stream.split.is_validation(article.id):
             result.validation_articles += 1
             continue

@@ -61,11 +61,12 @@ class Prepared:
     validation: ValidationSet
 
 
-def prepare(store: Store, config: TuneConfig) -> Prepared:
-    split = Split(config.seed, validation_share(store.count_published(), config))
+def prepare(store: Store, config: TuneConfig, bars: ProgressFactory) -> Prepared:
+    published = store.count_published()
+    split = Split(config.seed, validation_share(published, config))
     partners = coread_partners(store.iter_events(), split, config.min_coread_pairs)
     stream = PairStream(store, split, config, partners)
-    surveyed = survey(stream)
+    surveyed = survey(stream, bars("survey", published))
     validation = collect_validation(stream)
     if len(validation) < MIN_VALIDATION:
         raise InvalidInput(
@@ -111,7 +112,7 @@ def run_tune(
     deadline = started + config.max_minutes * 60 if config.max_minutes else None
     root = settings.tuned_root
     with artifact.tune_lock(root):
-        prepared = prepare(store, config)
+        prepared = prepare(store, config, bars)
         name, location = resolve_model(config.base_model, root)
         from recommender.tuning.train import Trainer  # torch is imported only to tune
 
