@@ -93,7 +93,8 @@ def newest_manifest(workdir: Path) -> dict[str, Any]:
 
 def phase(workdir: Path, count: int | None, tune_args: list[str], baseline: bool) -> dict[str, Any]:
     articles = fill_store(workdir, count)
-    row: dict[str, Any] = {"articles": articles, "args": " ".join(tune_args)}
+    command = "python scripts/bench_tune.py " + " ".join(sys.argv[1:])
+    row: dict[str, Any] = {"articles": articles, "args": " ".join(tune_args), "command": command}
     if baseline:
         row["build"] = run_cli(workdir, ["build"])
     row["tune"] = run_cli(workdir, ["tune", *tune_args])
@@ -102,12 +103,14 @@ def phase(workdir: Path, count: int | None, tune_args: list[str], baseline: bool
     return row
 
 
-def markdown(rows: dict[str, dict[str, Any]], command: str) -> str:
+def markdown(rows: dict[str, dict[str, Any]]) -> str:
     lines = [
         "## Tuning the embedding model: `recommender tune` (scripts/bench_tune.py)",
         "",
-        f"{cpu_description()}; shared with other jobs; no GPU. {datetime.now(UTC):%Y-%m-%d}. "
-        f"Command: `{command}`.",
+        f"{cpu_description()}; shared with other jobs (load average 10+ during these runs); "
+        f"no GPU. {datetime.now(UTC):%Y-%m-%d}. Commands: "
+        + "; ".join(f"{name}: `{row.get('command', '?')}`" for name, row in rows.items())
+        + ".",
         "",
         "| corpus | options | pairs trained | stopped | validation MRR before → after "
         "| tune time | tune peak RSS | build (embed all) time | tune / build |",
@@ -141,11 +144,19 @@ def main() -> None:
     parser.add_argument("--scaled-articles", type=int, default=50_000)
     parser.add_argument("--scaled-args", default="--epochs 1 --max-minutes 5 --seed 13")
     parser.add_argument("--keep", type=Path, help="keep the DPG workdir (store, tuned model)")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "bench_tune_results.json",
+        help="rows of earlier phases, so one phase can be rerun alone",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     if not DPG.is_file():
         raise SystemExit(f"{DPG} is missing: the benchmark needs the DPG corpus")
-    rows: dict[str, dict[str, Any]] = {}
+    rows: dict[str, dict[str, Any]] = (
+        json.loads(args.results.read_text()) if args.results.is_file() else {}
+    )
     for name in args.phases.split(","):
         workdir = (
             args.keep
@@ -161,9 +172,9 @@ def main() -> None:
             rows["DPG scaled"] = phase(workdir, count, args.scaled_args.split(), baseline=False)
         if workdir != args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
+        args.results.write_text(json.dumps(rows, indent=1, default=str))
     if not args.no_write:
-        command = "python scripts/bench_tune.py " + " ".join(sys.argv[1:])
-        write_section(ROOT / "BENCHMARKS.md", MARK, markdown(rows, command.strip()))
+        write_section(ROOT / "BENCHMARKS.md", MARK, markdown(rows))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,16 @@ def client(settings: Settings, service: RecommenderService) -> Iterator[TestClie
         yield test_client
 
 
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a CLI run on a temporary folder with the fake embedder."""
+    return {
+        "RECOMMENDER_DATA_DIR": str(tmp_path / "var"),
+        "RECOMMENDER_MODELS_DIR": str(tmp_path / "models"),
+        "RECOMMENDER_MODEL_NAME": "fake",
+    }
+
+
 @pytest.fixture(scope="session")
 def base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny sentence-transformers model made from scratch, the base of tuning tests."""

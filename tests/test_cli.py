@@ -4,20 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from recommender.cli import app
 from recommender.store import SqliteStore as Store
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "RECOMMENDER_DATA_DIR": str(tmp_path / "var"),
-        "RECOMMENDER_MODELS_DIR": str(tmp_path / "models"),
-        "RECOMMENDER_MODEL_NAME": "fake",
-    }
 
 
 def store_of(env: dict[str, str]) -> Store:

@@ -104,15 +104,6 @@ def test_tune_job_through_the_api_with_a_real_model(tmp_path: Path, base_model: 
     assert job["activated"] is False
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "RECOMMENDER_DATA_DIR": str(tmp_path / "var"),
-        "RECOMMENDER_MODELS_DIR": str(tmp_path / "models"),
-        "RECOMMENDER_MODEL_NAME": "fake",
-    }
-
-
 def test_cli_bad_options_and_unknown_models_are_one_line_with_exit_2(
     env: dict[str, str], restore_logging: None
 ) -> None:

@@ -58,9 +58,12 @@ async def rebuild(svc: Service) -> Any:
 @router.get("/v1/admin/rebuild", response_model=RebuildOut)
 async def rebuild_status(svc: Service) -> Any:
     """The latest rebuild job started through the API (404 when there was none)."""
-    status = svc.rebuild_status()
+    return job_or_404(svc.rebuild_status(), "rebuild")
+
+
+def job_or_404(status: dict[str, Any] | None, kind: str) -> dict[str, Any]:
     if status is None:
-        raise ApiError(404, "NotFound", "no rebuild has been started")
+        raise ApiError(404, "NotFound", f"no {kind} has been started")
     return status
 
 
@@ -111,7 +114,4 @@ async def tune(svc: Service, options: TuneIn | None = None) -> Any:
 @router.get("/v1/admin/tune", response_model=TuneOut)
 async def tune_status(svc: Service) -> Any:
     """The latest tuning job started through the API (404 when there was none)."""
-    status = svc.tune_status()
-    if status is None:
-        raise ApiError(404, "NotFound", "no tuning run has been started")
-    return status
+    return job_or_404(svc.tune_status(), "tuning run")
