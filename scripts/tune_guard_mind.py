@@ -63,11 +63,20 @@ def topical_precision(model: str, tuned_root: Path, workdir: Path) -> dict[str, 
             sub.append(precision_at_k(nearest, mates, K))
     return {
         "model": embedder.name,
+        "entity": np.array(entity),
         "entity_p5": float(np.mean(entity)),
         "entity_n": len(entity),
+        "sub": np.array(sub),
         "sub_p5": float(np.mean(sub)),
         "sub_n": len(sub),
     }
+
+
+def paired_change(base: np.ndarray, tuned: np.ndarray) -> str:
+    """Mean per-article change with a 95% interval (the same articles under both models)."""
+    diff = tuned - base
+    half = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff))
+    return f"{diff.mean():+.4f} (95% CI {diff.mean() - half:+.4f} to {diff.mean() + half:+.4f})"
 
 
 def main() -> None:
@@ -102,7 +111,9 @@ def main() -> None:
     base, tuned = rows
     ratio = (
         f"tuned / base: entity {tuned['entity_p5'] / base['entity_p5']:.3f}, "
-        f"subcategory {tuned['sub_p5'] / base['sub_p5']:.3f}"
+        f"subcategory {tuned['sub_p5'] / base['sub_p5']:.3f}. Per-article change, paired: "
+        f"entity {paired_change(base['entity'], tuned['entity'])}, "
+        f"subcategory {paired_change(base['sub'], tuned['sub'])}."
     )
     lines += ["", ratio]
     print("\n".join(lines))
