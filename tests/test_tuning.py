@@ -95,13 +95,13 @@ def test_pairs_never_touch_a_validation_article(store: SqliteStore, base_model: 
 
 def test_sampling_keeps_pairs_within_the_budgets(base_model: Path) -> None:
     config = tiny_config(base_model, max_pairs=100)
-    assert sampling_rate(config, 1_000, 1.0, 100, None) == pytest.approx(0.1)
-    # 2 epochs, 60 s left, validating 100 texts took 2 s (a pair ~0.36 s): 0.8 * 60 s less
-    # 2 validations leave 44 s, ~61 pairs per epoch
+    assert sampling_rate(config, 1_000, 1.0, 0.5, None) == pytest.approx(0.1)
+    # 2 epochs, 60 s left, a validation takes 2 s, a pair 0.2 s: 0.8 * 60 s less 2
+    # validations leave 44 s, 110 pairs per epoch
     timed = tiny_config(base_model, epochs=2)
-    rate = sampling_rate(timed, 100_000, 2.0, 100, 60.0)
-    assert 100_000 * rate == pytest.approx(44 / 0.36 / 2, rel=0.01)
-    assert sampling_rate(timed, 100_000, 2.0, 100, 1.0) == 0.0
+    rate = sampling_rate(timed, 100_000, 2.0, 0.2, 60.0)
+    assert 100_000 * rate == pytest.approx(44 / 0.2 / 2)
+    assert sampling_rate(timed, 100_000, 2.0, 0.2, 1.0) == 0.0
 
 
 def test_reciprocal_rank_of_the_own_body() -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from recommender import __version__
+from recommender.artifacts import prune
 from recommender.config import Settings, TuneConfig
 from recommender.embedding import TUNED_PREFIX, resolve_model
 from recommender.errors import InvalidInput
@@ -36,11 +37,6 @@ from recommender.tuning.validation import (
 
 log = logging.getLogger(__name__)
 
-# a training pair (forward and backward over anchor and positive, 128 tokens each) costs about
-# this many validation encodings of a text (a headline or a body); used only to size a
-# time-bounded run before it starts. Measured on 2 shared cores: ~18 (bench_tune, 50k)
-STEP_COST = 18.0
-# share of the time budget planned for training; the rest absorbs the estimate's error
 BUDGET_SAFETY = 0.8
 
 
@@ -85,17 +81,23 @@ def sampling_rate(
     config: TuneConfig,
     total_pairs: int,
     validation_seconds: float,
-    validation_texts: int,
+    pair_seconds: float,
     seconds_left: float | None,
 ) -> float:
-    """Share of the pairs kept per epoch: within max_pairs, and within the time left when the
-    run has a budget (estimated from how long one validation took)."""
+    """Share of the pairs kept per epoch: within max_pairs, and, when the run has a time
+    budget, within the time left after one validation per epoch at the measured seconds per
+    training pair."""
     budget = float(config.max_pairs or total_pairs)
     if seconds_left is not None:
-        per_text = validation_seconds / max(validation_texts, 1)
         train_seconds = seconds_left * BUDGET_SAFETY - validation_seconds * config.epochs
-        budget = min(budget, max(train_seconds, 0.0) / (STEP_COST * per_text) / config.epochs)
+        budget = min(budget, max(train_seconds, 0.0) / max(pair_seconds, 1e-6) / config.epochs)
     return min(1.0, budget / max(total_pairs, 1))
+
+
+def measured_pair_seconds(trainer: Any, prepared: Prepared) -> float:
+    """Seconds per training pair, timed on one batch (a sample of its own: epoch 0)."""
+    batch = next(prepared.stream.batches(0, 1.0))
+    return float(trainer.time_step(batch)) / len(batch)
 
 
 def run_tune(
@@ -106,8 +108,8 @@ def run_tune(
     activate: bool = False,
 ) -> TuneResult:
     """Tune config.base_model on the store's articles (and co-reads) into a new version folder
-    under settings.tuned_root. A failed or killed run leaves no complete-looking folder and
-    never touches CURRENT."""
+    under settings.tuned_root; with activate, make it current if validation improved. A failed
+    or killed run leaves no complete-looking folder and never touches CURRENT."""
     bars = bars or _noop_bars
     started = time.monotonic()
     deadline = started + config.max_minutes * 60 if config.max_minutes else None
@@ -122,8 +124,10 @@ def run_tune(
         texts = 2 * len(prepared.validation)
         before = retrieval_mrr(trainer, prepared.validation, bars("validate", texts))
         validation_seconds = time.monotonic() - scored
+        pair_seconds = 0.0 if deadline is None else measured_pair_seconds(trainer, prepared)
         left = None if deadline is None else deadline - time.monotonic()
-        keep = sampling_rate(config, prepared.survey.total_pairs, validation_seconds, texts, left)
+        pairs = prepared.survey.total_pairs
+        keep = sampling_rate(config, pairs, validation_seconds, pair_seconds, left)
         history = _train(trainer, prepared, config, keep, deadline, validation_seconds, bars)
         manifest = _manifest(config, name, prepared, keep, before, history, started)
         version = artifact.new_version(prepared.survey.fingerprint)
@@ -132,14 +136,11 @@ def run_tune(
         with artifact.partial_folder(root, version) as partial:
             trainer.save(partial / artifact.MODEL)
             folder = artifact.publish(partial, manifest)
-    log.info("tune.done", extra={"folder": str(folder), "validation": manifest["validation"]})
-    activated = False
-    if activate and artifact.improved(manifest):
-        artifact.activate(root, folder.name)
-        activated = True
-    from recommender.artifacts import prune
-
-    prune(root, settings.keep_tuned_versions)
+        log.info("tune.done", extra={"folder": str(folder), "validation": manifest["validation"]})
+        activated = activate and artifact.improved(manifest)
+        if activated:
+            artifact.activate(root, folder.name)
+        prune(root, settings.keep_tuned_versions)
     return TuneResult(folder, manifest, activated)
 
 

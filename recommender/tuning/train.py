@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import logging
 import random
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,17 @@ class Trainer:
         self.scheduler.step()
         self.steps += 1
         return float(loss.item())
+
+    def time_step(self, batch: Sequence[Pair]) -> float:
+        """Seconds a training step on this batch takes, without changing the model (the
+        gradients are computed and thrown away): sizes a time-bounded run."""
+        started = time.perf_counter()
+        self.model.train()
+        anchors = self._encode([p.anchor for p in batch])
+        positives = self._encode([p.positive for p in batch])
+        (anchors @ positives.T).sum().backward()  # type: ignore[no-untyped-call]
+        self.optimizer.zero_grad()
+        return time.perf_counter() - started
 
     def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """Vectors from the model as it is now (the validation's TextEncoder)."""
