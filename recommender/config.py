@@ -54,9 +54,10 @@ class TuneConfig:
     seed: int = 13
     lr: float = 3e-5
     max_tokens: int = 128
-    # held-out articles for validation: this share of the corpus, at most max_validation
+    # held-out articles for validation: this share of the corpus, at most max_validation (a
+    # validation embeds two texts per article, before training and after every epoch)
     validation_share: float = 0.15
-    max_validation: int = 1_000
+    max_validation: int = 500
     # co-read pairs join once this many distinct article pairs were read by >= 2 sessions each
     min_coread_pairs: int = 50
     # stop after this many epochs without a better validation score

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -190,8 +190,13 @@ class PairStream:
             yield batch
 
 
-def survey(stream: PairStream, progress: Progress | None = None) -> Survey:
-    """Count articles and pairs (without the co-read texts) and fingerprint the training data."""
+def survey(
+    stream: PairStream,
+    progress: Progress | None = None,
+    held_out: Callable[[Article], None] | None = None,
+) -> Survey:
+    """Count articles and pairs (without the co-read texts) and fingerprint the training data;
+    each validation article goes to held_out."""
     result = Survey()
     digest = hashlib.sha256()
     rng = np.random.default_rng(stream.config.seed)
@@ -203,6 +208,8 @@ def survey(stream: PairStream, progress: Progress | None = None) -> Survey:
             progress(1)
         if stream.split.is_validation(article.id):
             result.validation_articles += 1
+            if held_out:
+                held_out(article)
             continue
         result.train_articles += 1
         digest.update(f"{article.id}\0{article.title}\0{article.text}\n".encode())

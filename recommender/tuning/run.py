@@ -30,8 +30,8 @@ from recommender.tuning.pairs import (
 )
 from recommender.tuning.validation import (
     MIN_VALIDATION,
+    ValidationCollector,
     ValidationSet,
-    collect_validation,
     retrieval_mrr,
 )
 
@@ -63,8 +63,9 @@ def prepare(store: Store, config: TuneConfig, bars: ProgressFactory) -> Prepared
     split = Split(config.seed, validation_share(published, config))
     partners = coread_partners(store.iter_events(), split, config.min_coread_pairs)
     stream = PairStream(store, split, config, partners)
-    surveyed = survey(stream, bars("survey", published))
-    validation = collect_validation(stream)
+    collector = ValidationCollector(stream.words)
+    surveyed = survey(stream, bars("survey", published), collector.add)
+    validation = collector.held
     if len(validation) < MIN_VALIDATION:
         raise InvalidInput(
             f"too few articles to tune on: {surveyed.published} published, {len(validation)} "
@@ -129,6 +130,12 @@ def run_tune(
         pairs = prepared.survey.total_pairs
         keep = sampling_rate(config, pairs, validation_seconds, pair_seconds, left)
         history = _train(trainer, prepared, config, keep, deadline, validation_seconds, bars)
+        if history.best_state is None:
+            raise InvalidInput(
+                f"the time budget ({config.max_minutes} min) ran out before any training "
+                f"({time.monotonic() - started:.0f} s to read {prepared.survey.published} "
+                "articles and score the base model): allow more minutes"
+            )
         manifest = _manifest(config, name, prepared, keep, before, history, started)
         version = artifact.new_version(prepared.survey.fingerprint)
         manifest = {"version": version, "model_name": TUNED_PREFIX + version} | manifest
@@ -174,8 +181,12 @@ def _train(
     stop_at = None if deadline is None else deadline - validation_seconds * 1.2
     stale = 0
     for epoch in range(1, config.epochs + 1):
+        steps_before = history.steps
         out_of_time = _epoch(trainer, prepared, config, keep, epoch, stop_at, history, bars)
         history.epochs_run = epoch
+        if history.steps == steps_before:  # no time to train: the model is unchanged
+            history.stopped = "time_budget" if out_of_time or keep == 0 else "completed"
+            break
         texts = 2 * len(prepared.validation)
         score = retrieval_mrr(trainer, prepared.validation, bars("validate", texts))
         history.scores.append(score)

@@ -9,6 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
+from recommender.articles import Article
 from recommender.logs import Progress
 from recommender.tuning.pairs import PairStream, body_start
 
@@ -30,20 +31,28 @@ class ValidationSet:
         return len(self.ids)
 
 
-def collect_validation(stream: PairStream) -> ValidationSet:
-    """The held-out articles that have both a headline and a body; only these are held."""
-    ids: list[str] = []
-    headlines: list[str] = []
-    bodies: list[str] = []
-    for article in stream.store.iter_articles():
-        if not article.is_published or not stream.split.is_validation(article.id):
-            continue
-        body = body_start(article, stream.words)
+class ValidationCollector:
+    """Keeps the held-out articles that have both a headline and a body; only these are held."""
+
+    def __init__(self, words: int) -> None:
+        self.words = words
+        self.held = ValidationSet([], [], [])
+
+    def add(self, article: Article) -> None:
+        body = body_start(article, self.words)
         if body and article.title.strip():
-            ids.append(article.id)
-            headlines.append(article.title)
-            bodies.append(body)
-    return ValidationSet(ids, headlines, bodies)
+            self.held.ids.append(article.id)
+            self.held.headlines.append(article.title)
+            self.held.bodies.append(body)
+
+
+def collect_validation(stream: PairStream) -> ValidationSet:
+    """The validation set in a pass of its own (run.prepare collects it during the survey)."""
+    collector = ValidationCollector(stream.words)
+    for article in stream.store.iter_articles():
+        if article.is_published and stream.split.is_validation(article.id):
+            collector.add(article)
+    return collector.held
 
 
 def reciprocal_ranks(queries: np.ndarray, documents: np.ndarray) -> np.ndarray:
