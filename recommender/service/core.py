@@ -24,17 +24,19 @@ from recommender.ranking import Ranker
 from recommender.ranking.ranker_file import read_ranker_file, served_half_life, served_weights
 from recommender.redis_state import RedisPopularity
 from recommender.service.cache import CacheStats, ResultCache, changed_keys
-from recommender.service.jobs import RebuildJob, RebuildJobs
+from recommender.service.jobs import TUNE_FIELDS, BackgroundJobs, Job, RebuildJobs
 from recommender.service.lifecycle import IndexLifecycle, ReloadResult
 from recommender.service.online import OnlineEvaluation
 from recommender.service.purge import PurgeHook
 from recommender.service.reads import ListReads
 from recommender.service.shared import SharedUpkeep, open_feed, open_popularity
 from recommender.store import Store, open_served_log, open_store
+from recommender.tuning import TuneResult, run_tune
 
 log = logging.getLogger(__name__)
 
 BuildFunction = Callable[[Settings, Store, Embedder], BuildResult]
+TuneFunction = Callable[..., TuneResult]
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class RecommenderService(ListReads):
         embedder: Embedder | None = None,
         *,
         build: BuildFunction = build_index,
+        tune: TuneFunction = run_tune,
         catalog: Catalog | None = None,
         popularity: PopularityCounters | None = None,
         index: VectorIndex | None = None,
@@ -99,6 +102,8 @@ class RecommenderService(ListReads):
             if settings.purge_url
             else None
         )
+        self._tune = tune
+        self._tune_jobs = BackgroundJobs("tune", TUNE_FIELDS)
         self.ready = False
 
     @classmethod
@@ -144,6 +149,7 @@ class RecommenderService(ListReads):
         self._upkeep.stop()
         # a rebuild still running would find its store closed under it; give it a moment
         self._jobs.wait(timeout=10)
+        self._tune_jobs.wait(timeout=10)
         self._online.close()
         self._store.close()
         if self._purge is not None:
@@ -164,7 +170,7 @@ class RecommenderService(ListReads):
         self._lifecycle.stop_watching()
         self._upkeep.stop()
 
-    def start_rebuild(self) -> RebuildJob:
+    def start_rebuild(self) -> Job:
         return self._jobs.start()
 
     def rebuild_status(self) -> dict[str, Any] | None:
@@ -172,6 +178,34 @@ class RecommenderService(ListReads):
 
     def wait_for_rebuild(self, timeout: float | None = None) -> None:
         self._jobs.wait(timeout)
+
+    def start_tune(self, activate: bool = False, **options: Any) -> Job:
+        """Tune the embedding model in the background (the options override the settings'
+        tune_* values; bad ones raise InvalidInput at once). The served model changes only
+        after activation, a rebuild and a restart."""
+        config = self.settings.tune_config(**options)
+
+        def work() -> dict[str, Any]:
+            result = self._tune(self.settings, self._store, config, activate=activate)
+            manifest = result.manifest
+            return {
+                "folder": result.folder.name,
+                "model_name": manifest["model_name"],
+                "validation_before": manifest["validation"]["before"],
+                "validation_after": manifest["validation"]["after"],
+                "pairs": manifest["pairs"]["trained"],
+                "stopped": manifest["epochs"]["stopped"],
+                "activated": result.activated,
+                "seconds": manifest["seconds"],
+            }
+
+        return self._tune_jobs.start_work(work)
+
+    def tune_status(self) -> dict[str, Any] | None:
+        return self._tune_jobs.status()
+
+    def wait_for_tune(self, timeout: float | None = None) -> None:
+        self._tune_jobs.wait(timeout)
 
     def health(self) -> dict[str, Any]:
         """What /health/ready reports of a started service."""
