@@ -16,7 +16,7 @@ from recommender.build import BuildResult, build_index
 from recommender.catalog import Card, Catalog
 from recommender.config import Settings
 from recommender.embedding import Embedder, create_embedder, embed_articles
-from recommender.errors import ArticleNotFound, SharedStateUnavailable
+from recommender.errors import SharedStateUnavailable
 from recommender.events import Event
 from recommender.index import VectorIndex
 from recommender.popularity import PopularityCounters
@@ -294,29 +294,3 @@ class RecommenderService(ListReads):
             self._store.mark_uncounted(seqs)
             log.warning("events.count_deferred", extra={"events": len(seqs), "reason": str(exc)})
             return 0
-
-    # reads ------------------------------------------------------------------------------------
-
-    def get_article(self, article_id: str) -> Article:
-        article = self._store.get_article(article_id)
-        if article is None:
-            raise ArticleNotFound(f"no article with id {article_id!r}")
-        return article
-
-    def card(self, article_id: str) -> Card | None:
-        """What a list shows of an article (no text), from memory."""
-        return self._catalog.get(article_id)
-
-    def overview(self, k: int = 6) -> dict[str, Any]:
-        """What the dashboard shows beside click-through: the top lists now (not logged as
-        served), the index and its age."""
-        with self._lock:
-            top = {
-                window: [
-                    {"id": item.card.id, "title": item.card.title, "section": item.card.section}
-                    for item in self._ranker.popular(k, window=window).items
-                ]
-                for window in ("decayed", "trending")
-            }
-            built_at = self._ranker.index.manifest.get("built_at")
-        return {"health": self.health(), "top": top, "index_built_at": built_at}
