@@ -35,6 +35,21 @@ class RankingParams:
     # the most popular articles join the Lees-ook candidates, so the learned blend can rank a
     # popular story that is not a near neighbour (the evaluation on MIND uses 50); 0 = none
     popular_candidates: int = 50
+    # lexical ("more like this") and co-read neighbours that join the candidates; 0 = none
+    lexical_candidates: int = 50
+    coread_candidates: int = 20
+
+
+@dataclass(frozen=True)
+class CoReadConfig:
+    """Co-reads (recommender.coreads): decay, bounds and shrinkage of the co-read table."""
+
+    half_life_hours: float = 7 * 24.0
+    neighbours: int = 50
+    session_items: int = 20
+    session_gap_hours: float = 24.0
+    max_sessions: int = 200_000
+    shrinkage: float = 3.0
 
 
 class VariantSpec(BaseModel):
@@ -113,6 +128,17 @@ class Settings(BaseSettings):
     weight_popularity: float = 0.15
     weight_freshness: float = 0.1
     weight_same_section: float = 0.05
+    weight_lexical: float = 0.5
+    weight_name_overlap: float = 0.5
+    weight_coreads: float = 0.3
+
+    # lexical index (BM25 over title, lead and the start of the text) and co-reads
+    lexical_max_words: int = 400
+    lexical_candidates: int = _RANKING.lexical_candidates
+    coread_candidates: int = _RANKING.coread_candidates
+    coread_half_life_hours: float = CoReadConfig.half_life_hours
+    coread_neighbours: int = CoReadConfig.neighbours
+    coread_shrinkage: float = CoReadConfig.shrinkage
     ranker_path: Path | None = None  # default: <models_dir>/ranker.json
     default_k_related: int = _RANKING.default_k_related
     default_k_popular: int = 6
@@ -170,6 +196,15 @@ class Settings(BaseSettings):
             freshness_half_life_days=self.freshness_half_life_days,
             default_k_related=self.default_k_related,
             popular_candidates=self.popular_candidates,
+            lexical_candidates=self.lexical_candidates,
+            coread_candidates=self.coread_candidates,
+        )
+
+    def coread_config(self) -> CoReadConfig:
+        return CoReadConfig(
+            half_life_hours=self.coread_half_life_hours,
+            neighbours=self.coread_neighbours,
+            shrinkage=self.coread_shrinkage,
         )
 
     def default_weights(self) -> dict[str, float]:
@@ -179,4 +214,7 @@ class Settings(BaseSettings):
             "popularity": self.weight_popularity,
             "freshness": self.weight_freshness,
             "same_section": self.weight_same_section,
+            "lexical": self.weight_lexical,
+            "name_overlap": self.weight_name_overlap,
+            "coreads": self.weight_coreads,
         }

@@ -16,25 +16,15 @@ import heapq
 import math
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
+from recommender.config import CoReadConfig
 from recommender.events import Event
 
 HOUR = 3600.0
 RENORMALISE_AT = 2.0**60  # scale factor past which every value is brought back to ~1
 READ_TYPES = frozenset({"view", "click"})
-
-
-@dataclass(frozen=True)
-class CoReadConfig:
-    half_life_hours: float = 7 * 24.0
-    neighbours: int = 50
-    session_items: int = 20
-    session_gap_hours: float = 24.0
-    max_sessions: int = 200_000
-    shrinkage: float = 3.0
 
 
 class CoReads:

@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench_report import cpu_description, write_section  # noqa: E402
 
-from recommender.coreads import CoReadConfig, CoReads  # noqa: E402
+from recommender.config import CoReadConfig  # noqa: E402
+from recommender.coreads import CoReads  # noqa: E402
 from recommender.events import Event  # noqa: E402
 
 

@@ -10,7 +10,8 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from recommender.coreads import CoReadConfig, CoReads
+from recommender.config import CoReadConfig
+from recommender.coreads import CoReads
 from recommender.events import Event
 
 NO_DECAY = CoReadConfig(half_life_hours=1e9, neighbours=1_000, shrinkage=2.0)

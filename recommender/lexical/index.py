@@ -26,6 +26,8 @@ QUERY_TERMS = 25  # terms of the article that make its query
 # apart (idf < 2.4) and their long postings lists would dominate the query time
 MAX_DF = 0.1
 MIN_DOCS_FOR_MAX_DF = 50  # below this the share is meaningless
+# postings one query may read: its rarest terms come first, so a budget cuts only common ones
+POSTINGS_BUDGET = 20_000
 CACHE = 256  # query results kept until the next write (Lees ook asks twice per request)
 
 
@@ -166,7 +168,9 @@ class LexicalIndex:
         terms, tf = terms[useful], tf[useful]
         weight = (1.0 + np.log(tf.astype(np.float64))) * self.idf(terms)
         top = np.argsort(-weight, kind="stable")[:limit]
-        chosen: np.ndarray = terms[top]
+        within = np.cumsum(self.df[terms[top]]) <= POSTINGS_BUDGET
+        within[0] = True  # the best term always counts
+        chosen: np.ndarray = terms[top][within]
         return chosen
 
     def _postings(self, term: int) -> tuple[np.ndarray, np.ndarray]:

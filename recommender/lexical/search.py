@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,20 @@ TITLE_WEIGHT = 2  # a word in the headline counts as much as two in the text
 def lexical_hash(article: Article, max_words: int) -> str:
     text = "\0".join([article.language or "", article.title, article.lead, article.text])
     return hashlib.sha256(f"{max_words}\0{text}".encode()).hexdigest()[:24]
+
+
+@dataclass
+class LexicalBatch:
+    """Analysed articles ready to enter the index, and the ids to take out."""
+
+    gone: list[str] = field(default_factory=list)
+    docs: list[tuple[str, list[str], str]] = field(default_factory=list)
+    names: dict[str, Names] = field(default_factory=dict)
+
+    def extend(self, other: LexicalBatch) -> None:
+        self.gone += other.gone
+        self.docs += other.docs
+        self.names.update(other.names)
 
 
 class LexicalSearch:
@@ -67,14 +82,23 @@ class LexicalSearch:
 
     def upsert(self, articles: Sequence[Article]) -> None:
         """Published articles are found at once; unpublished ones are gone at once."""
-        self.remove([a.id for a in articles if not a.is_published])
-        docs = []
+        self.apply(self.prepare(articles))
+
+    def prepare(self, articles: Sequence[Article]) -> LexicalBatch:
+        """The analysis of a batch (the slow part), done outside the service's lock."""
+        batch = LexicalBatch(gone=[a.id for a in articles if not a.is_published])
         for article in articles:
             if article.is_published and not self.is_current(article):
                 terms, names = self.analyse(article)
-                self.names[article.id] = names
-                docs.append((article.id, terms, lexical_hash(article, self.max_words)))
-        self.index.upsert_many(docs)
+                batch.docs.append((article.id, terms, lexical_hash(article, self.max_words)))
+                batch.names[article.id] = names
+        return batch
+
+    def apply(self, batch: LexicalBatch) -> None:
+        """Make a prepared batch searchable (under the service's lock)."""
+        self.remove(batch.gone)
+        self.index.upsert_many(batch.docs)
+        self.names.update(batch.names)
 
     def remove(self, article_ids: Sequence[str]) -> None:
         self.index.remove(article_ids)

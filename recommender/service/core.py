@@ -14,10 +14,12 @@ from recommender.articles import Article
 from recommender.build import BuildResult, build_index
 from recommender.catalog import Card, Catalog
 from recommender.config import Settings
+from recommender.coreads import CoReads
 from recommender.embedding import Embedder, create_embedder, embed_articles
 from recommender.errors import ArticleNotFound
 from recommender.events import Event
 from recommender.index import VectorIndex
+from recommender.lexical import LexicalSearch
 from recommender.popularity import Popularity
 from recommender.ranking import RankedList, Ranker
 from recommender.ranking.ranker_file import read_ranker_file, served_half_life, served_weights
@@ -47,9 +49,10 @@ class RecommenderService:
         catalog: Catalog | None = None,
         popularity: Popularity | None = None,
         index: VectorIndex | None = None,
+        lexical: LexicalSearch | None = None,
     ) -> None:
-        """catalog, popularity and index: pre-built parts (benchmarks, tests); by default they
-        start empty and `start` fills them from disk."""
+        """catalog, popularity, index and lexical: pre-built parts (benchmarks, tests); by
+        default they start empty and `start` fills them from disk."""
         self.settings = settings
         self._store = open_store(settings)
         self._embedder = embedder or create_embedder(settings)
@@ -60,12 +63,15 @@ class RecommenderService:
             settings.popularity_config(served_half_life(settings, ranker_file))
         )
         self._weights = served_weights(settings, ranker_file)
+        # "readers of this story also read": counted from the same events as popularity
+        self._coreads = CoReads(settings.coread_config())
         self._ranker = Ranker(
             index or VectorIndex(self._embedder.dim, self._embedder.name),
             self._catalog,
             self._popularity,
             self._weights,
             settings.ranking_params(),
+            lexical=lexical or LexicalSearch(settings.lexical_max_words),
         )
         # guards index, catalogue and popularity: faiss must not search while a row is added
         self._lock = threading.RLock()
@@ -88,10 +94,18 @@ class RecommenderService:
         catalog: Catalog,
         index: VectorIndex,
         popularity: Popularity,
+        lexical: LexicalSearch | None = None,
     ) -> RecommenderService:
         """A ready service over pre-built parts (benchmarks, tests): nothing is loaded from the
         store, which stays empty at settings.db_path."""
-        svc = cls(settings, embedder, catalog=catalog, popularity=popularity, index=index)
+        svc = cls(
+            settings,
+            embedder,
+            catalog=catalog,
+            popularity=popularity,
+            index=index,
+            lexical=lexical,
+        )
         svc._online.start()
         svc.ready = True
         return svc
@@ -100,7 +114,10 @@ class RecommenderService:
         """Load everything from disk: catalogue, index (reconciled with the store), events."""
         started = time.perf_counter()
         reconciled = self._lifecycle.load_at_start()
-        counted = self._popularity.record_many(self._store.iter_events())
+        counted = 0
+        for event in self._store.iter_events():
+            counted += self._popularity.record(event)
+            self._coreads.record(event)
         self._online.start()
         self.ready = True
         log.info(
@@ -120,6 +137,10 @@ class RecommenderService:
         self._jobs.wait(timeout=10)
         self._online.close()
         self._store.close()
+
+    @property
+    def _lexical(self) -> LexicalSearch:
+        return self._lifecycle.lexical
 
     # index lifecycle and rebuilds --------------------------------------------------------------
 
@@ -163,11 +184,13 @@ class RecommenderService:
         embedded = embed_articles(
             self._store, self._embedder, published, self.settings.embed_max_words
         )
+        lexical = self._lexical.prepare(articles)
         self._store.upsert_articles(articles)
         with self._lock:
             index = self._ranker.index
             index.upsert(embedded.ids, embedded.vectors, embedded.hashes)
             index.remove([a.id for a in articles if not a.is_published])
+            self._lexical.apply(lexical)
             for article in articles:
                 self._catalog.put(Card.of(article))
         return UpsertResult(len(articles), len(published))
@@ -177,12 +200,14 @@ class RecommenderService:
         self._store.upsert_articles([article])
         with self._lock:
             self._ranker.index.remove([article_id])
+            self._lexical.remove([article_id])
             self._catalog.put(Card.of(article))
         return article
 
     def record_events(self, events: Sequence[Event]) -> int:
         self._store.add_events(events)
         with self._lock:
+            self._coreads.record_many(events)
             return self._popularity.record_many(events)
 
     # reads ------------------------------------------------------------------------------------
