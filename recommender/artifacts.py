@@ -11,16 +11,18 @@ killed builds and pruning of old versions, and loading the folder to serve.
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from recommender.errors import BuildInProgress, IndexMismatch, IndexNotFound
 from recommender.fsutil import atomic_write_text
-from recommender.index import VectorIndex
+from recommender.index import MANIFEST_FILE, VectorIndex
 from recommender.lexical import LexicalSearch
 from recommender.lexical.storage import META as LEXICAL_META
 
@@ -42,6 +44,19 @@ def current_folder(root: Path) -> Path | None:
     if not name or "/" in name or "\\" in name or name in (".", "..") or "\ufffd" in name:
         return None
     return root / name
+
+
+def current_manifest(root: Path) -> dict[str, Any] | None:
+    """The manifest of the folder CURRENT names, or None when there is none or it is unreadable
+    (the loader then reports why)."""
+    folder = current_folder(root)
+    if folder is None:
+        return None
+    try:
+        manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
 
 
 def has_index_folders(root: Path) -> bool:

@@ -136,6 +136,8 @@ def _build_locked(
         "embedded": embedded.embedded,
         "embed_max_words": settings.embed_max_words,
         "graph_from": based_on,
+        # up to the save, which is quick: what the metrics report as the last build's duration
+        "build_seconds": round(time.perf_counter() - started, 3),
     }
     final = _publish(settings, index, partial, extra, compact=based_on is None)
     timings["save_s"] = time.perf_counter() - mark

@@ -4,12 +4,13 @@ defaults: a setting's default is its component's default, so the two can never d
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
 
@@ -69,96 +70,172 @@ _RANKING = RankingParams()
 
 
 class Settings(BaseSettings):
-    """All tunables of the service. Environment variables use the prefix RECOMMENDER_."""
+    """All tunables of the service. Environment variables use the prefix RECOMMENDER_. Each
+    field's docstring is its line in the README's settings table (`recommender settings`)."""
 
-    model_config = SettingsConfigDict(env_prefix="RECOMMENDER_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="RECOMMENDER_", env_file=".env", extra="ignore", use_attribute_docstrings=True
+    )
 
     # storage
     data_dir: Path = Path("var")
+    """SQLite database (`recommender.db`), the evaluation's embedding cache"""
     models_dir: Path = Path("models")
+    """index folders (`index/<version>`, `index/CURRENT`)"""
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "FULL"
+    """`FULL`: acknowledged writes survive a power cut; `NORMAL`: faster, the last may not"""
 
     # security: write endpoints need this bearer token; with none set, writes are refused
     api_token: SecretStr | None = None
-    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
-    max_body_bytes: int = 1_000_000
-    max_events_per_batch: int = 500
-    max_articles_per_batch: int = 1_000
+    """bearer token of the write endpoints; none: writes are refused (503)"""
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
+    """origins allowed to call the API from a browser: comma-separated, or a JSON list"""
+    max_body_bytes: int = Field(default=1_000_000, gt=0)
+    """larger request bodies get 413"""
+    max_events_per_batch: int = Field(default=500, gt=0)
+    """events in one `POST /v1/events`"""
+    max_articles_per_batch: int = Field(default=1_000, gt=0)
+    """articles in one `POST /v1/articles`"""
 
     # embeddings: any sentence-transformers name or path; the default is the bundled MiniLM
     model_name: str = BUNDLED_MODEL
-    embed_batch_size: int = 64
+    """sentence-transformers name or path (e.g. a multilingual model); `fake` for tests"""
+    embed_batch_size: int = Field(default=64, gt=0)
+    """texts per model call"""
     embed_device: str = "cpu"
-    embed_max_words: int = 200
+    """torch device of the model (`cpu`, `cuda`)"""
+    embed_max_words: int = Field(default=200, gt=0)
+    """words of title + lead + text that are embedded"""
     # bfloat16 roughly doubles CPU throughput where the CPU has native bf16 (AVX512-BF16, AMX)
     # at a mean cosine > 0.999 to float32 (BENCHMARKS.md); elsewhere it is emulated and slower
     embed_dtype: Literal["float32", "bfloat16"] = "float32"
+    """`bfloat16`: about twice as fast on CPUs with native bf16 (BENCHMARKS.md)"""
 
     # vector index
     index_type: Literal["auto", "flat", "hnsw"] = "auto"
+    """`flat` (exact), `hnsw`, or `auto` (HNSW from `HNSW_THRESHOLD` articles)"""
     # "auto" switches to HNSW here: an exact search reads every vector (1.5 KB each), ~1 ms per
     # 10k articles on 2 cores, which breaks a 2 ms p50 well before 100k (see BENCHMARKS.md)
     hnsw_threshold: int = 20_000
+    """articles from which `auto` builds HNSW"""
     hnsw_m: int = 32
+    """HNSW links per node"""
     hnsw_ef_search: int = 128
+    """HNSW search breadth: higher is more exact and slower"""
     hnsw_ef_construction: int = 200
+    """HNSW build breadth"""
     keep_index_versions: int = 3
+    """index folders kept after a build (the newest ones)"""
     # a running server checks models/index/CURRENT this often and swaps in a new build; 0: off
     index_poll_seconds: float = 10.0
+    """how often a server looks for a new build in `index/CURRENT`; 0: never"""
     # with no index on disk at all, start-up embeds the store in memory only up to this size;
     # a bigger store needs `recommender build` first
     max_articles_without_index: int = 20_000
+    """with no index on disk, start-up embeds at most this many articles in memory"""
 
     # popularity
-    half_life_hours: float = _POPULARITY.half_life_hours
-    trending_long_half_life_hours: float = _POPULARITY.long_half_life_hours
+    half_life_hours: float = Field(default=_POPULARITY.half_life_hours, gt=0)
+    """popularity half-life; when unset, the learned ranker's half-life is used"""
+    trending_long_half_life_hours: float = Field(default=_POPULARITY.long_half_life_hours, gt=0)
+    """long window that `trending` compares the short one with"""
     session_dedup_minutes: float = _POPULARITY.session_dedup_minutes
+    """one session counts once per article in this window"""
     click_weight: float = _POPULARITY.click_weight
+    """popularity of one click"""
     view_weight: float = _POPULARITY.view_weight
+    """popularity of one page view"""
     impression_weight: float = _POPULARITY.impression_weight
+    """popularity of one impression"""
 
     # ranking
     candidates: int = _RANKING.candidates
+    """nearest neighbours fetched before filtering and ranking"""
     popular_candidates: int = _RANKING.popular_candidates
+    """most popular articles added to the Lees-ook candidates; 0: none"""
     near_duplicate_threshold: float = _RANKING.near_duplicate_threshold
+    """cosine above which a candidate is a copy of the article"""
     popular_dedup_threshold: float = _RANKING.popular_dedup_threshold
+    """cosine above which two popular stories are about one event"""
     mmr_lambda: float = _RANKING.mmr_lambda
+    """MMR trade-off: 1 is pure relevance, lower is more diverse"""
     freshness_half_life_days: float = _RANKING.freshness_half_life_days
+    """age at which the freshness feature halves"""
     weight_similarity: float = 1.0
+    """blend weight of similarity, when no ranker file is read"""
     weight_popularity: float = 0.15
+    """blend weight of popularity, when no ranker file is read"""
     weight_freshness: float = 0.1
+    """blend weight of freshness, when no ranker file is read"""
     weight_same_section: float = 0.05
+    """blend weight of the same section, when no ranker file is read"""
     weight_lexical: float = 0.5
+    """blend weight of lexical (BM25) similarity, when no ranker file is read"""
     weight_name_overlap: float = 0.5
+    """blend weight of shared salient names, when no ranker file is read"""
     weight_coreads: float = 0.3
+    """blend weight of co-reads, when no ranker file is read"""
+    ranker_path: Path | None = None
+    """the learned ranking (`recommender train-ranker`); default `<MODELS_DIR>/ranker.json`"""
 
     # lexical index (BM25 over title, lead and the start of the text) and co-reads
     lexical_max_words: int = 400
+    """words of an article's text (after title and lead) the lexical index reads"""
     lexical_candidates: int = _RANKING.lexical_candidates
+    """lexical ("more like this") neighbours added to the Lees-ook candidates; 0: none"""
     coread_candidates: int = _RANKING.coread_candidates
+    """co-read neighbours added to the Lees-ook candidates; 0: none"""
     coread_half_life_hours: float = CoReadConfig.half_life_hours
+    """age at which a co-read counts half"""
     coread_neighbours: int = CoReadConfig.neighbours
+    """co-read partners kept per article (memory bound)"""
     coread_shrinkage: float = CoReadConfig.shrinkage
-    ranker_path: Path | None = None  # default: <models_dir>/ranker.json
+    """shrinkage of the co-read cosine: pairs read together rarely count less"""
     default_k_related: int = _RANKING.default_k_related
+    """Lees-ook items when `k` is not given"""
     default_k_popular: int = 6
+    """Populair items when `k` is not given"""
     max_k: int = 50
+    """the largest `k` a client may ask for"""
 
     # online evaluation: the served-list log and A/B tests of rankings
     served_log: bool = True
+    """log every answered list (`served.db` under the data dir) for click-through and A/B tests"""
     served_log_flush_seconds: float = Field(default=1.0, gt=0)
+    """the served-list writer writes its queue this often (off the request path)"""
     served_log_max_pending: int = Field(default=50_000, ge=100)
+    """lists queued for the writer at most; beyond, the oldest are dropped and counted"""
     served_log_retention_days: float = Field(default=30.0, gt=0)
-    # JSON list, e.g. [{"name":"A","share":1},{"name":"B","share":1,"mmr_lambda":0.6}]; the first
-    # is the control; empty: one variant, "default", for every reader
+    """served lists older than this are deleted"""
     variants: list[VariantSpec] = Field(default_factory=list)
-    # readers are split by a hash of this name and their session id: a new name reshuffles them
+    """A/B ranking variants as a JSON list, the control first (README, online evaluation)"""
     experiment: str = "default"
-    # the decision rule, fixed before the test starts (online/abtest.py)
+    """readers are split by a hash of this name and their session: a new name reshuffles them"""
     ab_alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    """A/B rule: two-sided significance level, split over the comparisons with the control"""
     ab_power: float = Field(default=0.8, gt=0.5, lt=1)
+    """A/B rule: power the sample size per arm is computed for"""
     ab_baseline_ctr: float = Field(default=0.05, gt=0, lt=1)
+    """A/B rule: the control's expected click-through, for the sample size"""
     ab_min_relative_lift: float = Field(default=0.2, gt=0)
+    """A/B rule: the smallest relative lift worth detecting, for the sample size"""
+
+    # evaluation (`recommender evaluate`, `train-ranker`)
+    eval_data_dir: Path | None = None
+    """MIND folder (`news.tsv`, `behaviors.tsv`) of `evaluate` and `train-ranker`"""
+    reports_dir: Path = Path("reports")
+    """where `evaluate` writes its report and `train-ranker` its ranker file"""
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        # `https://a.example,https://b.example` is what an operator writes; JSON works too
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @property
     def db_path(self) -> Path:
@@ -171,6 +248,10 @@ class Settings(BaseSettings):
     @property
     def resolved_ranker_path(self) -> Path:
         return self.ranker_path or self.models_dir / "ranker.json"
+
+    @property
+    def eval_cache_path(self) -> Path:
+        return self.data_dir / "eval-cache.db"
 
     @property
     def half_life_is_set(self) -> bool:
@@ -218,3 +299,20 @@ class Settings(BaseSettings):
             "name_overlap": self.weight_name_overlap,
             "coreads": self.weight_coreads,
         }
+
+
+def settings_reference() -> list[tuple[str, str, str]]:
+    """(environment variable, default, meaning) of every setting, in declaration order: the
+    README's settings table is generated from this, so the two cannot drift apart."""
+    rows = []
+    prefix = str(Settings.model_config.get("env_prefix", ""))
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if default is None:
+            shown = "none"
+        elif isinstance(default, list):
+            shown = json.dumps(default)
+        else:
+            shown = str(default)
+        rows.append((prefix + name.upper(), shown, field.description or ""))
+    return rows

@@ -17,6 +17,7 @@ import numpy as np
 
 from recommender.articles import Article, embedding_text, text_hash
 from recommender.config import BUNDLED_MODEL, Settings
+from recommender.errors import IndexMismatch
 from recommender.logs import Progress
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,13 @@ class SentenceTransformerEmbedder:
     def __init__(
         self, model_name: str, batch_size: int = 64, device: str = "cpu", dtype: str = "float32"
     ) -> None:
+        # third-party progress bars ("Loading weights") would break the JSON log stream of
+        # `serve`; long work reports through our own progress callbacks instead
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         if model_name == BUNDLED_MODEL:
             # the bundled model is loaded from the package's own folder: never touch a hub
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -132,6 +138,32 @@ class SentenceTransformerEmbedder:
             if progress:
                 progress(len(rows))
         return normalise(out)
+
+
+class DeferredEmbedder:
+    """Loads the model on the first `embed` call only. name and dim are known up front (from
+    the index manifest), so a read-only command that never embeds (`recommender related`) never
+    pays the seconds a model load takes."""
+
+    def __init__(self, settings: Settings, dim: int) -> None:
+        self.name = settings.model_name
+        self.dim = dim
+        self._settings = settings
+        self._loaded: Embedder | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded is not None
+
+    def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        if self._loaded is None:
+            model = create_embedder(self._settings)
+            if model.dim != self.dim:
+                raise IndexMismatch(
+                    f"model {self.name} embeds in {model.dim} dimensions, the index in {self.dim}"
+                )
+            self._loaded = model
+        return self._loaded.embed(texts, progress)
 
 
 def create_embedder(settings: Settings) -> Embedder:

@@ -41,6 +41,9 @@ window.addEventListener('unhandledrejection', function (e) {
 
 T = TypeVar("T")
 
+# a machine without internet: every host name fails to resolve except the local server's
+OFFLINE = ("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",)
+
 
 def require_browser() -> None:
     """Skip (locally) or fail (with CI set) when Chromium or its driver is missing."""
@@ -91,7 +94,13 @@ def get_text(url: str, timeout: float = 10.0) -> str:
 class ServerProcess:
     """`recommender serve` in a subprocess on 127.0.0.1 and a free port."""
 
-    def __init__(self, env: Mapping[str, str], workdir: Path) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        workdir: Path,
+        global_args: tuple[str, ...] = (),
+        serve_args: tuple[str, ...] = (),
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"server-{self.port}.log"
@@ -99,7 +108,16 @@ class ServerProcess:
         command = [str(script)] if script.exists() else [sys.executable, "-m", "recommender.cli"]
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [*command, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [
+                *command,
+                *global_args,
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                *serve_args,
+            ],
             env={**os.environ, **env},
             cwd=workdir,
             stdout=self._log,
@@ -135,6 +153,32 @@ class ServerProcess:
         self._log.close()
 
 
+def folder_env(root: Path, model: str) -> dict[str, str]:
+    """Settings of a server with its own data and models folders under root."""
+    return {
+        "RECOMMENDER_DATA_DIR": str(root / "var"),
+        "RECOMMENDER_MODELS_DIR": str(root / "models"),
+        "RECOMMENDER_MODEL_NAME": model,
+    }
+
+
+@contextmanager
+def running_server(
+    env: Mapping[str, str],
+    workdir: Path,
+    timeout: float = 60.0,
+    global_args: tuple[str, ...] = (),
+    serve_args: tuple[str, ...] = (),
+) -> Iterator[ServerProcess]:
+    """A ready `recommender serve`, stopped afterwards (its log stays at server.log_path)."""
+    server = ServerProcess(env, workdir, global_args, serve_args)
+    try:
+        server.wait_ready(timeout)
+        yield server
+    finally:
+        server.stop()
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
         pass
@@ -156,9 +200,12 @@ def static_server(directory: Path) -> Iterator[str]:
 
 
 @contextmanager
-def chromium(profile_dir: Path, width: int = 1280, height: int = 2400) -> Iterator[Any]:
+def chromium(
+    profile_dir: Path, width: int = 1280, height: int = 2400, extra_args: tuple[str, ...] = ()
+) -> Iterator[Any]:
     """Headless Chromium with a fresh profile, its browser log kept, and the error recorder
-    installed in every document before the page's own scripts run."""
+    installed in every document before the page's own scripts run. extra_args: more switches
+    (OFFLINE: no host but this machine resolves)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -175,6 +222,7 @@ def chromium(profile_dir: Path, width: int = 1280, height: int = 2400) -> Iterat
         "--disable-dev-shm-usage",
         f"--user-data-dir={profile_dir}",
         f"--window-size={width},{height}",
+        *extra_args,
     ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})

@@ -4,12 +4,14 @@ fixture with the fake embedder."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from recommender.cli import app
+from recommender.cli.common import ExitCode
 from recommender.ranking.ranker_file import read_ranker_file
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mind_tiny"
@@ -72,7 +74,7 @@ def test_train_ranker_writes_weights_the_service_can_use(tmp_path: Path) -> None
 def test_evaluate_without_data_fails_cleanly(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app,
-        ["evaluate", "--news", str(tmp_path / "none.tsv"), "--out", str(tmp_path / "r")],
+        ["evaluate", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "r")],
         env={**ENV, "RECOMMENDER_DATA_DIR": str(tmp_path / "var")},
     )
     assert result.exit_code == 2
@@ -83,3 +85,46 @@ def test_evaluate_without_data_fails_cleanly(tmp_path: Path) -> None:
 def test_evaluate_rejects_a_bad_test_fraction(tmp_path: Path, fraction: str) -> None:
     result = CliRunner().invoke(app, ["evaluate", "--test-fraction", fraction], env=ENV)
     assert result.exit_code == 2
+
+
+def test_evaluate_without_plotting_says_which_extra_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # as on an install without the `report` extra: importing matplotlib fails
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    result = run(tmp_path, "evaluate", "--out", str(tmp_path / "r"))
+    assert result.exit_code == ExitCode.USAGE_ERROR  # type: ignore[attr-defined]
+    assert result.stderr.strip().splitlines() == [  # type: ignore[attr-defined]
+        "error: evaluate writes its plots with matplotlib, which is not installed: "
+        "pip install 'recommender[report]'"
+    ]
+    assert not (tmp_path / "r").exists()
+
+
+def test_without_data_paths_evaluation_asks_for_them(tmp_path: Path) -> None:
+    env = {**ENV, "RECOMMENDER_DATA_DIR": str(tmp_path / "var")}
+    for command in ("evaluate", "train-ranker"):
+        result = CliRunner().invoke(app, [command], env=env)
+        assert result.exit_code == ExitCode.USAGE_ERROR
+        assert "RECOMMENDER_EVAL_DATA_DIR" in result.output and "--data" in result.output
+
+
+def test_paths_come_from_settings_and_the_served_ranker_needs_install(tmp_path: Path) -> None:
+    env = {
+        **ENV,
+        "RECOMMENDER_DATA_DIR": str(tmp_path / "var"),
+        "RECOMMENDER_EVAL_DATA_DIR": str(FIXTURE),
+        "RECOMMENDER_REPORTS_DIR": str(tmp_path / "reports"),
+        "RECOMMENDER_MODELS_DIR": str(tmp_path / "models"),
+    }
+    quick = ["--quick", "--seed", "3", "--test-fraction", "0.4"]
+    trained = CliRunner().invoke(app, ["train-ranker", *quick], env=env)
+    assert trained.exit_code == 0, trained.output
+    assert (tmp_path / "reports" / "ranker.json").is_file()
+    assert (tmp_path / "var" / "eval-cache.db").is_file()
+    assert not (tmp_path / "models" / "ranker.json").exists()  # the served one is untouched
+    installed = CliRunner().invoke(app, ["train-ranker", "--install", *quick], env=env)
+    assert installed.exit_code == 0, installed.output
+    assert read_ranker_file(tmp_path / "models" / "ranker.json").weights is not None
+    both = CliRunner().invoke(app, ["train-ranker", "--install", "--output", "x.json"], env=env)
+    assert both.exit_code == ExitCode.USAGE_ERROR

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from recommender import __version__
-from recommender.api import errors, prometheus
+from recommender.api import docs, errors, prometheus
+from recommender.api.access import AccessLog
 from recommender.api.middleware import BodyLimit
 from recommender.api.routes import admin, health, pages, reads, stats, writes
 from recommender.config import Settings
@@ -38,20 +38,27 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
         version=__version__,
         description="Related (Lees ook) and popular (Populair nieuws) articles for news sites.",
         lifespan=lifespan,
+        # served by api/docs.py with local assets: FastAPI's defaults load them from a CDN
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.add_middleware(
-        CORSMiddleware,
+        errors.JsonCORSMiddleware,
         allow_origins=settings.cors_origins,
         # the widget's click beacons go out with credentials; we authenticate with bearer tokens,
         # never cookies, so allowing credentials exposes nothing
         allow_credentials=True,
         allow_methods=["GET", "POST", "PUT", "DELETE"],
-        allow_headers=["Authorization", "Content-Type"],
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        expose_headers=["X-Request-ID"],
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     prometheus.install(app)
+    # outermost: the access log and the request id cover every answer, 413 and CORS included
+    app.add_middleware(AccessLog)
     errors.install(app)
+    docs.install(app)
     routers = (reads.router, writes.router, health.router, admin.router, stats.router, pages.router)
     for router in routers:
         app.include_router(router)

@@ -1,13 +1,19 @@
 """Every error the API answers has one shape, {"error", "message"}: domain errors (mapped to a
-status code in one table), HTTP-only errors (ApiError), validation errors, and the router's own
-404 and 405."""
+status code in one table), HTTP-only errors (ApiError), validation errors, the router's own
+404 and 405, a refused CORS preflight, and anything unexpected (500). The body limit's 413 is
+answered in the same shape by its middleware."""
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 
 from recommender.errors import (
     ArticleNotFound,
@@ -17,6 +23,8 @@ from recommender.errors import (
     InvalidInput,
     RecommenderError,
 )
+
+log = logging.getLogger(__name__)
 
 # the one place domain errors become HTTP status codes; any other named error is a 400
 STATUS_OF: dict[type[RecommenderError], int] = {
@@ -82,7 +90,38 @@ async def router_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(answer, exc.status_code, headers=exc.headers)
 
 
+async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """A bug: the client gets the shape and the request id, the log gets the traceback."""
+    request_id = request.scope.get("state", {}).get("request_id", "")
+    log.error("http.internal_error", exc_info=exc, extra={"request_id": request_id})
+    # answered outside the access-log middleware, so the id header is set here
+    headers = {"X-Request-ID": request_id} if request_id else None
+    return JSONResponse(
+        body("InternalError", f"internal error (request id {request_id or 'unknown'})"),
+        500,
+        headers=headers,
+    )
+
+
+class JsonCORSMiddleware(CORSMiddleware):
+    """CORS, with a refused preflight (origin, method or header not allowed) answered in the
+    project's shape rather than Starlette's plain text."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        kept = {
+            k: v
+            for k, v in response.headers.items()
+            if k.lower() not in ("content-length", "content-type")
+        }
+        message = bytes(response.body).decode("utf-8", errors="replace")
+        return JSONResponse(body("CORSRejected", message), response.status_code, headers=kept)
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, internal_error)
     app.add_exception_handler(RecommenderError, recommender_error)
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -1,18 +1,101 @@
-"""Prometheus metrics for the HTTP API, served at /metrics."""
+"""Prometheus metrics for the HTTP API, served at /metrics: requests and latency per route
+template, the process and platform, and gauges of the service (articles, index age, last build
+duration, events per second)."""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import deque
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
 
 from fastapi import FastAPI, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    GCCollector,
     Histogram,
+    PlatformCollector,
+    ProcessCollector,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from recommender.api.access import route_template
+
+# the window of recommender_events_per_second: long enough to smooth page-view bursts, short
+# enough that a dead event pipeline shows within a minute
+RATE_WINDOW_SECONDS = 60.0
+
+
+class EventRate:
+    """Events received per second over the last RATE_WINDOW_SECONDS, in one-second buckets."""
+
+    def __init__(self, window: float = RATE_WINDOW_SECONDS) -> None:
+        self.window = window
+        self._buckets: deque[list[int]] = deque()  # [second, count], oldest first
+        self._lock = threading.Lock()
+
+    def add(self, count: int, now: float | None = None) -> None:
+        second = int(time.time() if now is None else now)
+        with self._lock:
+            if self._buckets and self._buckets[-1][0] == second:
+                self._buckets[-1][1] += count
+            else:
+                self._buckets.append([second, count])
+            self._expire(second)
+
+    def per_second(self, now: float | None = None) -> float:
+        second = int(time.time() if now is None else now)
+        with self._lock:
+            self._expire(second)
+            return sum(count for _, count in self._buckets) / self.window
+
+    def _expire(self, second: int) -> None:
+        while self._buckets and self._buckets[0][0] <= second - self.window:
+            self._buckets.popleft()
+
+
+class ServiceGauges(Collector):
+    """Read at scrape time from the service's health, so they are never stale."""
+
+    def __init__(self, app: FastAPI, rate: EventRate) -> None:
+        self.app = app
+        self.rate = rate
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(
+            "recommender_events_per_second",
+            f"events received per second over the last {RATE_WINDOW_SECONDS:g} s",
+            value=self.rate.per_second(),
+        )
+        svc = getattr(self.app.state, "service", None)
+        if svc is None or not svc.ready:
+            return
+        health: dict[str, Any] = svc.health()
+        yield GaugeMetricFamily(
+            "recommender_articles", "articles in the catalogue", value=health["articles"]
+        )
+        yield GaugeMetricFamily(
+            "recommender_indexed_articles", "articles in the vector index", value=health["indexed"]
+        )
+        built_at = health.get("index_built_at")
+        if built_at:
+            age = time.time() - datetime.fromisoformat(built_at).timestamp()
+            yield GaugeMetricFamily(
+                "recommender_index_age_seconds", "age of the served index build", value=age
+            )
+        if health.get("index_build_seconds") is not None:
+            yield GaugeMetricFamily(
+                "recommender_last_build_seconds",
+                "duration of the build that made the served index",
+                value=health["index_build_seconds"],
+            )
 
 
 class _Measure:
@@ -41,9 +124,8 @@ class _Measure:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            # the route template, not the raw path: article ids must not explode label
-            # cardinality (the router sets scope["route"] on this same scope)
-            name = getattr(scope.get("route"), "path", "unmatched")
+            # the router fills in this same scope dict, so the route is known here
+            name = route_template(scope)
             self.latency.labels(name).observe(time.perf_counter() - started)
             self.requests.labels(name, scope["method"], str(status)).inc()
 
@@ -70,9 +152,24 @@ def install(app: FastAPI) -> None:
         registry=registry,
     )
     app.state.fallback_counter = fallbacks
+    app.state.event_rate = EventRate()
+    install_collectors(app, registry)
 
     app.add_middleware(_Measure, latency=latency, requests=requests)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def install_collectors(app: FastAPI, registry: CollectorRegistry) -> None:
+    """Process (CPU, memory, file descriptors), platform and GC metrics, as the default registry
+    has them, and the service's gauges."""
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    registry.register(ServiceGauges(app, app.state.event_rate))
+
+
+def count_events(app: FastAPI, count: int) -> None:
+    app.state.event_rate.add(count)

@@ -1,7 +1,13 @@
 """`recommender ingest | build | serve | import-events | related | popular | demo | evaluate |
-train-ranker | report`.
+train-ranker | settings | report`.
 
-Errors a user can cause end in one line on stderr and exit code 2.
+\b
+Exit codes (scripts can tell them apart):
+  0  done
+  1  runtime error: no usable index, a build already running, I/O, a bug
+  2  usage or configuration error: bad option or argument, missing input file, invalid
+     RECOMMENDER_* setting
+  3  some records were rejected (each reported with its line number); the rest went in
 """
 
 from __future__ import annotations
@@ -10,15 +16,35 @@ from typing import Annotated
 
 import typer
 
-from recommender import logs
-from recommender.cli import data, evaluation, online, serving
+from recommender import __version__, logs
+from recommender.cli import data, evaluation, online, reference, serving
+from recommender.cli.common import LogLevel, out
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"recommender {__version__}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
-def main(log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "WARNING") -> None:
-    logs.configure(log_level)
+def main(
+    ctx: typer.Context,
+    log_level: Annotated[
+        LogLevel | None,
+        typer.Option(case_sensitive=False, help="default WARNING (INFO for serve)"),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    ctx.obj = {"log_level": log_level}
+    logs.configure((log_level or LogLevel.WARNING).value)
 
 
 # registered in this order, which is the order `--help` lists them in
@@ -31,4 +57,5 @@ app.command()(serving.popular)
 app.command()(data.demo)
 app.command()(evaluation.evaluate)
 app.command("train-ranker")(evaluation.train_ranker)
+app.command("settings")(reference.settings_table)
 app.add_typer(online.report, name="report")

@@ -1,23 +1,32 @@
-"""What every command shares: one-line errors, progress bars, batch loading with a problem
-report, and a started service."""
+"""What every command shares: exit codes and one-line errors, JSON output, progress bars,
+batch loading with a problem report, and a started service."""
 
 from __future__ import annotations
 
 import functools
+import json
+import logging
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
+import click
 import typer
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from recommender.articles import RecordError, RecordWarning
 from recommender.config import Settings
-from recommender.errors import RecommenderError
+from recommender.errors import InvalidInput, RecommenderError
 from recommender.logs import ProgressFactory
+
+log = logging.getLogger(__name__)
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -25,18 +34,87 @@ err = Console(stderr=True, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class ExitCode(IntEnum):
+    """What `recommender` exits with; scripts can tell these apart (README, `--help`)."""
+
+    OK = 0
+    RUNTIME_ERROR = 1  # the work failed: no usable index, a build already running, I/O
+    USAGE_ERROR = 2  # bad option or argument, missing input file, invalid setting
+    RECORDS_REJECTED = 3  # the file went in, but some records were rejected (reported)
+
+
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+def fail(message: str, code: ExitCode) -> NoReturn:
+    err.print(f"error: {message}", markup=False, highlight=False)
+    raise typer.Exit(int(code))
+
+
+def settings_problem(exc: ValidationError | SettingsError) -> str:
+    """One line naming the environment variable(s) at fault."""
+    if isinstance(exc, SettingsError):
+        return f"configuration error: {exc}"
+    parts = []
+    for problem in exc.errors():
+        where = ".".join(str(p) for p in problem.get("loc", ()))
+        parts.append(f"RECOMMENDER_{where.upper()}: {problem.get('msg')}")
+    return "configuration error: " + "; ".join(parts)
+
+
 def fails_cleanly(command: F) -> F:
-    """Map our named errors to one line on stderr and exit code 2."""
+    """Map every failure to one line on stderr and a documented exit code (ExitCode)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
+        except InvalidInput as exc:
+            fail(str(exc), ExitCode.USAGE_ERROR)
         except RecommenderError as exc:
-            err.print(f"error: {exc}", markup=False, highlight=False)
-            raise typer.Exit(2) from None
+            fail(str(exc), ExitCode.RUNTIME_ERROR)
+        except (ValidationError, SettingsError) as exc:
+            fail(settings_problem(exc), ExitCode.USAGE_ERROR)
+        except OSError as exc:
+            fail(str(exc), ExitCode.RUNTIME_ERROR)
+        except (typer.Exit, typer.Abort, click.ClickException):
+            raise
+        except Exception as exc:
+            # a bug, not the user's doing: one line here, the traceback in the debug log
+            log.debug("command.failed", exc_info=True)
+            fail(
+                f"unexpected {type(exc).__name__}: {exc} (--log-level DEBUG shows the traceback)",
+                ExitCode.RUNTIME_ERROR,
+            )
 
     return wrapper  # type: ignore[return-value]
+
+
+def require_plotting(command: str) -> None:
+    """matplotlib comes with the `report` extra; say so before any work is done."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        fail(
+            f"{command} writes its plots with matplotlib, which is not installed: "
+            "pip install 'recommender[report]'",
+            ExitCode.USAGE_ERROR,
+        )
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; an invalid one is a usage error (see fails_cleanly)."""
+    return Settings()
+
+
+def emit_json(document: object) -> None:
+    """One JSON document on stdout, for scripts (`--json`)."""
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
 
 
 @contextmanager
@@ -62,6 +140,24 @@ def started_service(settings: Settings) -> Any:
     from recommender.service import RecommenderService
 
     service = RecommenderService(settings)
+    service.start()
+    return service
+
+
+def read_only_service(settings: Settings) -> Any:
+    """A started service for commands that only read (`related`, `popular`): the embedding
+    model is loaded only when the store holds articles the saved index lacks, so a list comes
+    back in about a second instead of the ten a model load takes."""
+    from recommender.artifacts import current_manifest
+    from recommender.embedding import DeferredEmbedder
+    from recommender.service import RecommenderService
+
+    manifest = current_manifest(settings.index_root) or {}
+    dim = manifest.get("dimension")
+    embedder = None
+    if manifest.get("model") == settings.model_name and isinstance(dim, int):
+        embedder = DeferredEmbedder(settings, dim)
+    service = RecommenderService(settings, embedder)
     service.start()
     return service
 

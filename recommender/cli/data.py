@@ -9,52 +9,86 @@ import typer
 
 from recommender.articles import read_articles
 from recommender.cli.common import (
+    ExitCode,
+    Loaded,
+    emit_json,
     fails_cleanly,
     load_in_batches,
+    load_settings,
     out,
     progress_bars,
     report_problems,
 )
-from recommender.config import Settings
 from recommender.events import read_events
 from recommender.store import open_store
+
+JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON document (scripts)")]
+
+
+def _finish_load(file: Path, loaded: Loaded, done: str, as_json: bool) -> None:
+    """Report a file load (problems on stderr, the summary on stdout); exit code 3 when some
+    records were rejected."""
+    report_problems(file, loaded)
+    if as_json:
+        emit_json(
+            {
+                "file": str(file),
+                "accepted": loaded.accepted,
+                "rejected": [{"line": p.line, "message": p.message} for p in loaded.rejected],
+                "repaired": [{"line": w.line, "message": w.message} for w in loaded.warnings],
+            }
+        )
+    else:
+        summary = done.format(loaded.accepted) + f" from {file}; rejected {len(loaded.rejected)}"
+        out.print(summary + (f"; repaired {len(loaded.warnings)}" if loaded.warnings else ""))
+    if loaded.rejected:
+        raise typer.Exit(int(ExitCode.RECORDS_REJECTED))
 
 
 @fails_cleanly
 def ingest(
     file: Annotated[Path, typer.Argument(help="JSONL, CSV or MIND news.tsv")],
     fmt: Annotated[str, typer.Option("--format", help="auto, jsonl, csv or mind")] = "auto",
+    as_json: JsonOption = False,
 ) -> None:
     """Load articles into the store (then run `build`). Bad records are reported with their
-    line number; the rest still go in; exit code 2 if any was rejected."""
-    settings = Settings()
+    line number; the rest still go in; exit code 3 if any was rejected."""
+    settings = load_settings()
     store = open_store(settings)
-    loaded = load_in_batches(read_articles(file, fmt), store.upsert_articles, 1_000)
-    store.close()
-    report_problems(file, loaded)
-    out.print(
-        f"ingested {loaded.accepted} articles from {file}; rejected {len(loaded.rejected)}; "
-        f"repaired {len(loaded.warnings)}"
-    )
-    if loaded.rejected:
-        raise typer.Exit(2)
+    try:
+        loaded = load_in_batches(read_articles(file, fmt), store.upsert_articles, 1_000)
+    finally:
+        store.close()
+    _finish_load(file, loaded, "ingested {} articles", as_json)
 
 
 @fails_cleanly
-def build() -> None:
+def build(as_json: JsonOption = False) -> None:
     """Full rebuild of the vector index from the store into a new folder, then an atomic switch.
     Embeddings of unchanged articles come from the cache."""
     from recommender.build import build_index
     from recommender.embedding import create_embedder
 
-    settings = Settings()
+    settings = load_settings()
     store = open_store(settings)
-    embedder = create_embedder(settings)
     try:
+        embedder = create_embedder(settings)
         with progress_bars() as bars:
             result = build_index(settings, store, embedder, bars)
     finally:
         store.close()
+    if as_json:
+        emit_json(
+            {
+                "folder": str(result.folder),
+                "kind": result.kind,
+                "count": result.count,
+                "reused": result.reused,
+                "embedded": result.embedded,
+                "seconds": round(result.seconds, 3),
+            }
+        )
+        return
     out.print(
         f"built {result.kind} index of {result.count} articles in {result.seconds:.1f}s "
         f"(reused {result.reused} cached embeddings, embedded {result.embedded}) → {result.folder}"
@@ -71,16 +105,17 @@ def import_events(
         Path, typer.Argument(help="CSV (ts,type,article_id,...) or MIND behaviors.tsv")
     ],
     fmt: Annotated[str, typer.Option("--format", help="auto, csv or mind")] = "auto",
+    as_json: JsonOption = False,
 ) -> None:
-    """Bootstrap popularity from an event log."""
-    settings = Settings()
+    """Bootstrap popularity from an event log (a running server counts them after a restart).
+    Bad rows are reported with their line number; exit code 3 if any was rejected."""
+    settings = load_settings()
     store = open_store(settings)
-    loaded = load_in_batches(read_events(file, fmt), store.add_events, 10_000)
-    store.close()
-    report_problems(file, loaded)
-    out.print(f"imported {loaded.accepted} events from {file}; rejected {len(loaded.rejected)}")
-    if loaded.rejected:
-        raise typer.Exit(2)
+    try:
+        loaded = load_in_batches(read_events(file, fmt), store.add_events, 10_000)
+    finally:
+        store.close()
+    _finish_load(file, loaded, "imported {} events", as_json)
 
 
 @fails_cleanly
@@ -90,7 +125,7 @@ def demo() -> None:
     from recommender.demo import demo_articles, demo_click_log, write_events_csv
     from recommender.embedding import create_embedder
 
-    settings = Settings()
+    settings = load_settings()
     store = open_store(settings)
     articles = demo_articles()
     store.upsert_articles(articles)

@@ -7,10 +7,34 @@ from typing import Annotated, Any
 
 import typer
 
-from recommender.cli.common import fails_cleanly, out, progress_bars
+from recommender.cli.common import (
+    ExitCode,
+    fail,
+    fails_cleanly,
+    load_settings,
+    out,
+    progress_bars,
+    require_plotting,
+)
 from recommender.config import Settings
 
-MIND_DIR = Path("../shared/data/mind-subset")
+
+def _data_paths(
+    settings: Settings, data: Path | None, news: Path | None, behaviors: Path | None
+) -> tuple[Path, Path]:
+    """news.tsv and behaviors.tsv from --news/--behaviors, else from --data or the setting
+    RECOMMENDER_EVAL_DATA_DIR; with none of these it is a usage error, not a guess."""
+    folder = data or settings.eval_data_dir
+    if folder is None and (news is None or behaviors is None):
+        fail(
+            "no evaluation data: pass --data DIR (a MIND folder with news.tsv and "
+            "behaviors.tsv), or --news and --behaviors, or set RECOMMENDER_EVAL_DATA_DIR",
+            ExitCode.USAGE_ERROR,
+        )
+    return (
+        news or Path(str(folder)) / "news.tsv",
+        behaviors or Path(str(folder)) / "behaviors.tsv",
+    )
 
 
 def _eval_setup(
@@ -20,12 +44,12 @@ def _eval_setup(
     seed: int,
     test_fraction: float,
     quick: bool,
-    cache: Path,
+    cache: Path | None,
     out_dir: Path,
+    settings: Settings,
 ) -> tuple[Any, Settings]:
     from recommender.evaluation.setup import EvalOptions
 
-    settings = Settings()
     if model:
         settings = settings.model_copy(update={"model_name": model})
     options = EvalOptions(
@@ -35,40 +59,56 @@ def _eval_setup(
         seed=seed,
         test_fraction=test_fraction,
         quick=quick,
-        cache_path=cache,
+        cache_path=cache or settings.eval_cache_path,
     )
     return options, settings
 
 
-NewsOption = Annotated[Path, typer.Option(help="MIND news.tsv")]
-BehaviorsOption = Annotated[Path, typer.Option(help="MIND behaviors.tsv")]
+DataOption = Annotated[
+    Path | None,
+    typer.Option(help="MIND folder with news.tsv and behaviors.tsv [RECOMMENDER_EVAL_DATA_DIR]"),
+]
+NewsOption = Annotated[Path | None, typer.Option(help="MIND news.tsv (default: in --data)")]
+BehaviorsOption = Annotated[
+    Path | None, typer.Option(help="MIND behaviors.tsv (default: in --data)")
+]
 SeedOption = Annotated[int, typer.Option(help="seed of the user split and every sample")]
 ModelOption = Annotated[
     str | None, typer.Option(help="embedding model (default: the settings' model)")
 ]
 FractionOption = Annotated[float, typer.Option(min=0.01, max=0.99, help="share of test users")]
 QuickOption = Annotated[bool, typer.Option(help="subsample pairs and impressions (tests)")]
-CacheOption = Annotated[Path, typer.Option(help="SQLite embedding cache, reused between runs")]
+CacheOption = Annotated[
+    Path | None,
+    typer.Option(help="SQLite embedding cache, reused between runs [<DATA_DIR>/eval-cache.db]"),
+]
 
 
 @fails_cleanly
 def evaluate(
-    news: NewsOption = MIND_DIR / "news.tsv",
-    behaviors: BehaviorsOption = MIND_DIR / "behaviors.tsv",
-    out_dir: Annotated[Path, typer.Option("--out", help="report folder")] = Path("reports/mind"),
+    data: DataOption = None,
+    news: NewsOption = None,
+    behaviors: BehaviorsOption = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="report folder [<REPORTS_DIR>/mind]")
+    ] = None,
     seed: SeedOption = 42,
     model: ModelOption = None,
     test_fraction: FractionOption = 0.3,
     quick: QuickOption = False,
-    cache: CacheOption = Path("var/eval-cache.db"),
+    cache: CacheOption = None,
 ) -> None:
     """Score every ranking variant on MIND click logs (time-respecting, train/test users) and
-    write report.md, metrics.json and plots."""
+    write report.md, metrics.json and plots (needs the `report` extra: matplotlib)."""
+    require_plotting("evaluate")
     from recommender.evaluation.report import main_table, write_report
     from recommender.evaluation.run import run_evaluation
 
+    settings = load_settings()
+    news, behaviors = _data_paths(settings, data, news, behaviors)
+    out_dir = out_dir or settings.reports_dir / "mind"
     options, settings = _eval_setup(
-        news, behaviors, model, seed, test_fraction, quick, cache, out_dir
+        news, behaviors, model, seed, test_fraction, quick, cache, out_dir, settings
     )
     command = (
         f"recommender evaluate --news {news} --behaviors {behaviors} --out {out_dir} "
@@ -91,27 +131,44 @@ def evaluate(
 
 @fails_cleanly
 def train_ranker(
-    news: NewsOption = MIND_DIR / "news.tsv",
-    behaviors: BehaviorsOption = MIND_DIR / "behaviors.tsv",
-    output: Annotated[Path | None, typer.Option(help="default: the settings' ranker path")] = None,
+    data: DataOption = None,
+    news: NewsOption = None,
+    behaviors: BehaviorsOption = None,
+    output: Annotated[
+        Path | None, typer.Option(help="where to write it [<REPORTS_DIR>/ranker.json]")
+    ] = None,
+    install: Annotated[
+        bool,
+        typer.Option(
+            "--install",
+            help="write it where the service reads it (RECOMMENDER_RANKER_PATH): the next "
+            "server start ranks with it",
+        ),
+    ] = False,
     seed: SeedOption = 42,
     model: ModelOption = None,
     test_fraction: FractionOption = 0.3,
     quick: QuickOption = False,
-    cache: CacheOption = Path("var/eval-cache.db"),
+    cache: CacheOption = None,
 ) -> None:
-    """Learn the Lees-ook blend from train users' next clicks and write models/ranker.json,
-    which the service loads instead of the settings' weights."""
+    """Learn the Lees-ook blend from train users' next clicks and write a ranker file. The
+    served one (models/ranker.json) is replaced only with --install."""
     from recommender.evaluation.run import write_trained_ranker
     from recommender.evaluation.selection import learn
     from recommender.evaluation.setup import SHIPPED, prepare
 
+    if install and output is not None:
+        fail("pass either --output or --install, not both", ExitCode.USAGE_ERROR)
+    settings = load_settings()
+    news, behaviors = _data_paths(settings, data, news, behaviors)
     options, settings = _eval_setup(
-        news, behaviors, model, seed, test_fraction, quick, cache, Path(".")
+        news, behaviors, model, seed, test_fraction, quick, cache, Path("."), settings
+    )
+    path = (
+        settings.resolved_ranker_path if install else output or settings.reports_dir / "ranker.json"
     )
     with progress_bars() as bars:
         prep = prepare(options, settings, bars)
         learned = learn(prep, options, bars)
-    path = output or settings.resolved_ranker_path
     write_trained_ranker(path, prep, learned, quick)
     out.print(f"wrote {path}: {learned.weights[SHIPPED]}", markup=False, highlight=False)

@@ -9,8 +9,7 @@ from typing import Annotated
 
 import typer
 
-from recommender.cli.common import fails_cleanly, out
-from recommender.config import Settings
+from recommender.cli.common import fails_cleanly, load_settings, out, require_plotting
 from recommender.errors import InvalidInput
 
 report = typer.Typer(no_args_is_help=True, help="Reports from the live service's logs.")
@@ -30,7 +29,8 @@ def ctr(
 
     if not 0 < days <= 366:
         raise InvalidInput(f"--days must be in (0, 366], got {days:g}")
-    settings = Settings()
+    require_plotting("report ctr")
+    settings = load_settings()
     store, served = open_store(settings), open_served_log(settings)
     try:
         stats = window_stats(

@@ -45,6 +45,9 @@ def read_ranker_file(path: Path) -> RankerFile:
         log.warning("ranker.unusable", extra={"path": str(path), "error": str(exc)})
         return RankerFile(path, None, None)
     if data is None:
+        # not a warning (a site may rank with the settings' blend), but logged: a models
+        # folder moved elsewhere would otherwise drop the learned ranking unnoticed
+        log.info("ranker.absent", extra={"path": str(path), "using": "settings"})
         return RankerFile(path, None, None)
     weights: Weights | None = None
     try:

@@ -165,14 +165,19 @@ class RecommenderService:
     def health(self) -> dict[str, Any]:
         """What /health/ready reports of a started service."""
         folder = self._lifecycle.folder
+        manifest = self._ranker.index.manifest
         return {
             "status": "ready",
             "articles": len(self._catalog),
             "indexed": len(self._ranker.index),
             "index_folder": folder.name if folder else None,
+            "index_built_at": manifest.get("built_at"),
+            "index_build_seconds": manifest.get("build_seconds"),
             "model": self._embedder.name,
+            # "settings" when no usable file is at ranker_path: the operator sees which
             "ranker": self._weights.source,
             "variants": [v.name for v in self._online.variants],
+            "ranker_path": str(self.settings.resolved_ranker_path),
         }
 
     # writes -----------------------------------------------------------------------------------

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
+from recommender.api import prometheus
 from recommender.api.deps import Auth, Config, Service
 from recommender.api.schemas import ArticleBatch, EventBatch, WriteResult
 from recommender.articles import Article
@@ -16,7 +17,9 @@ router = APIRouter(tags=["write"])
 
 
 @router.post("/v1/events", status_code=202)
-def post_events(batch: EventBatch, svc: Service, settings: Config) -> dict[str, int]:
+def post_events(
+    batch: EventBatch, svc: Service, settings: Config, request: Request
+) -> dict[str, int]:
     """A batch of view/impression/click events. Public (the browser sends it), validated
     and size-limited; acknowledged events are durable."""
     if len(batch.events) > settings.max_events_per_batch:
@@ -42,6 +45,7 @@ def post_events(batch: EventBatch, svc: Service, settings: Config) -> dict[str, 
             )
         )
     counted = svc.record_events(events)
+    prometheus.count_events(request.app, len(events))
     return {"accepted": len(events), "counted": counted}
 
 

@@ -1,0 +1,91 @@
+"""The access log (one JSON line per request) and the request id, plus the route template of a
+request, which the metrics label by too."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("recommender.access")
+
+REQUEST_ID_HEADER = b"x-request-id"
+# a caller's id is echoed into logs and headers: keep it short and free of anything that could
+# forge a log line or a header (no spaces, quotes, control characters)
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+def route_template(scope: Scope) -> str:
+    """The route a request matched, as its template (`/v1/articles/{article_id}/related`), never
+    the raw path: article ids must not explode log and metric label cardinality. FastAPI's own
+    routes put themselves in the scope; plain Starlette routes and mounts (/docs, /redoc, their
+    assets) leave only their endpoint, which is looked up among the app's routes."""
+    route = scope.get("route")
+    if route is not None:
+        return str(getattr(route, "path", "unmatched"))
+    endpoint = scope.get("endpoint")
+    app = scope.get("app")
+    if endpoint is None or app is None:
+        return "unmatched"
+    for candidate in getattr(app, "routes", ()):
+        if getattr(candidate, "endpoint", None) is endpoint:
+            return str(candidate.path)
+        if getattr(candidate, "app", None) is endpoint:
+            return f"{candidate.path}/{{path}}"  # a mount: its files share one label
+    return "unmatched"
+
+
+def request_id_of(scope: Scope) -> str:
+    """The caller's X-Request-ID when it is well-formed, else a fresh one."""
+    for name, value in scope.get("headers", ()):
+        if name == REQUEST_ID_HEADER:
+            candidate = bytes(value).decode("latin-1")
+            if _VALID_REQUEST_ID.fullmatch(candidate):
+                return candidate
+            break
+    return uuid.uuid4().hex
+
+
+class AccessLog:
+    """One `http.request` log line per request (method, route template, status, duration,
+    request id) and the request id echoed in X-Request-ID. Plain ASGI, like the metrics, to
+    keep the per-request cost low."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = request_id_of(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500  # what the client gets when the app raises before answering
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                headers = [
+                    (k, v) for k, v in message.get("headers", ()) if k.lower() != REQUEST_ID_HEADER
+                ]
+                headers.append((REQUEST_ID_HEADER, request_id.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            fields: dict[str, Any] = {
+                "method": scope["method"],
+                "route": route_template(scope),
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "request_id": request_id,
+            }
+            log.info("http.request", extra=fields)
