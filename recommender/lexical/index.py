@@ -185,7 +185,7 @@ class LexicalIndex:
 
     def _scores(self, article_id: str) -> tuple[np.ndarray, np.ndarray]:
         """Rows (sorted) that share a query term with the article and their BM25 scores divided
-        by the article's score against itself, so 1.0 means "as alike as the article itself"."""
+        by the best score of another article: the most alike article scores 1.0."""
         cached = self._cache.get(article_id)
         if cached is not None:
             self._cache.move_to_end(article_id)
@@ -198,9 +198,13 @@ class LexicalIndex:
         idf = np.repeat(self.idf(terms), [len(p[0]) for p in parts])
         norm = K1 * (1.0 - B + B * self.doc_len[rows] / avgdl)
         unique, scores = self._accumulate(rows, idf * tf * (K1 + 1.0) / (tf + norm))
-        own = self.rows[article_id]
-        at = np.searchsorted(unique, own)
-        top = float(scores[at]) if at < len(unique) and unique[at] == own else 0.0
+        # relative to the best other article (as similarity is relative to the best
+        # neighbour): a long query article's score against itself would dwarf every other
+        own = np.searchsorted(unique, self.rows[article_id])
+        others = np.ones(len(unique), dtype=bool)
+        if own < len(unique) and unique[own] == self.rows[article_id]:
+            others[own] = False
+        top = float(scores[others].max()) if others.any() else 0.0
         scores = np.minimum(scores / top, 1.0) if top > 0 else np.zeros_like(scores)
         result = (unique, scores)
         self._cache[article_id] = result
