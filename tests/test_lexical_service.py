@@ -7,6 +7,7 @@ from pathlib import Path
 
 from recommender.artifacts import current_folder
 from recommender.build import build_index
+from recommender.config import Settings
 from recommender.embedding import FakeEmbedder
 from recommender.events import Event
 from recommender.lexical.storage import ARRAYS, META, NAMES
@@ -19,14 +20,20 @@ def lexical_ids(svc: RecommenderService, article_id: str) -> list[str]:
     return [i for i, _ in svc._lexical.neighbours(article_id, 50)]
 
 
-def test_build_saves_the_lexical_index_and_the_service_serves_it(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path)
+def built(settings: Settings) -> Path:
+    """The folder of a build of the small corpus."""
     store = Store(settings.db_path, "NORMAL")
     store.upsert_articles(small_corpus())
     result = build_index(settings, store, FakeEmbedder())
     store.close()
+    return result.folder
+
+
+def test_build_saves_the_lexical_index_and_the_service_serves_it(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    folder = built(settings)
     for name in (META, ARRAYS, NAMES):
-        assert (result.folder / name).is_file()
+        assert (folder / name).is_file()
     svc = RecommenderService(settings, FakeEmbedder())
     svc.start()
     try:
@@ -43,12 +50,9 @@ def test_build_saves_the_lexical_index_and_the_service_serves_it(tmp_path: Path)
 
 def test_a_folder_without_lexical_index_is_filled_from_the_store(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    store = Store(settings.db_path, "NORMAL")
-    store.upsert_articles(small_corpus())
-    result = build_index(settings, store, FakeEmbedder())
-    store.close()
+    folder = built(settings)
     for name in (META, ARRAYS, NAMES):
-        (result.folder / name).unlink()  # as a folder built before there was a lexical index
+        (folder / name).unlink()  # as a folder built before there was a lexical index
     svc = RecommenderService(settings, FakeEmbedder())
     svc.start()
     try:

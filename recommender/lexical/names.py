@@ -106,10 +106,11 @@ def name_overlap(
     total = sum(w for w, _ in ranked)
     if total <= 0:
         return [0.0 for _ in candidates]
+    roots = {k[:MIN_PREFIX] for _, k in ranked}
     out = []
     for names in candidates:
-        if names is None or names.roots.isdisjoint(k[:MIN_PREFIX] for _, k in ranked):
-            out.append(0.0)
+        if names is None or names.roots.isdisjoint(roots):
+            out.append(0.0)  # the common case, decided by one set operation
             continue
         out.append(sum(w for w, key in ranked if names.meets(key)) / total)
     return out
