@@ -136,3 +136,10 @@ def test_name_overlap_on_served_articles(tmp_path: Path) -> None:
     search.save(tmp_path)
     loaded = LexicalSearch.load(tmp_path)
     assert np.allclose(loaded.name_overlap("cuba-1", ["cuba-2", "weer-1"]), overlaps[:2])
+
+
+def test_an_article_sharing_no_word_has_no_neighbours() -> None:
+    search = LexicalSearch()
+    search.upsert([*corpus(), article("odd-1", "Xylofoon", "zwoegerig quasar")])
+    assert search.neighbours("odd-1", 5) == []
+    assert search.similarities("odd-1", ["cuba-1"])[0] == 0.0

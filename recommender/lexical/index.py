@@ -171,7 +171,7 @@ class LexicalIndex:
         weight = (1.0 + np.log(tf.astype(np.float64))) * self.idf(terms)
         top = np.argsort(-weight, kind="stable")[:limit]
         within = np.cumsum(self.df[terms[top]]) <= POSTINGS_BUDGET
-        within[0] = True  # the best term always counts
+        within[:1] = True  # the best term always counts (when there is one)
         chosen: np.ndarray = terms[top][within]
         return chosen
 

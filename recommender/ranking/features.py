@@ -19,6 +19,8 @@ FEATURES = (
     "same_section",
     "tag_overlap",
     "entity_overlap",
+    "name_overlap",
+    "coreads",
 )
 
 
@@ -53,13 +55,18 @@ def candidate_features(
     lexical: np.ndarray,
     now: float,
     freshness_half_life_days: float,
+    names: np.ndarray | None = None,
+    coreads: np.ndarray | None = None,
 ) -> list[dict[str, float]]:
     """One feature dict per candidate, in FEATURES order. sims are raw cosines to the query;
-    popularity and lexical are already in [0, 1]."""
+    popularity, lexical, names (shared salient names) and coreads are already in [0, 1]."""
+    names = np.zeros(len(cards)) if names is None else names
+    coreads = np.zeros(len(cards)) if coreads is None else coreads
     half_life = freshness_half_life_days * DAY
     relative = relative_similarity(sims)
     out = []
-    for card, sim, pop, lex in zip(cards, relative, popularity, lexical, strict=True):
+    columns = zip(cards, relative, popularity, lexical, names, coreads, strict=True)
+    for card, sim, pop, lex, named, read in columns:
         age = None if card.published_ts is None else max(0.0, now - card.published_ts)
         same = query is not None and query.section is not None and card.section == query.section
         out.append(
@@ -71,6 +78,23 @@ def candidate_features(
                 "same_section": 1.0 if same else 0.0,
                 "tag_overlap": overlap(query.tags, card.tags) if query else 0.0,
                 "entity_overlap": overlap(query.entities, card.entities) if query else 0.0,
+                "name_overlap": float(named),
+                "coreads": float(read),
             }
         )
     return out
+
+
+def explanation(
+    features: dict[str, float], weights: dict[str, float], total: float
+) -> dict[str, object]:
+    """What explain=true shows of one listed item: each feature's value, the contribution
+    (weight x value) of each weighted feature to the total, and the total."""
+    reasons: dict[str, object] = dict(features)
+    reasons["contributions"] = {
+        name: round(weights[name] * value, 6)
+        for name, value in features.items()
+        if weights.get(name, 0.0) != 0.0
+    }
+    reasons["total"] = total
+    return reasons

@@ -11,8 +11,6 @@ import logging
 import math
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
@@ -20,28 +18,14 @@ from recommender.catalog import Card, Catalog
 from recommender.config import RankingParams
 from recommender.index import VectorIndex
 from recommender.popularity import PopularityCounters
-from recommender.ranking.features import DAY, candidate_features
+from recommender.ranking.features import DAY, candidate_features, explanation
 from recommender.ranking.lists import Item, RankedList, new_recommendation_id
+from recommender.ranking.scoring import CoReadSource, Lexical, Scored
 from recommender.ranking.weights import Weights
 
+__all__ = ["CoReadSource", "Lexical", "Ranker", "Scored"]
+
 log = logging.getLogger(__name__)
-
-
-class Lexical(Protocol):
-    """Lexical (TF-IDF) similarity between stored articles; optional, see ranking.lexical."""
-
-    def neighbours(self, article_id: str, k: int) -> list[tuple[str, float]]: ...
-
-    def similarities(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray: ...
-
-
-@dataclass
-class Scored:
-    """Candidates of one query article with their features and blended scores, in step."""
-
-    cards: list[Card]
-    features: list[dict[str, float]]
-    scores: list[float]
 
 
 class Ranker:
@@ -53,6 +37,7 @@ class Ranker:
         weights: Weights,
         params: RankingParams,
         lexical: Lexical | None = None,
+        coreads: CoReadSource | None = None,
     ) -> None:
         self._index = index
         self.catalog = catalog
@@ -60,6 +45,7 @@ class Ranker:
         self.weights = weights
         self.params = params
         self.lexical = lexical
+        self.coreads = coreads
 
     @property
     def index(self) -> VectorIndex:
@@ -105,7 +91,11 @@ class Ranker:
             return fallback
         cards, features, scores = found.cards, found.features, found.scores
         order = self._select(cards, scores, k, use_mmr)
-        items = [Item(cards[i], scores[i], {**features[i], "total": scores[i]}) for i in order]
+        blend = self.weights.for_query(self.catalog.get(article_id))
+        # the reasons of the few listed items, never of every candidate
+        items = [
+            Item(cards[i], scores[i], explanation(features[i], blend, scores[i])) for i in order
+        ]
         if len(items) < k:
             taken = {article_id, *exclude, *(item.card.id for item in items)}
             fill = self.popular(k - len(items), section=section, exclude=taken, now=now)
@@ -132,9 +122,14 @@ class Ranker:
         # over-fetch: the article itself, its copies and filtered items all come back too
         hits = self._index.search(query, self.params.candidates + 1)
         joined: list[str] = []
-        if self.lexical is not None:
+        if self.lexical is not None and self.params.lexical_candidates > 0:
             # "more like this": lexical neighbours catch names and rare words embeddings blur
-            joined += [i for i, _ in self.lexical.neighbours(article_id, self.params.candidates)]
+            found = self.lexical.neighbours(article_id, self.params.lexical_candidates)
+            joined += [i for i, _ in found]
+        if self.coreads is not None and self.params.coread_candidates > 0:
+            # "readers of this story also read"
+            read = self.coreads.neighbours(article_id, self.params.coread_candidates, now)
+            joined += [i for i, _ in read]
         if self.params.popular_candidates > 0:
             joined += itertools.islice(self.popularity.ranked(now), self.params.popular_candidates)
         seen = {candidate_id for candidate_id, _ in hits}
@@ -200,14 +195,22 @@ class Ranker:
         """Feature values of each candidate for one query article; all in [0, 1]."""
         ids = [c.id for c in cards]
         popularity = self.popularity.normalised(ids, now) if ids else np.zeros(0)
-        lexical = (
-            self.lexical.similarities(query.id, ids)
-            if self.lexical is not None and query is not None and ids
-            else np.zeros(len(ids))
-        )
+        lexical, names, coreads = np.zeros(len(ids)), None, None
+        if self.lexical is not None and query is not None and ids:
+            lexical = self.lexical.similarities(query.id, ids)
+            names = self.lexical.name_overlap(query.id, ids)
+        if self.coreads is not None and query is not None and ids:
+            coreads = self.coreads.similarities(query.id, ids, now)
+        half_life = self.params.freshness_half_life_days
         return candidate_features(
-            query, cards, sims, popularity, lexical, now, self.params.freshness_half_life_days
+            query, cards, sims, popularity, lexical, now, half_life, names, coreads
         )
+
+    def rerank(self, found: Scored, values: np.ndarray, k: int, use_mmr: bool = True) -> list[str]:
+        """The ids a Lees-ook list of k would show if found were scored by values (another
+        blend of the same features): how the evaluation ranks its many blends."""
+        order = self._select(found.cards, values.tolist(), k, use_mmr)
+        return [found.cards[i].id for i in order]
 
     def _select(
         self, cards: Sequence[Card], scores: Sequence[float], k: int, use_mmr: bool

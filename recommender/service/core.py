@@ -72,6 +72,7 @@ class RecommenderService:
             self._weights,
             settings.ranking_params(),
             lexical=lexical or LexicalSearch(settings.lexical_max_words),
+            coreads=self._coreads,
         )
         # guards index, catalogue and popularity: faiss must not search while a row is added
         self._lock = threading.RLock()
