@@ -50,8 +50,9 @@ class RecommenderService:
         popularity: Popularity | None = None,
         index: VectorIndex | None = None,
         lexical: LexicalSearch | None = None,
+        coreads: CoReads | None = None,
     ) -> None:
-        """catalog, popularity, index and lexical: pre-built parts (benchmarks, tests); by
+        """catalog, popularity, index, lexical and coreads: pre-built parts (benchmarks, tests); by
         default they start empty and `start` fills them from disk."""
         self.settings = settings
         self._store = open_store(settings)
@@ -64,7 +65,7 @@ class RecommenderService:
         )
         self._weights = served_weights(settings, ranker_file)
         # "readers of this story also read": counted from the same events as popularity
-        self._coreads = CoReads(settings.coread_config())
+        self._coreads = coreads or CoReads(settings.coread_config())
         self._ranker = Ranker(
             index or VectorIndex(self._embedder.dim, self._embedder.name),
             self._catalog,
@@ -96,6 +97,7 @@ class RecommenderService:
         index: VectorIndex,
         popularity: Popularity,
         lexical: LexicalSearch | None = None,
+        coreads: CoReads | None = None,
     ) -> RecommenderService:
         """A ready service over pre-built parts (benchmarks, tests): nothing is loaded from the
         store, which stays empty at settings.db_path."""
@@ -106,6 +108,7 @@ class RecommenderService:
             popularity=popularity,
             index=index,
             lexical=lexical,
+            coreads=coreads,
         )
         svc._online.start()
         svc.ready = True
