@@ -10,7 +10,10 @@ stories, none of them in Lees ook. Prints both lists with their reasons.
 
 from __future__ import annotations
 
+import argparse
 import json
+import shutil
+import sqlite3
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -91,11 +94,27 @@ def run_check(folder: Path, model_name: str | None = None) -> dict[str, Any]:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--cache", type=Path, help="embedding cache to reuse between runs (a SQLite file)"
+    )
+    args = parser.parse_args()
     if not PAGE.is_file() or not DPG.is_file():
         print(f"seed page or DPG data missing under {SHARED}")  # noqa: T201
         return 2
     with tempfile.TemporaryDirectory() as folder:
+        if args.cache is not None and args.cache.is_file():
+            # the store doubles as the embedding cache: an earlier run's cache skips the model
+            (Path(folder) / "var").mkdir()
+            store = Path(folder) / "var" / "recommender.db"
+            shutil.copy(args.cache, store)
+            with sqlite3.connect(store) as db:
+                db.execute("DELETE FROM articles")
+                db.execute("DELETE FROM events")
         result = run_check(Path(folder))
+        if args.cache is not None:
+            args.cache.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(Path(folder) / "var" / "recommender.db", args.cache)
     for block in ("related", "popular"):
         print(f"{block}:")  # noqa: T201
         for item in result[block]:

@@ -32,3 +32,7 @@ def test_shipped_ranking_sits_on_the_frontier_on_mind() -> None:
     # tags get the topical entity-free blend, which costs next clicks; guard that the shipped
     # ranking still beats the issue's leaky reference (about 50% at 91%) on both axes
     assert acceptance["next_click_ndcg@10_ratio"] >= 0.5
+    # issue 10's primary comparison: one list of 5, no leaks, tags as truth only
+    primary = result["primary"]["acceptance"]
+    assert primary["not_dominated"], primary["dominated_by_grid"]
+    assert primary["click_target_met"] and primary["entity_target_met"], primary
