@@ -143,3 +143,20 @@ def test_an_article_sharing_no_word_has_no_neighbours() -> None:
     search.upsert([*corpus(), article("odd-1", "Xylofoon", "zwoegerig quasar")])
     assert search.neighbours("odd-1", 5) == []
     assert search.similarities("odd-1", ["cuba-1"])[0] == 0.0
+
+
+def test_a_name_the_story_keeps_mentioning_weighs_more() -> None:
+    search = LexicalSearch()
+    # two made-up names, each in one other article: equal IDF, so only salience differs
+    text = "Volgens Zorlan en Quibo gaat het goed. Het gaat om Zorlan, want Zorlan blijft Zorlan."
+    query = article("q-1", "Gesprek in de hoofdstad", text, lead=text)
+    search.upsert(
+        [
+            *corpus(),
+            query,
+            article("q-2", "Nieuws over Zorlan", "eiland"),
+            article("q-3", "Nieuws over Quibo", "stad"),
+        ]
+    )
+    to_often, to_once = search.name_overlap("q-1", ["q-2", "q-3"])
+    assert to_often > to_once > 0

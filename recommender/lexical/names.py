@@ -8,8 +8,10 @@ the corpus (IDF from the lexical index), that a candidate also carries."""
 
 from __future__ import annotations
 
+import math
 import re
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -32,13 +34,21 @@ class Names:
     names: tuple[str, ...]
     plain: tuple[str, ...]
     roots: frozenset[str]
+    # how often the article mentions each key (names, then plain), as 1 + ln(count): a name
+    # the story keeps coming back to is what it is about
+    salience: tuple[float, ...] = ()
 
     @classmethod
-    def of(cls, names: Iterable[str], plain: Iterable[str] = ()) -> Names:
+    def of(
+        cls, names: Iterable[str], plain: Iterable[str] = (), salience: Iterable[float] = ()
+    ) -> Names:
         named = tuple(dict.fromkeys(sys.intern(k) for k in names))
         other = tuple(k for k in dict.fromkeys(sys.intern(k) for k in plain) if k not in named)
         roots = frozenset(sys.intern(k[:MIN_PREFIX]) for k in (*named, *other))
-        return cls(named, other, roots)
+        weights = tuple(salience)
+        if len(weights) != len(named) + len(other):
+            weights = (1.0,) * (len(named) + len(other))
+        return cls(named, other, roots, weights)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -71,9 +81,11 @@ def extract_names(
     lead: str,
     language: str | None,
     tags: Sequence[str] = (),
+    mentions: Counter[str] | None = None,
 ) -> Names:
-    """Keys of title and lead: capitalised words (True), other headline words (False) and the
-    CMS tags (True), stemmed in the article's language, stop words left out."""
+    """Keys of title and lead: capitalised words, other headline words and the CMS tags,
+    stemmed in the article's language, stop words left out. mentions: the article's index terms
+    with their counts, which weigh each key by how often the article mentions it."""
     stops = stop_words(language)
     title_words = words(title)
     title_case = bool(title_words) and (
@@ -86,7 +98,17 @@ def extract_names(
     names = [w for w in capitalised if len(w) > 1 and w.lower() not in stops]
     tag_words = [w for tag in tags for w in words(tag) if w.lower() not in stops]
     named = analyzer.stem([*names, *tag_words], language)[:MAX_KEYS]
-    return Names.of(named, analyzer.stem(plain, language)[:MAX_KEYS])
+    probe = Names.of(named, analyzer.stem(plain, language)[:MAX_KEYS])
+    if not mentions:
+        return probe
+    salience = [1.0 + math.log(max(1, _mentions(key, mentions))) for key in probe.keys]
+    return Names.of(probe.names, probe.plain, salience)
+
+
+def _mentions(key: str, terms: Counter[str]) -> int:
+    """How often terms meet key (the same prefix rule as matching)."""
+    probe = Names.of([key])
+    return sum(count for term, count in terms.items() if probe.meets(term))
 
 
 def name_overlap(
@@ -94,13 +116,15 @@ def name_overlap(
     candidates: Iterable[Names | None],
     idf: Callable[[Sequence[str]], Sequence[float]],
 ) -> list[float]:
-    """Per candidate: the IDF-weighted share of the query's rarest keys it meets, in [0, 1]."""
+    """Per candidate: the share of the query's weightiest keys (IDF x salience) it meets,
+    in [0, 1]."""
     if query is None or not query.keys:
         return [0.0 for _ in candidates]
     keys = list(query.keys)
     named = set(query.names)
     weights = [
-        w * (1.0 if k in named else PLAIN_TERM_WEIGHT) for k, w in zip(keys, idf(keys), strict=True)
+        w * s * (1.0 if k in named else PLAIN_TERM_WEIGHT)
+        for k, w, s in zip(keys, idf(keys), query.salience, strict=True)
     ]
     ranked = sorted(zip(weights, keys, strict=True), reverse=True)[:QUERY_NAMES]
     total = sum(w for w, _ in ranked)

@@ -4,6 +4,7 @@ kept in step with the store by the same writes that keep the vector index in ste
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +75,7 @@ class LexicalSearch:
         terms = title * TITLE_WEIGHT + self.analyzer.terms(f"{article.lead}\n{body}", language)
         tags = article.tags if self.use_tags else ()
         lead = article.lead or " ".join(body.split()[:60])
-        names = extract_names(self.analyzer, article.title, lead, language, tags)
+        names = extract_names(self.analyzer, article.title, lead, language, tags, Counter(terms))
         return terms, names
 
     def is_current(self, article: Article) -> bool:

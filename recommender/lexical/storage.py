@@ -76,13 +76,13 @@ def load_lexical(folder: Path) -> LexicalIndex:
 
 
 def save_names(names: dict[str, Names], folder: Path) -> None:
-    rows = {article_id: [n.names, n.plain] for article_id, n in names.items()}
+    rows = {article_id: [n.names, n.plain, n.salience] for article_id, n in names.items()}
     (folder / NAMES).write_text(json.dumps(rows, ensure_ascii=False))
 
 
 def load_names(folder: Path) -> dict[str, Names]:
     try:
         rows = json.loads((folder / NAMES).read_text())
-        return {str(i): Names.of(named, plain) for i, (named, plain) in rows.items()}
+        return {str(i): Names.of(*row) for i, row in rows.items()}
     except (OSError, ValueError, TypeError) as exc:
         raise IndexNotFound(f"unreadable names in {folder}: {exc}") from exc
