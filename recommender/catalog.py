@@ -4,9 +4,17 @@ so a request never touches the database."""
 from __future__ import annotations
 
 import bisect
+import math
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from recommender.articles import Article
+
+NO_SECTION = -1  # section code of a card without a section
+UNKNOWN_SECTION = -2  # code of a section no card has: matches nothing
+DAY_SECONDS = 86_400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +44,96 @@ class Card:
         )
 
 
+class Columns:
+    """What ranking filters and scores on, one numpy array per attribute, indexed by a slot per
+    article id, so a request tests ~150 candidates in a few array operations rather than in a
+    Python loop over cards. A slot is never reused: a card that changes overwrites its slot."""
+
+    def __init__(self) -> None:
+        self.slot: dict[str, int] = {}
+        size = 1024
+        self.published = np.zeros(size, dtype=bool)
+        self.published_ts = np.full(size, np.nan)  # NaN: no publication time
+        self.section = np.full(size, NO_SECTION, dtype=np.int32)  # exact section
+        self.folded = np.full(size, NO_SECTION, dtype=np.int32)  # lower-cased section
+        self._codes: dict[str, int] = {}
+        self._folded_codes: dict[str, int] = {}
+
+    def put(self, card: Card) -> None:
+        slot = self.slot.get(card.id)
+        if slot is None:
+            slot = self.slot[card.id] = len(self.slot)
+            if slot >= len(self.published):
+                self._grow()
+        self.published[slot] = card.published
+        self.published_ts[slot] = math.nan if card.published_ts is None else card.published_ts
+        self.section[slot] = self.section_code(card.section, add=True)
+        self.folded[slot] = self.folded_code(card.section, add=True)
+
+    def _grow(self) -> None:
+        size = len(self.published)
+        self.published = np.concatenate([self.published, np.zeros(size, dtype=bool)])
+        self.published_ts = np.concatenate([self.published_ts, np.full(size, np.nan)])
+        self.section = np.concatenate([self.section, np.full(size, NO_SECTION, np.int32)])
+        self.folded = np.concatenate([self.folded, np.full(size, NO_SECTION, np.int32)])
+
+    def section_code(self, section: str | None, add: bool = False) -> int:
+        if section is None:
+            return NO_SECTION
+        if add:
+            return self._codes.setdefault(section, len(self._codes))
+        return self._codes.get(section, UNKNOWN_SECTION)
+
+    def folded_code(self, section: str | None, add: bool = False) -> int:
+        """Code of the section compared case-insensitively (the section filter); a card
+        without a section files under "", as the filter has always compared it."""
+        folded = (section or "").lower()
+        if add:
+            return self._folded_codes.setdefault(folded, len(self._folded_codes))
+        return self._folded_codes.get(folded, UNKNOWN_SECTION)
+
+    def slots(self, ids: Iterable[str]) -> np.ndarray:
+        """Slots of ids, -1 for an id without a card."""
+        get = self.slot.get
+        return np.fromiter((get(i, -1) for i in ids), dtype=np.int64)
+
+    def passing(
+        self,
+        slots: np.ndarray,
+        self_id: str,
+        exclude: Collection[str],
+        section: str | None,
+        max_age_days: float | None,
+        now: float,
+    ) -> np.ndarray:
+        """Which slots may be listed: a card, published, neither the article itself nor
+        excluded, in the section (any case) and young enough when asked."""
+        known = slots >= 0
+        safe = np.where(known, slots, 0)
+        keep = known & self.published[safe]
+        own = self.slot.get(self_id)
+        if own is not None:
+            keep &= slots != own
+        if exclude:
+            keep &= ~np.isin(slots, self.slots(exclude))
+        if section is not None:
+            keep &= self.folded[safe] == self.folded_code(section)
+        if max_age_days is not None:
+            # NaN (no publication time) compares False: such cards are never too old
+            keep &= ~(now - self.published_ts[safe] > max_age_days * DAY_SECONDS)
+        passing: np.ndarray = keep
+        return passing
+
+
 class Catalog:
-    """Cards by id and by url, plus the published ids newest first (for filling short lists)."""
+    """Cards by id and by url, plus the published ids newest first (for filling short lists)
+    and the ranking columns of every card."""
 
     def __init__(self) -> None:
         self._cards: dict[str, Card] = {}
         self._by_url: dict[str, str] = {}
         self._newest: list[tuple[float, str]] | None = None
+        self.columns = Columns()
 
     def __len__(self) -> int:
         return len(self._cards)
@@ -62,6 +153,7 @@ class Catalog:
         if old is not None and old.url:
             self._by_url.pop(old.url.rstrip("/"), None)
         self._cards[card.id] = card
+        self.columns.put(card)
         if card.url:
             self._by_url[card.url.rstrip("/")] = card.id
         if self._newest is not None:

@@ -85,6 +85,24 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "FULL"
     """`FULL`: acknowledged writes survive a power cut; `NORMAL`: faster, the last may not"""
 
+    # storage shared by replicas: PostgreSQL for the store, Redis for popularity and the feed
+    database_url: str | None = None
+    """articles, events and embeddings: `sqlite:///<path>` (default under DATA_DIR), `postgresql://`"""
+    database_timeout_seconds: float = 3.0
+    """a write waits this long for a database connection before it answers 503"""
+    database_pool_size: int = 8
+    """PostgreSQL connections per process"""
+    redis_url: str | None = None
+    """shared popularity, session de-duplication, change feed; unset: in process (one replica)"""
+    redis_prefix: str = "recommender"
+    """every Redis key starts with this, so several sites (or test runs) can share one Redis"""
+    redis_snapshot_size: int = 5_000
+    """articles per window of the local copy of the Redis counters each replica serves from"""
+    redis_refresh_seconds: float = 1.0
+    """how often that copy is refreshed, in the background; kept while Redis is down"""
+    feed_poll_seconds: float = 5.0
+    """replicas catch up with the store this often even when no change-feed message arrives"""
+
     # security: write endpoints need this bearer token; with none set, writes are refused
     api_token: SecretStr | None = None
     """bearer token of the write endpoints; none: writes are refused (503)"""
@@ -198,6 +216,27 @@ class Settings(BaseSettings):
     max_k: int = 50
     """the largest `k` a client may ask for"""
 
+    # result cache: lists per (article, parameters); article writes invalidate exactly, so the
+    # TTL only bounds how late popularity shows; 0 for either turns the cache off
+    result_cache_size: int = Field(default=20_000, ge=0)
+    """lists kept in the result cache (LRU); `0` turns it off"""
+    result_cache_ttl_seconds: float = Field(default=30.0, ge=0)
+    """how long a cached list lives; popularity shows at most this late (`0`: off)"""
+    # HTTP caching of the lists: browser (max-age) and CDN (s-maxage) lifetimes; a CDN may
+    # serve a stale list this long while it fetches a fresh one
+    http_max_age_seconds: int = Field(default=30, ge=0)
+    """`Cache-Control: max-age` of the lists (browsers)"""
+    http_s_maxage_seconds: int = Field(default=60, ge=0)
+    """`s-maxage` of the lists (CDNs; purged on article writes)"""
+    http_stale_while_revalidate_seconds: int = Field(default=30, ge=0)
+    """`stale-while-revalidate` of the lists"""
+    purge_url: str | None = None
+    """CDN purge hook, POSTed the surrogate keys of written articles (README, Caching)"""
+    purge_headers: dict[str, str] = Field(default_factory=dict)
+    """extra headers of the purge request, JSON, e.g. `{"Fastly-Key": "..."}`"""
+    purge_timeout_seconds: float = Field(default=5.0, gt=0)
+    """timeout of one purge request (3 attempts)"""
+
     # online evaluation: the served-list log and A/B tests of rankings
     served_log: bool = True
     """log every answered list (`served.db` under the data dir) for click-through and A/B tests"""
@@ -240,6 +279,10 @@ class Settings(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.data_dir / "recommender.db"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.db_path}"
 
     @property
     def index_root(self) -> Path:

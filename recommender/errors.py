@@ -24,3 +24,11 @@ class IndexNotFound(RecommenderError):
 
 class BuildInProgress(RecommenderError):
     """Another build is running on this index folder."""
+
+
+class StoreUnavailable(RecommenderError):
+    """The database cannot be reached; nothing was written."""
+
+
+class SharedStateUnavailable(RecommenderError):
+    """Redis (shared popularity, change feed) cannot be reached."""

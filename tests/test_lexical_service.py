@@ -17,7 +17,7 @@ from tests.factories import article, make_settings, small_corpus
 
 
 def lexical_ids(svc: RecommenderService, article_id: str) -> list[str]:
-    return [i for i, _ in svc._lexical.neighbours(article_id, 50)]
+    return [i for i, _ in svc._lifecycle.lexical.neighbours(article_id, 50)]
 
 
 def built(settings: Settings) -> Path:
@@ -37,7 +37,7 @@ def test_build_saves_the_lexical_index_and_the_service_serves_it(tmp_path: Path)
     svc = RecommenderService(settings, FakeEmbedder())
     svc.start()
     try:
-        assert len(svc._lexical) == len(small_corpus())
+        assert len(svc._lifecycle.lexical) == len(small_corpus())
         assert lexical_ids(svc, "cuba-1")[0].startswith("cuba")
         fresh = article("cuba-9", "Cuba kampt met stroomuitval", "Havana Cuba eiland stroom")
         svc.upsert([fresh])
@@ -56,7 +56,7 @@ def test_a_folder_without_lexical_index_is_filled_from_the_store(tmp_path: Path)
     svc = RecommenderService(settings, FakeEmbedder())
     svc.start()
     try:
-        assert len(svc._lexical) == len(small_corpus())
+        assert len(svc._lifecycle.lexical) == len(small_corpus())
     finally:
         svc.close()
 
@@ -67,14 +67,16 @@ def test_a_rebuild_swaps_the_lexical_index_with_the_vectors(tmp_path: Path) -> N
     svc.start()
     try:
         svc.upsert(small_corpus())
-        before = svc._lexical
+        before = svc._lifecycle.lexical
         svc.start_rebuild()
         svc.wait_for_rebuild(timeout=60)
         svc.reload_if_changed()
         folder = current_folder(settings.index_root)
         assert folder is not None and (folder / META).is_file()
-        assert svc._lexical is not before and len(svc._lexical) == len(small_corpus())
-        assert svc._ranker.lexical is svc._lexical
+        assert svc._lifecycle.lexical is not before and len(svc._lifecycle.lexical) == len(
+            small_corpus()
+        )
+        assert svc._ranker.lexical is svc._lifecycle.lexical
     finally:
         svc.close()
 

@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from recommender import __version__
+from recommender import __version__, logs
 from recommender.api import docs, errors, prometheus
 from recommender.api.access import AccessLog
-from recommender.api.middleware import BodyLimit
+from recommender.api.middleware import BodyLimit, HeadAsGet
 from recommender.api.routes import admin, health, pages, reads, stats, writes
 from recommender.config import Settings
 from recommender.service import RecommenderService
@@ -49,11 +49,12 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
         # the widget's click beacons go out with credentials; we authenticate with bearer tokens,
         # never cookies, so allowing credentials exposes nothing
         allow_credentials=True,
-        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         expose_headers=["X-Request-ID"],
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HeadAsGet)
     prometheus.install(app)
     # outermost: the access log and the request id cover every answer, 413 and CORS included
     app.add_middleware(AccessLog)
@@ -63,3 +64,10 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
     for router in routers:
         app.include_router(router)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one `recommender serve --workers N` process: settings from the environment,
+    its own service started in the lifespan."""
+    logs.configure("INFO")
+    return create_app(Settings())

@@ -22,6 +22,8 @@ from recommender.errors import (
     IndexNotFound,
     InvalidInput,
     RecommenderError,
+    SharedStateUnavailable,
+    StoreUnavailable,
 )
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,8 @@ STATUS_OF: dict[type[RecommenderError], int] = {
     IndexMismatch: 500,
     IndexNotFound: 503,
     BuildInProgress: 409,
+    StoreUnavailable: 503,
+    SharedStateUnavailable: 503,
 }
 
 

@@ -3,10 +3,11 @@ with each other. The API and the CLI both drive this one object, through its met
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,16 +17,21 @@ from recommender.catalog import Card, Catalog
 from recommender.config import Settings
 from recommender.coreads import CoReads
 from recommender.embedding import Embedder, create_embedder, embed_articles
-from recommender.errors import ArticleNotFound
+from recommender.errors import ArticleNotFound, SharedStateUnavailable
 from recommender.events import Event
 from recommender.index import VectorIndex
 from recommender.lexical import LexicalSearch
-from recommender.popularity import Popularity
-from recommender.ranking import RankedList, Ranker
+from recommender.popularity import PopularityCounters
+from recommender.ranking import Ranker
 from recommender.ranking.ranker_file import read_ranker_file, served_half_life, served_weights
+from recommender.redis_state import RedisPopularity
+from recommender.service.cache import CacheStats, ResultCache, changed_keys
 from recommender.service.jobs import RebuildJob, RebuildJobs
 from recommender.service.lifecycle import IndexLifecycle, ReloadResult
 from recommender.service.online import OnlineEvaluation
+from recommender.service.purge import PurgeHook
+from recommender.service.reads import ListReads
+from recommender.service.shared import SharedUpkeep, open_feed, open_popularity
 from recommender.store import Store, open_served_log, open_store
 
 log = logging.getLogger(__name__)
@@ -39,7 +45,7 @@ class UpsertResult:
     indexed: int
 
 
-class RecommenderService:
+class RecommenderService(ListReads):
     def __init__(
         self,
         settings: Settings,
@@ -47,22 +53,24 @@ class RecommenderService:
         *,
         build: BuildFunction = build_index,
         catalog: Catalog | None = None,
-        popularity: Popularity | None = None,
+        popularity: PopularityCounters | None = None,
         index: VectorIndex | None = None,
         lexical: LexicalSearch | None = None,
         coreads: CoReads | None = None,
     ) -> None:
-        """catalog, popularity, index, lexical and coreads: pre-built parts (benchmarks, tests); by
-        default they start empty and `start` fills them from disk."""
+        """catalog, popularity, index, lexical, coreads: pre-built parts (benchmarks, tests);
+        by default they start empty and `start` fills them from disk."""
         self.settings = settings
         self._store = open_store(settings)
         self._embedder = embedder or create_embedder(settings)
         self._catalog = catalog or Catalog()
         # read once: both the blend and the half-life come from the same ranker file
         ranker_file = read_ranker_file(settings.resolved_ranker_path)
-        self._popularity = popularity or Popularity(
-            settings.popularity_config(served_half_life(settings, ranker_file))
+        self._popularity = popularity or open_popularity(
+            settings, settings.popularity_config(served_half_life(settings, ranker_file))
         )
+        shared = self._popularity if isinstance(self._popularity, RedisPopularity) else None
+        self._feed = open_feed(settings)
         self._weights = served_weights(settings, ranker_file)
         # "readers of this story also read": counted from the same events as popularity
         self._coreads = coreads or CoReads(settings.coread_config())
@@ -81,35 +89,34 @@ class RecommenderService:
             settings, self._store, self._embedder, self._catalog, self._ranker, self._lock
         )
         self._online = OnlineEvaluation(settings, self._weights, open_served_log(settings))
+        self._upkeep = SharedUpkeep(
+            self._store, self._lifecycle, shared, self._feed, settings.feed_poll_seconds
+        )
+        # in-process counters share the service lock; Redis counters are safe on their own and
+        # must not hold readers up for a round trip
+        self._count_lock: contextlib.AbstractContextManager[Any] = (
+            contextlib.nullcontext() if shared else self._lock
+        )
         self._jobs = RebuildJobs(
             lambda: build(settings, self._store, self._embedder),
             self._lifecycle.reload_if_changed,
+        )
+        self._cache = ResultCache(settings.result_cache_size, settings.result_cache_ttl_seconds)
+        self._purge = (
+            PurgeHook(settings.purge_url, settings.purge_headers, settings.purge_timeout_seconds)
+            if settings.purge_url
+            else None
         )
         self.ready = False
 
     @classmethod
     def from_parts(
-        cls,
-        settings: Settings,
-        *,
-        embedder: Embedder,
-        catalog: Catalog,
-        index: VectorIndex,
-        popularity: Popularity,
-        lexical: LexicalSearch | None = None,
-        coreads: CoReads | None = None,
+        cls, settings: Settings, *, embedder: Embedder, **parts: Any
     ) -> RecommenderService:
-        """A ready service over pre-built parts (benchmarks, tests): nothing is loaded from the
-        store, which stays empty at settings.db_path."""
-        svc = cls(
-            settings,
-            embedder,
-            catalog=catalog,
-            popularity=popularity,
-            index=index,
-            lexical=lexical,
-            coreads=coreads,
-        )
+        """A ready service over pre-built parts (benchmarks, tests; the keywords of __init__:
+        catalog, index, popularity, lexical, coreads): nothing is loaded from the store, which
+        stays empty at settings.db_path."""
+        svc = cls(settings, embedder, **parts)
         svc._online.start()
         svc.ready = True
         return svc
@@ -118,10 +125,12 @@ class RecommenderService:
         """Load everything from disk: catalogue, index (reconciled with the store), events."""
         started = time.perf_counter()
         reconciled = self._lifecycle.load_at_start()
-        counted = 0
-        for event in self._store.iter_events():
-            counted += self._popularity.record(event)
-            self._coreads.record(event)
+        if self._upkeep.popularity is None:
+            counted = self._popularity.record_many(self._store.iter_events())
+        else:  # shared counters already hold the log; fill them only when Redis is empty
+            counted = self._upkeep.count_backlog()
+        # co-reads live in each replica's memory: each counts the whole log
+        self._coreads.record_many(self._store.iter_events())
         self._online.start()
         self.ready = True
         log.info(
@@ -137,14 +146,13 @@ class RecommenderService:
 
     def close(self) -> None:
         self._lifecycle.stop_watching()
+        self._upkeep.stop()
         # a rebuild still running would find its store closed under it; give it a moment
         self._jobs.wait(timeout=10)
         self._online.close()
         self._store.close()
-
-    @property
-    def _lexical(self) -> LexicalSearch:
-        return self._lifecycle.lexical
+        if self._purge is not None:
+            self._purge.close()
 
     # index lifecycle and rebuilds --------------------------------------------------------------
 
@@ -152,10 +160,14 @@ class RecommenderService:
         return self._lifecycle.reload_if_changed(force)
 
     def start_watching(self, interval: float) -> None:
+        """Poll for new index builds and, with shared state, follow the other replicas."""
         self._lifecycle.start_watching(interval)
+        if self.settings.redis_url is not None:
+            self._upkeep.start()
 
     def stop_watching(self) -> None:
         self._lifecycle.stop_watching()
+        self._upkeep.stop()
 
     def start_rebuild(self) -> RebuildJob:
         return self._jobs.start()
@@ -170,8 +182,15 @@ class RecommenderService:
         """What /health/ready reports of a started service."""
         folder = self._lifecycle.folder
         manifest = self._ranker.index.manifest
+        problems = [
+            problem
+            for problem in (self._store.health_problem(), self._popularity.health_problem())
+            if problem
+        ]
         return {
-            "status": "ready",
+            # degraded: reads still serve from local state (see README, "Replicas")
+            "status": "degraded" if problems else "ready",
+            "reasons": problems,
             "articles": len(self._catalog),
             "indexed": len(self._ranker.index),
             "index_folder": folder.name if folder else None,
@@ -193,31 +212,64 @@ class RecommenderService:
         embedded = embed_articles(
             self._store, self._embedder, published, self.settings.embed_max_words
         )
-        lexical = self._lexical.prepare(articles)
-        self._store.upsert_articles(articles)
+        lexical = self._lifecycle.lexical.prepare(articles)  # analysed off the lock
+        self._publish(self._store.upsert_articles(articles))
         with self._lock:
             index = self._ranker.index
             index.upsert(embedded.ids, embedded.vectors, embedded.hashes)
             index.remove([a.id for a in articles if not a.is_published])
-            self._lexical.apply(lexical)
+            self._lifecycle.lexical.apply(lexical)
+            changed = changed_keys(self._catalog, articles)
             for article in articles:
                 self._catalog.put(Card.of(article))
+            self._cache.invalidate(changed)
+        self._notify_purge(articles)
         return UpsertResult(len(articles), len(published))
 
     def unpublish(self, article_id: str) -> Article:
         article = self.get_article(article_id).model_copy(update={"status": "unpublished"})
-        self._store.upsert_articles([article])
+        self._publish(self._store.upsert_articles([article]))
         with self._lock:
             self._ranker.index.remove([article_id])
-            self._lexical.remove([article_id])
+            self._lifecycle.lexical.remove([article_id])
             self._catalog.put(Card.of(article))
+            self._cache.invalidate([article_id])
+        self._notify_purge([article])
         return article
 
+    def _notify_purge(self, articles: Sequence[Article]) -> None:
+        if self._purge is not None:
+            self._purge.notify(a.id for a in articles)
+
+    def cache_stats(self) -> CacheStats:
+        return self._cache.stats()
+
+    def wait_for_purges(self, timeout: float = 10.0) -> bool:
+        """Block until the purge hook has sent everything queued (tests, operators)."""
+        return self._purge is None or self._purge.wait_idle(timeout)
+
+    def _publish(self, seq: int) -> None:
+        """Tell the other replicas; if Redis is down they catch up by polling the store."""
+        if self._feed is not None:
+            try:
+                self._feed.publish(seq)
+            except SharedStateUnavailable as exc:
+                log.warning("feed.publish_failed", extra={"seq": seq, "reason": str(exc)})
+
     def record_events(self, events: Sequence[Event]) -> int:
-        self._store.add_events(events)
+        """Store first (a failure there is a 503 and nothing is acknowledged), then count.
+        Events Redis could not count stay marked in the store; the upkeep counts them once
+        Redis is back. Returns how many were counted now."""
+        seqs = self._store.add_events(events)
         with self._lock:
-            self._coreads.record_many(events)
-            return self._popularity.record_many(events)
+            self._coreads.record_many(events)  # in memory: never deferred
+        try:
+            with self._count_lock:
+                return self._popularity.record_many(events)
+        except SharedStateUnavailable as exc:
+            self._store.mark_uncounted(seqs)
+            log.warning("events.count_deferred", extra={"events": len(seqs), "reason": str(exc)})
+            return 0
 
     # reads ------------------------------------------------------------------------------------
 
@@ -230,76 +282,6 @@ class RecommenderService:
     def card(self, article_id: str) -> Card | None:
         """What a list shows of an article (no text), from memory."""
         return self._catalog.get(article_id)
-
-    def related(
-        self,
-        article_id: str,
-        k: int,
-        *,
-        section: str | None = None,
-        max_age_days: float | None = None,
-        exclude: Collection[str] = (),
-        session_id: str | None = None,
-        variant: str | None = None,
-    ) -> RankedList:
-        """Lees ook in the reader's A/B variant (session_id), or the one a site asks for."""
-        chosen = self._online.choose(session_id, variant)
-        with self._lock:
-            ranked = self._ranker.variant(chosen.weights, chosen.params).related(
-                article_id, k, section=section, max_age_days=max_age_days, exclude=exclude
-            )
-        ranked.variant = chosen.name
-        card = self._catalog.get(article_id)
-        self._online.record(ranked, article_id, card.section if card else None)
-        return ranked
-
-    def related_by_url(
-        self,
-        url: str,
-        k: int,
-        *,
-        section: str | None = None,
-        max_age_days: float | None = None,
-        exclude: Collection[str] = (),
-        session_id: str | None = None,
-        variant: str | None = None,
-    ) -> RankedList:
-        """Lees ook for a page URL; an unknown URL gets the popular fallback, as an unknown id."""
-        card = self._catalog.by_url(url)
-        return self.related(
-            card.id if card else f"url:{url}",
-            k,
-            section=section,
-            max_age_days=max_age_days,
-            exclude=exclude,
-            session_id=session_id,
-            variant=variant,
-        )
-
-    def popular(
-        self,
-        k: int,
-        *,
-        section: str | None = None,
-        window: str | None = None,
-        exclude: Collection[str] = (),
-        context: str | None = None,
-        session_id: str | None = None,
-        variant: str | None = None,
-    ) -> RankedList:
-        """Populair nieuws in the reader's A/B variant; window: the variant's, else decayed."""
-        chosen = self._online.choose(session_id, variant)
-        window = window or chosen.popular_window or "decayed"
-        with self._lock:
-            ranked = self._ranker.variant(chosen.weights, chosen.params).popular(
-                k, section=section, window=window, exclude=exclude, context=context
-            )
-        ranked.variant = chosen.name
-        card = self._catalog.get(context) if context else None
-        self._online.record(ranked, context, card.section if card else None)
-        return ranked
-
-    # online evaluation ------------------------------------------------------------------------
 
     def overview(self, k: int = 6) -> dict[str, Any]:
         """What the dashboard shows beside click-through: the top lists now (not logged as
@@ -314,7 +296,3 @@ class RecommenderService:
             }
             built_at = self._ranker.index.manifest.get("built_at")
         return {"health": self.health(), "top": top, "index_built_at": built_at}
-
-    def ctr_stats(self, days: float = 14.0) -> dict[str, Any]:
-        """Click-through per block, position, variant, section and day, with the A/B verdict."""
-        return self._online.stats(self._store, days)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,36 +17,11 @@ import numpy as np
 
 from recommender.articles import Article
 from recommender.events import Event
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS articles (
-    id TEXT PRIMARY KEY,
-    data TEXT NOT NULL,
-    status TEXT NOT NULL,
-    url TEXT,
-    seq INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS articles_url ON articles(url);
-CREATE INDEX IF NOT EXISTS articles_seq ON articles(seq);
-CREATE TABLE IF NOT EXISTS embeddings (
-    key TEXT PRIMARY KEY,
-    dim INTEGER NOT NULL,
-    vector BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts REAL NOT NULL,
-    type TEXT NOT NULL,
-    article_id TEXT NOT NULL,
-    session_id TEXT,
-    recommendation_id TEXT,
-    position INTEGER
-);
-CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
-"""
+from recommender.store import migrations
+from recommender.store.sql import EVENT_COLUMNS, SqlReads, event_row
 
 
-class SqliteStore:
+class SqliteStore(SqlReads):
     def __init__(self, path: Path, synchronous: str = "FULL") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -56,11 +31,24 @@ class SqliteStore:
         # FULL: an acknowledged write survives power loss, not only a process crash
         self._conn.execute(f"PRAGMA synchronous={synchronous}")
         self._conn.execute("PRAGMA busy_timeout=10000")
-        self._conn.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        # BEGIN IMMEDIATE: a second process opening the same file waits, then finds it done
+        with self._write() as conn:
+            migrations.apply(conn.execute, migrations.SQLITE_TRACKING, migrations.SQLITE, "?")
+
+    def health_problem(self) -> str | None:
+        """An embedded file is there as long as the process is."""
+        return None
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -85,41 +73,6 @@ class SqliteStore:
                 [(a.id, a.model_dump_json(), a.status, a.url, seq) for a in articles],
             )
         return seq
-
-    def get_article(self, article_id: str) -> Article | None:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT data FROM articles WHERE id=?", (article_id,)
-            ).fetchone()
-        return None if row is None else Article.model_validate_json(row[0])
-
-    def iter_articles(self, chunk: int = 2_000, since_seq: int = 0) -> Iterator[Article]:
-        """All articles (published or not) changed after since_seq, in id order, streamed."""
-        last = ""
-        while True:
-            with self._lock:
-                rows = self._conn.execute(
-                    "SELECT id, data FROM articles WHERE id > ? AND seq > ? ORDER BY id LIMIT ?",
-                    (last, since_seq, chunk),
-                ).fetchall()
-            if not rows:
-                return
-            for _, data in rows:
-                yield Article.model_validate_json(data)
-            last = rows[-1][0]
-
-    def count_published(self) -> int:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT COUNT(*) FROM articles WHERE status = 'published'"
-            ).fetchone()
-        return int(row[0])
-
-    def max_seq(self) -> int:
-        with self._lock:
-            return int(
-                self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM articles").fetchone()[0]
-            )
 
     # embedding cache ----------------------------------------------------------------------------
 
@@ -147,34 +100,34 @@ class SqliteStore:
 
     # events -----------------------------------------------------------------------------------
 
-    def add_events(self, events: Sequence[Event]) -> None:
+    def add_events(self, events: Sequence[Event], counted: bool = True) -> list[int]:
+        """Append durably; returns the events' sequence numbers, in order."""
+        if not events:
+            return []
         with self._write() as conn:
             conn.executemany(
-                "INSERT INTO events"
-                " (ts, type, article_id, session_id, recommendation_id, position)"
-                " VALUES (?,?,?,?,?,?)",
-                [
-                    (e.ts, e.type, e.article_id, e.session_id, e.recommendation_id, e.position)
-                    for e in events
-                ],
+                f"INSERT INTO events ({EVENT_COLUMNS}, counted) VALUES (?,?,?,?,?,?,?)",
+                [(*event_row(e), int(counted)) for e in events],
             )
+            # one writer under BEGIN IMMEDIATE: the batch got consecutive numbers
+            last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+        return list(range(last - len(events) + 1, last + 1))
 
-    def iter_events(self, since_ts: float = 0.0, chunk: int = 20_000) -> Iterator[Event]:
-        """Events in time order, streamed in chunks."""
-        last_seq = 0
-        while True:
-            with self._lock:
-                rows = self._conn.execute(
-                    "SELECT seq, ts, type, article_id, session_id, recommendation_id, position"
-                    " FROM events WHERE seq > ? AND ts >= ? ORDER BY seq LIMIT ?",
-                    (last_seq, since_ts, chunk),
-                ).fetchall()
-            if not rows:
-                return
-            for row in rows:
-                yield Event(*row[1:])
-            last_seq = rows[-1][0]
+    def mark_uncounted(self, seqs: Sequence[int]) -> None:
+        with self._write() as conn:
+            conn.executemany("UPDATE events SET counted = 0 WHERE seq = ?", [(s,) for s in seqs])
 
-    def count_events(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+    def take_uncounted(self, count: Callable[[list[Event]], object], limit: int = 1_000) -> int:
+        """Hand the oldest events not yet counted to `count`; they are marked counted only when
+        it returns (an exception leaves them for the next try)."""
+        with self._write() as conn:
+            rows = conn.execute(
+                f"SELECT seq, {EVENT_COLUMNS} FROM events WHERE counted = 0 ORDER BY seq LIMIT ?",
+                (limit,),
+            ).fetchall()
+            if rows:
+                count([Event(*row[1:]) for row in rows])
+                conn.executemany(
+                    "UPDATE events SET counted = 1 WHERE seq = ?", [(row[0],) for row in rows]
+                )
+        return len(rows)
