@@ -23,6 +23,8 @@ from typing import Any
 from recommender.errors import BuildInProgress, IndexMismatch, IndexNotFound
 from recommender.fsutil import atomic_write_text, read_pointer
 from recommender.index import MANIFEST_FILE, VectorIndex
+from recommender.lexical import LexicalSearch
+from recommender.lexical.storage import META as LEXICAL_META
 
 log = logging.getLogger(__name__)
 
@@ -131,3 +133,12 @@ def prune(root: Path, keep: int) -> list[Path]:
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
+
+
+def load_folder_lexical(folder: Path | None, max_words: int) -> LexicalSearch:
+    """The lexical index saved with the vectors; empty for a folder built before there was one
+    (the start-up reconcile then fills it from the store). An unreadable one is IndexNotFound,
+    like an unreadable vector index: the folder is not served half."""
+    if folder is None or not (folder / LEXICAL_META).is_file():
+        return LexicalSearch(max_words)
+    return LexicalSearch.load(folder, max_words)

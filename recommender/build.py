@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from recommender.articles import Article
 from recommender.artifacts import (
     PARTIAL,
     build_lock,
@@ -25,6 +26,7 @@ from recommender.config import Settings
 from recommender.embedding import Embedded, Embedder, embed_articles
 from recommender.errors import IndexMismatch, IndexNotFound
 from recommender.index import VectorIndex, choose_kind
+from recommender.lexical.search import LexicalBatch, LexicalSearch
 from recommender.logs import Progress, ProgressFactory
 from recommender.store import Store
 
@@ -117,7 +119,11 @@ def _build_locked(
     partial = _start_partial(settings.index_root)
     # articles changed after this point are applied by the server after it swaps the index in
     store_seq = store.max_seq()
-    embedded = _read_and_embed(settings, store, embedder, progress, timings)
+    articles, embedded = _read_and_embed(settings, store, embedder, progress, timings)
+    mark = time.perf_counter()
+    # the lexical index lives in the same folder: versioned and swapped with the vectors
+    build_lexical(settings, articles, progress).save(partial)
+    timings["lexical_s"] = time.perf_counter() - mark
     kind = choose_kind(settings.index_type, len(embedded.ids), settings.hnsw_threshold)
     mark = time.perf_counter()
     index, based_on = _make_index(settings, embedder, embedded, kind, progress)
@@ -183,7 +189,7 @@ def _read_and_embed(
     embedder: Embedder,
     progress: ProgressFactory | None,
     timings: dict[str, float],
-) -> Embedded:
+) -> tuple[list[Article], Embedded]:
     mark = time.perf_counter()
     articles = [a for a in store.iter_articles() if a.is_published]
     timings["read_s"] = time.perf_counter() - mark
@@ -191,7 +197,22 @@ def _read_and_embed(
     mark = time.perf_counter()
     embedded = embed_articles(store, embedder, articles, settings.embed_max_words, step)
     timings["embed_s"] = time.perf_counter() - mark
-    return embedded
+    return articles, embedded
+
+
+def build_lexical(
+    settings: Settings, articles: Sequence[Article], progress: ProgressFactory | None = None
+) -> LexicalSearch:
+    """The BM25 index and salient names of the published articles."""
+    step = progress("lexical", len(articles)) if progress else None
+    lexical = LexicalSearch(settings.lexical_max_words)
+    batch = LexicalBatch()
+    for start in range(0, len(articles), INDEX_BATCH):
+        batch.extend(lexical.prepare(articles[start : start + INDEX_BATCH]))
+        if step:
+            step(len(articles[start : start + INDEX_BATCH]))
+    lexical.apply(batch)  # one batch: one compact segment
+    return lexical
 
 
 def _make_index(

@@ -52,14 +52,20 @@ def frontier_plot(result: dict[str, Any], folder: Path) -> Path:
         if info[n]["family"] == "blend" and info[n]["mmr"]
     )
     ax.plot([b[0] for b in blends], [b[1] for b in blends], lw=0.8, color="grey")
-    ax.set_xlabel("entity precision@5 (topical)")
-    ax.set_ylabel("next-click nDCG@10 (behavioural)")
-    ax.set_title("Lees ook frontier, test users")
+    labels = ("entity precision@5 (topical)", "next-click nDCG@10 (behavioural)")
+    return _finish(plt, fig, ax, labels, "Lees ook frontier, test users", frontier)
+
+
+def _finish(plt: Any, fig: Any, ax: Any, labels: tuple[str, str], title: str, path: Path) -> Path:
+    """Axis labels, title and legend, then the PNG written and the figure closed."""
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
+    ax.set_title(title)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(frontier, dpi=120)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
-    return frontier
+    return path
 
 
 def variant_bars(result: dict[str, Any], folder: Path) -> Path:
@@ -123,3 +129,45 @@ def ctr_by_variant_over_time(blocks: dict[str, dict[str, Any]], path: Path) -> P
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def primary_frontier_plot(primary: dict[str, Any], folder: Path) -> Path:
+    """The primary comparison: entity P@5 against next-click nDCG@5 for every variant and grid
+    point, the frontier joined, the shipped point ringed."""
+    plt = pyplot()
+    results, families = primary["variants"], primary["families"]
+    path = folder / "frontier_primary.png"
+    fig, ax = plt.subplots(figsize=(7, 5))
+    styles = (
+        ("grid", "o", 12),
+        ("grid content", "s", 14),
+        ("content", "s", 30),
+        ("baseline", "^", 30),
+        ("learned", "*", 160),
+    )
+    for family, marker, size in styles:
+        names = [n for n in results if families[n] == family]
+        xs = [results[n].get("entity_p@5", math.nan) for n in names]
+        ys = [results[n].get("ndcg@5", math.nan) for n in names]
+        ax.scatter(xs, ys, marker=marker, s=size, label=family, alpha=0.7)
+        if family in ("content", "baseline", "learned"):
+            for name, x, y in zip(names, xs, ys, strict=True):
+                ax.annotate(name, (x, y), fontsize=6, xytext=(3, 2), textcoords="offset points")
+    front = sorted((results[n]["entity_p@5"], results[n]["ndcg@5"]) for n in primary["frontier"])
+    ax.plot([p[0] for p in front], [p[1] for p in front], lw=0.8, color="grey", label="frontier")
+    shipped = results[primary["shipped"]]
+    ax.scatter(
+        [shipped["entity_p@5"]],
+        [shipped["ndcg@5"]],
+        s=260,
+        facecolors="none",
+        edgecolors="red",
+        label="shipped",
+    )
+    labels = (
+        "entity precision@5 (topical; tags as ground truth only)",
+        "next-click nDCG@5 (test users)",
+    )
+    return _finish(
+        plt, fig, ax, labels, "Lees ook, one list of 5: every variant and the grid", path
+    )

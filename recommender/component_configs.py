@@ -33,6 +33,21 @@ class RankingParams:
     # the most popular articles join the Lees-ook candidates, so the learned blend can rank a
     # popular story that is not a near neighbour (the evaluation on MIND uses 50); 0 = none
     popular_candidates: int = 50
+    # lexical ("more like this") and co-read neighbours that join the candidates; 0 = none
+    lexical_candidates: int = 50
+    coread_candidates: int = 20
+
+
+@dataclass(frozen=True)
+class CoReadConfig:
+    """Co-reads (recommender.coreads): decay, bounds and shrinkage of the co-read table."""
+
+    half_life_hours: float = 7 * 24.0
+    neighbours: int = 50
+    session_items: int = 20
+    session_gap_hours: float = 24.0
+    max_sessions: int = 200_000
+    shrinkage: float = 3.0
 
 
 class VariantSpec(BaseModel):

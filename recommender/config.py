@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from recommender.component_configs import (
     BUNDLED_MODEL,
+    CoReadConfig,
     PopularityConfig,
     RankingParams,
     TuneConfig,
@@ -23,6 +24,7 @@ from recommender.errors import InvalidInput
 # the component configs are imported from here as well, with the settings that fill them
 __all__ = [
     "BUNDLED_MODEL",
+    "CoReadConfig",
     "PopularityConfig",
     "RankingParams",
     "Settings",
@@ -176,8 +178,28 @@ class Settings(BaseSettings):
     """blend weight of freshness, when no ranker file is read"""
     weight_same_section: float = 0.05
     """blend weight of the same section, when no ranker file is read"""
+    weight_lexical: float = 0.5
+    """blend weight of lexical (BM25) similarity, when no ranker file is read"""
+    weight_name_overlap: float = 0.5
+    """blend weight of shared salient names, when no ranker file is read"""
+    weight_coreads: float = 0.3
+    """blend weight of co-reads, when no ranker file is read"""
     ranker_path: Path | None = None
     """the learned ranking (`recommender train-ranker`); default `<MODELS_DIR>/ranker.json`"""
+
+    # lexical index (BM25 over title, lead and the start of the text) and co-reads
+    lexical_max_words: int = 400
+    """words of an article's text (after title and lead) the lexical index reads"""
+    lexical_candidates: int = _RANKING.lexical_candidates
+    """lexical ("more like this") neighbours added to the Lees-ook candidates; 0: none"""
+    coread_candidates: int = _RANKING.coread_candidates
+    """co-read neighbours added to the Lees-ook candidates; 0: none"""
+    coread_half_life_hours: float = CoReadConfig.half_life_hours
+    """age at which a co-read counts half"""
+    coread_neighbours: int = CoReadConfig.neighbours
+    """co-read partners kept per article (memory bound)"""
+    coread_shrinkage: float = CoReadConfig.shrinkage
+    """shrinkage of the co-read cosine: pairs read together rarely count less"""
     default_k_related: int = _RANKING.default_k_related
     """Lees-ook items when `k` is not given"""
     default_k_popular: int = 6
@@ -309,6 +331,15 @@ class Settings(BaseSettings):
             freshness_half_life_days=self.freshness_half_life_days,
             default_k_related=self.default_k_related,
             popular_candidates=self.popular_candidates,
+            lexical_candidates=self.lexical_candidates,
+            coread_candidates=self.coread_candidates,
+        )
+
+    def coread_config(self) -> CoReadConfig:
+        return CoReadConfig(
+            half_life_hours=self.coread_half_life_hours,
+            neighbours=self.coread_neighbours,
+            shrinkage=self.coread_shrinkage,
         )
 
     def default_weights(self) -> dict[str, float]:
@@ -318,6 +349,9 @@ class Settings(BaseSettings):
             "popularity": self.weight_popularity,
             "freshness": self.weight_freshness,
             "same_section": self.weight_same_section,
+            "lexical": self.weight_lexical,
+            "name_overlap": self.weight_name_overlap,
+            "coreads": self.weight_coreads,
         }
 
 

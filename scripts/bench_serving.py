@@ -49,10 +49,17 @@ sys.path.insert(0, str(ROOT))
 
 from bench_report import cpu_description, write_section  # noqa: E402
 
+from recommender.articles import Article  # noqa: E402
 from recommender.catalog import Card, Catalog  # noqa: E402
-from recommender.config import PopularityConfig, Settings  # noqa: E402
+from recommender.config import (  # noqa: E402
+    CoReadConfig,  # noqa: E402
+    PopularityConfig,
+    Settings,
+)
+from recommender.coreads import CoReads  # noqa: E402
 from recommender.events import Event  # noqa: E402
 from recommender.index import VectorIndex, choose_kind  # noqa: E402
+from recommender.lexical import LexicalSearch  # noqa: E402
 from recommender.popularity import Popularity  # noqa: E402
 
 DIM = 384
@@ -206,8 +213,24 @@ class Parts:
         gc.collect()
         self.rss_index = rss_bytes() - before
         self.faiss_bytes = faiss_bytes(self.index) if self.index is not None else 0
+        # the lexical index (titles, Dutch analysis) and co-reads from the same events: Lees
+        # ook ranks with every signal it serves
+        before = rss_bytes()
+        self.lexical = build_lexical(self.catalog) if with_index else None
+        self.coreads = CoReads(CoReadConfig()) if with_index else None
+        if self.coreads is not None:
+            self.coreads.record_many(self.events)
+        gc.collect()
+        self.rss_signals = rss_bytes() - before
         self.n = n
         self.kind = kind
+
+
+def build_lexical(catalog: Catalog) -> LexicalSearch:
+    lexical = LexicalSearch()
+    cards = [catalog.get(i) for i in catalog.published_ids()]
+    lexical.upsert([Article(id=c.id, title=c.title, language="nl") for c in cards if c])
+    return lexical
 
 
 def service_app(
@@ -233,6 +256,8 @@ def service_app(
         catalog=parts.catalog,
         index=parts.index,
         popularity=parts.popularity,
+        lexical=parts.lexical,
+        coreads=parts.coreads,
     )
     app = create_app(settings, service=svc)
     return app, lambda aid: svc.related(aid, 4), lambda: svc.popular(6)

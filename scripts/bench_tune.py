@@ -8,7 +8,7 @@ base model) on the same store in the same run.
 
 The 50k corpus cycles the DPG articles with perturbed copies (a few words dropped, sentences
 rotated), so every copy is a distinct text. --keep leaves the DPG store and tuned model there
-(scripts/seed_page_check.py and scripts/tune_guard_mind.py use them).
+(scripts/tune_seed_page.py and scripts/tune_guard_mind.py use them).
 """
 
 from __future__ import annotations

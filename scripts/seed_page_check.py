@@ -1,129 +1,130 @@
-"""The seed page's Lees-ook check: where do the four Cuba stories the real site showed under the
-seed article (../shared/seed/example-article-page.txt) rank among the DPG articles, with the
-bundled model and with a tuned one?
+"""The Dutch seed-page check through the HTTP API with the bundled model and the shipped ranker
+file: the seed article of ../shared/seed/example-article-page.txt among the 1,434 DPG articles,
+with its Lees-ook and Populair-nieuws headlines as articles and clicks on the popular ones.
 
-The four stories go in as articles with only their headline; the seed article goes in with
-its title and text. Two rankings per model: pure cosine similarity to the seed (rank among the
-1,434 DPG articles plus the four), and the service's own Lees ook through the HTTP API
-(`GET /v1/articles/seed/related?k=50`, position or "-" when not in the 50).
+    .venv/bin/python scripts/seed_page_check.py            # exit 0: both blocks as on the page
 
-    .venv/bin/python scripts/seed_page_check.py --models bundled:all-MiniLM-L6-v2,tuned:current \\
-        --tuned-root ../tune-dpg/models/tuned
+Lees ook (k=4) must be the page's 4 Cuba stories; Populair (k=6, context=seed) its 6 popular
+stories, none of them in Lees ook. Prints both lists with their reasons.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
+import sqlite3
 import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SEED = ROOT.parent / "shared" / "seed" / "example-article-page.txt"
-DPG = ROOT.parent / "shared" / "data" / "dpg-nl-2019" / "articles.jsonl"
+from recommender.api import create_app  # noqa: E402
+from recommender.config import Settings  # noqa: E402
+from recommender.seedpage import (  # noqa: E402
+    SEED_ID,
+    parse_seed_page,
+    seed_articles,
+    seed_clicks,
+)
+
+SHARED = ROOT.parent / "shared"
+PAGE = SHARED / "seed" / "example-article-page.txt"
+DPG = SHARED / "data" / "dpg-nl-2019" / "articles.jsonl"
+RANKER = ROOT / "models" / "ranker.json"
+TOKEN = "seed-check"
+BATCH = 50  # articles per request: full texts, under the 1 MB body limit
+EVENT_BATCH = 500
 
 
-def parse_seed(path: Path) -> tuple[str, str, list[str]]:
-    """(title, text, Lees-ook headlines) of the saved page: the title precedes the section and
-    byline, the text runs from after the image id to "Bron:", and each Lees-ook line holds its
-    headline twice."""
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
-    byline = next(i for i, line in enumerate(lines) if line.startswith("door "))
-    title = next(line for line in reversed(lines[: byline - 1]) if line)
-    start = byline + 3  # byline, date, image id
-    end = next(i for i, line in enumerate(lines) if line.startswith("Bron:"))
-    text = "\n".join(line for line in lines[start:end] if line)
-    block = lines.index("Lees ook")
-    doubled = [line for line in lines[block + 1 :] if line][:4]
-    headlines = [line[: len(line) // 2] for line in doubled]
-    return title, text, headlines
+def run_check(folder: Path, model_name: str | None = None) -> dict[str, Any]:
+    """Feed everything through the API into a fresh service under folder; the two blocks."""
+    page = parse_seed_page(PAGE.read_text())
+    now = datetime.now(UTC)
+    articles = seed_articles(page, DPG, now)
+    events = seed_clicks(page, now)
+    values: dict[str, Any] = {
+        "data_dir": folder / "var",
+        "models_dir": folder / "models",
+        "ranker_path": RANKER,
+        "api_token": SecretStr(TOKEN),
+        "index_poll_seconds": 0,
+    }
+    if model_name:
+        values["model_name"] = model_name
+    settings = Settings(**values)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with TestClient(create_app(settings)) as client:
+        for start in range(0, len(articles), BATCH):
+            body = [json.loads(a.model_dump_json()) for a in articles[start : start + BATCH]]
+            client.post("/v1/articles", json={"articles": body}, headers=auth).raise_for_status()
+        for start in range(0, len(events), EVENT_BATCH):
+            body = [
+                {
+                    "type": e.type,
+                    "article_id": e.article_id,
+                    "session_id": e.session_id,
+                    "ts": datetime.fromtimestamp(e.ts, UTC).isoformat(),
+                }
+                for e in events[start : start + EVENT_BATCH]
+            ]
+            client.post("/v1/events", json={"events": body}).raise_for_status()
+        related = client.get(f"/v1/articles/{SEED_ID}/related", params={"k": 4, "explain": True})
+        popular = client.get("/v1/popular", params={"k": 6, "context": SEED_ID})
+        related.raise_for_status()
+        popular.raise_for_status()
+    want_related = {a.id for a in articles if a.id.startswith("lees-")}
+    want_popular = {a.id for a in articles if a.id.startswith("pop-")}
+    got_related = [item["id"] for item in related.json()["items"]]
+    got_popular = [item["id"] for item in popular.json()["items"]]
+    return {
+        "related": related.json()["items"],
+        "popular": popular.json()["items"],
+        "related_ok": set(got_related) == want_related,
+        "popular_ok": set(got_popular) == want_popular,
+        "no_overlap": not set(got_related) & set(got_popular),
+    }
 
 
-def corpus(title: str, text: str, headlines: list[str]) -> list[Any]:
-    from recommender.articles import Article, read_articles
-
-    articles = [item for _, item in read_articles(DPG) if isinstance(item, Article)]
-    for i, headline in enumerate(headlines):
-        articles.append(Article(id=f"leesook-{i + 1}", title=headline))
-    seed_time = datetime(2025, 10, 6, 11, 28, tzinfo=UTC)
-    articles.append(Article(id="seed", title=title, text=text, published_at=seed_time))
-    return articles
-
-
-def check(model: str, tuned_root: Path, articles: list[Any], workdir: Path) -> dict[str, Any]:
-    from fastapi.testclient import TestClient
-
-    from recommender.api import create_app
-    from recommender.config import Settings
-    from recommender.embedding import create_embedder, embed_articles
-    from recommender.service import RecommenderService
-    from recommender.store import open_store
-
-    ranker = ROOT / "models" / "ranker.json"  # the learned blend the service ships with
-    settings = Settings(
-        data_dir=workdir / "data",
-        models_dir=workdir / model.replace(":", "_"),
-        model_name=model,
-        sqlite_synchronous="NORMAL",
-        index_poll_seconds=0,
-        ranker_path=ranker if ranker.is_file() else None,
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--cache", type=Path, help="embedding cache to reuse between runs (a SQLite file)"
     )
-    # the service serves from an in-memory index; only the tuned models are read from disk
-    settings.models_dir.mkdir(parents=True, exist_ok=True)
-    settings.tuned_root.unlink(missing_ok=True)
-    settings.tuned_root.symlink_to(tuned_root.resolve())
-    store = open_store(settings)
-    embedder = create_embedder(settings)
-    embedded = embed_articles(store, embedder, articles, settings.embed_max_words)
-    store.close()
-    ids = embedded.ids
-    seed = embedded.vectors[ids.index("seed")]
-    scores = embedded.vectors @ seed
-    order = [ids[i] for i in np.argsort(-scores, kind="stable") if ids[i] != "seed"]
-    pure = [order.index(f"leesook-{i}") + 1 for i in range(1, 5)]
-    service = RecommenderService(settings, embedder)
-    service.start()
-    service.upsert(articles)  # every vector comes from the cache filled above
-    with TestClient(create_app(settings, service)) as client:
-        listed = client.get("/v1/articles/seed/related?k=50").json()["items"]
-    service.close()
-    shown = [item["id"] for item in listed]
-    api = [
-        shown.index(f"leesook-{i}") + 1 if f"leesook-{i}" in shown else None for i in range(1, 5)
-    ]
-    return {"model": embedder.name, "pure": pure, "api": api, "candidates": len(order)}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--models", default="bundled:all-MiniLM-L6-v2,tuned:current")
-    parser.add_argument("--tuned-root", type=Path, default=ROOT / "models" / "tuned")
-    parser.add_argument("--workdir", type=Path, help="keeps the embedding cache between runs")
     args = parser.parse_args()
-    for path in (SEED, DPG):
-        if not path.is_file():
-            raise SystemExit(f"{path} is missing")
-    title, text, headlines = parse_seed(SEED)
-    print(f"seed: {title}")
-    for i, headline in enumerate(headlines, 1):
-        print(f"  Lees ook {i}: {headline}")
-    articles = corpus(title, text, headlines)
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="seed-check-"))
-    for model in args.models.split(","):
-        result = check(model, args.tuned_root, articles, workdir)
-        api = ", ".join("-" if rank is None else str(rank) for rank in result["api"])
-        print(
-            f"{result['model']}: pure similarity ranks {', '.join(map(str, result['pure']))} "
-            f"of {result['candidates']}; through the API (k=50) {api}",
-            flush=True,
-        )
+    if not PAGE.is_file() or not DPG.is_file():
+        print(f"seed page or DPG data missing under {SHARED}")  # noqa: T201
+        return 2
+    with tempfile.TemporaryDirectory() as folder:
+        if args.cache is not None and args.cache.is_file():
+            # the store doubles as the embedding cache: an earlier run's cache skips the model
+            (Path(folder) / "var").mkdir()
+            store = Path(folder) / "var" / "recommender.db"
+            shutil.copy(args.cache, store)
+            with sqlite3.connect(store) as db:
+                db.execute("DELETE FROM articles")
+                db.execute("DELETE FROM events")
+        result = run_check(Path(folder))
+        if args.cache is not None:
+            args.cache.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(Path(folder) / "var" / "recommender.db", args.cache)
+    for block in ("related", "popular"):
+        print(f"{block}:")  # noqa: T201
+        for item in result[block]:
+            reasons = item.get("reasons") or {}
+            parts = ", ".join(f"{k}={v:.3f}" for k, v in reasons.items() if isinstance(v, float))
+            print(f"  {item['id']:>16}  {item['title'][:70]}  {parts}")  # noqa: T201
+    verdict = {k: result[k] for k in ("related_ok", "popular_ok", "no_overlap")}
+    print(json.dumps(verdict))  # noqa: T201
+    return 0 if all(verdict.values()) else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

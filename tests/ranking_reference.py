@@ -52,8 +52,12 @@ def reference_candidates(
         return None
     hits = index.search(query, params.candidates + 1)
     joined: list[str] = []
-    if ranker.lexical is not None:
-        joined += [i for i, _ in ranker.lexical.neighbours(article_id, params.candidates)]
+    if ranker.lexical is not None and params.lexical_candidates > 0:
+        joined += [i for i, _ in ranker.lexical.neighbours(article_id, params.lexical_candidates)]
+    if ranker.coreads is not None and params.coread_candidates > 0:
+        joined += [
+            i for i, _ in ranker.coreads.neighbours(article_id, params.coread_candidates, now)
+        ]
     if params.popular_candidates > 0:
         joined += itertools.islice(ranker.popularity.ranked(now), params.popular_candidates)
     seen = {candidate_id for candidate_id, _ in hits}
@@ -103,10 +107,15 @@ def reference_features(
         if ranker.lexical is not None and query is not None and ids
         else np.zeros(len(ids))
     )
+    names = coreads = np.zeros(len(ids))
+    if ranker.lexical is not None and query is not None and ids:
+        names = ranker.lexical.name_overlap(query.id, ids)
+    if ranker.coreads is not None and query is not None and ids:
+        coreads = ranker.coreads.similarities(query.id, ids, now)
     half_life = ranker.params.freshness_half_life_days * DAY
     out = []
-    for card, sim, pop, lex in zip(
-        cards, relative_similarity(sims), popularity, lexical, strict=True
+    for card, sim, pop, lex, named, read in zip(
+        cards, relative_similarity(sims), popularity, lexical, names, coreads, strict=True
     ):
         age = None if card.published_ts is None else max(0.0, now - card.published_ts)
         same = query is not None and query.section is not None and card.section == query.section
@@ -119,6 +128,8 @@ def reference_features(
                 "same_section": 1.0 if same else 0.0,
                 "tag_overlap": overlap(query.tags, card.tags) if query else 0.0,
                 "entity_overlap": overlap(query.entities, card.entities) if query else 0.0,
+                "name_overlap": float(named),
+                "coreads": float(read),
             }
         )
     return out

@@ -22,9 +22,9 @@ from recommender.evaluation.impressions import impression_scores, popularity_sco
 from recommender.evaluation.protocols import Replay, Variant, build_world, evaluate_lees_ook
 from recommender.evaluation.training import TrainingSet, fit_weights, training_rows
 from recommender.events import Event
+from recommender.lexical import LexicalSearch
 from recommender.popularity import Popularity
 from recommender.ranking import FEATURES
-from recommender.ranking.lexical import TfidfLexical
 from recommender.store import SqliteStore as Store
 
 T = 1_573_000_000.0  # a moment in November 2019
@@ -180,8 +180,9 @@ def test_fit_weights_scales_to_unit_l1() -> None:
     assert weights["popularity"] > abs(weights["similarity"])
 
 
-def test_tfidf_neighbours_share_words() -> None:
-    lexical = TfidfLexical([a.id for a in ARTICLES], [a.title for a in ARTICLES])
+def test_lexical_neighbours_share_words() -> None:
+    lexical = LexicalSearch(use_tags=False)
+    lexical.upsert([a.model_copy(update={"language": "en"}) for a in ARTICLES])
     assert lexical.neighbours("D", 1)[0][0] == "E"
     sims = lexical.similarities("A", ["B", "F", "unknown"])
     assert sims[0] > sims[1] and sims[2] == 0.0

@@ -64,8 +64,9 @@ def test_train_ranker_writes_weights_the_service_can_use(tmp_path: Path) -> None
     result = run(tmp_path, "train-ranker", "--output", str(target))
     assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
     document = json.loads(target.read_text())
-    assert "lexical" not in document["weights"]  # the service computes no TF-IDF
-    assert document["data"]["fingerprint"]
+    assert not document["weights"].keys() & {"tag_overlap", "entity_overlap"}  # truth only
+    assert document["features"] and document["data"]["fingerprint"]
+    assert document["train_metrics"]["ndcg@5"] >= 0
     weights = read_ranker_file(target).weights
     assert weights is not None
     assert weights.source == str(target) and weights.values == document["weights"]

@@ -16,6 +16,10 @@ MIND = SHARED_DATA / "mind-subset"
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 10 open: the learned blend reaches 2.14x, not 3x, the content-only nDCG@5",
+)
 def test_shipped_ranking_sits_on_the_frontier_on_mind() -> None:
     if not (MIND / "news.tsv").is_file() or not (MIND / "behaviors.tsv").is_file():
         pytest.skip(f"MIND subset not found at {MIND}: the evaluation needs the shared data")
@@ -32,3 +36,7 @@ def test_shipped_ranking_sits_on_the_frontier_on_mind() -> None:
     # tags get the topical entity-free blend, which costs next clicks; guard that the shipped
     # ranking still beats the issue's leaky reference (about 50% at 91%) on both axes
     assert acceptance["next_click_ndcg@10_ratio"] >= 0.5
+    # issue 10's primary comparison: one list of 5, no leaks, tags as truth only
+    primary = result["primary"]["acceptance"]
+    assert primary["not_dominated"], primary["dominated_by_grid"]
+    assert primary["click_target_met"] and primary["entity_target_met"], primary

@@ -45,8 +45,16 @@ def test_related_applies_filters(service: RecommenderService) -> None:
 
 def test_related_fills_from_popular_when_too_few_candidates(tmp_path: Path) -> None:
     # two candidates: the article itself and its copy, both filtered, so all four come from popular
-    # no popular candidates either: with them, storm-1 would be ranked, not filled in
-    service = RecommenderService(make_settings(tmp_path, candidates=1, popular_candidates=0))
+    # no popular, lexical or co-read candidates either: with them, storm-1 would be ranked
+    service = RecommenderService(
+        make_settings(
+            tmp_path,
+            candidates=1,
+            popular_candidates=0,
+            lexical_candidates=0,
+            coread_candidates=0,
+        )
+    )
     service.start()
     service.upsert(small_corpus())
     now = time.time()

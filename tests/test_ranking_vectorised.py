@@ -7,13 +7,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from recommender.articles import Article
 from recommender.catalog import Card, Catalog
 from recommender.config import PopularityConfig, RankingParams
+from recommender.coreads import CoReads
 from recommender.events import Event
 from recommender.index import VectorIndex
+from recommender.lexical import LexicalSearch
 from recommender.popularity import Popularity
 from recommender.ranking import FEATURES, Ranker, Weights
-from recommender.ranking.lexical import TfidfLexical
 from tests.ranking_reference import reference_features, reference_related, reference_scores
 
 NOW = 1_760_000_000.0
@@ -61,9 +63,12 @@ def random_ranker(seed: int, lexical: bool) -> Ranker:
         )
         texts.append(" ".join(rng.choice(WORDS, 8)))
     popularity = Popularity(PopularityConfig())
+    coreads = CoReads()
     for j in range(600):
         target = ids[int(rng.zipf(1.3)) % count]
-        popularity.record(Event(NOW - float(rng.uniform(0, 86_400)), "click", target, f"s{j}"))
+        event = Event(NOW - float(rng.uniform(0, 86_400)), "click", target, f"s{j % 150}")
+        popularity.record(event)
+        coreads.record(event)
     weights = Weights(
         {
             name: float(w)
@@ -72,9 +77,16 @@ def random_ranker(seed: int, lexical: bool) -> Ranker:
         without_entities={"similarity": 1.0, "popularity": 0.3, "freshness": 0.2},
     )
     params = RankingParams(candidates=40, popular_candidates=15)
-    return Ranker(
-        index, catalog, popularity, weights, params, TfidfLexical(ids, texts) if lexical else None
+    if not lexical:
+        return Ranker(index, catalog, popularity, weights, params)
+    search = LexicalSearch(use_tags=False)
+    search.upsert(
+        [
+            Article(id=i, title=f"{NAMES[n % len(NAMES)].upper()} {t}", text=t, language="en")
+            for n, (i, t) in enumerate(zip(ids, texts, strict=True))
+        ]
     )
+    return Ranker(index, catalog, popularity, weights, params, search, coreads)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

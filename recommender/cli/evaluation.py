@@ -153,9 +153,9 @@ def train_ranker(
 ) -> None:
     """Learn the Lees-ook blend from train users' next clicks and write a ranker file. The
     served one (models/ranker.json) is replaced only with --install."""
-    from recommender.evaluation.run import write_trained_ranker
-    from recommender.evaluation.selection import learn
-    from recommender.evaluation.setup import SHIPPED, prepare
+    from recommender.evaluation.primary_run import run_primary, write_trained_ranker
+    from recommender.evaluation.selection import choose_half_life
+    from recommender.evaluation.setup import prepare
 
     if install and output is not None:
         fail("pass either --output or --install, not both", ExitCode.USAGE_ERROR)
@@ -169,6 +169,7 @@ def train_ranker(
     )
     with progress_bars() as bars:
         prep = prepare(options, settings, bars)
-        learned = learn(prep, options, bars)
-    write_trained_ranker(path, prep, learned, quick)
-    out.print(f"wrote {path}: {learned.weights[SHIPPED]}", markup=False, highlight=False)
+        half_life, _ = choose_half_life(prep, options, bars)
+        primary = run_primary(prep, options, half_life, bars)
+    write_trained_ranker(path, prep, half_life, primary, quick)
+    out.print(f"wrote {path}: {primary['learned']}", markup=False, highlight=False)

@@ -13,10 +13,11 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
-from recommender.articles import Article, embedding_text
+from recommender.articles import Article
 from recommender.catalog import Card, Catalog
 from recommender.config import PopularityConfig, RankingParams
 from recommender.embedding import Embedder, EmbeddingCache, embed_articles
@@ -24,10 +25,10 @@ from recommender.evaluation import metrics
 from recommender.evaluation.data import Pair
 from recommender.events import Event
 from recommender.index import VectorIndex
+from recommender.lexical import LexicalSearch
 from recommender.logs import Progress
 from recommender.popularity import Popularity
 from recommender.ranking import Ranker, Weights
-from recommender.ranking.lexical import TfidfLexical
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +53,12 @@ class Variant:
 
 @dataclass
 class World:
-    """The ranking's own pieces built from the MIND articles: catalogue, vector index, TF-IDF."""
+    """The ranking's own pieces built from the MIND articles: catalogue, vector index and the
+    served lexical index (no tags feed its names: tags are ground truth here)."""
 
     catalog: Catalog
     index: VectorIndex
-    lexical: TfidfLexical
+    lexical: LexicalSearch
     params: RankingParams
 
     def ranker(self, popularity: Popularity, variant: Variant) -> Ranker:
@@ -84,21 +86,28 @@ def build_world(
     max_words: int,
     progress: Progress | None = None,
 ) -> World:
-    """Embed (through the cache) and index every article; fit TF-IDF on the same texts."""
+    """Embed (through the cache) and index every article; the lexical index over the same."""
     embedded = embed_articles(cache, embedder, articles, max_words, progress)
     index = VectorIndex(embedder.dim, embedder.name, "flat")
     index.upsert(embedded.ids, embedded.vectors, embedded.hashes)
     catalog = Catalog()
     for article in articles:
         catalog.put(Card.of(article))
-    texts = [embedding_text(a, max_words) for a in articles]
-    return World(catalog, index, TfidfLexical([a.id for a in articles], texts), params)
+    lexical = LexicalSearch(use_tags=False)
+    lexical.upsert(articles)
+    return World(catalog, index, lexical, params)
+
+
+class Counter(Protocol):
+    """What a replay feeds: popularity counters, co-reads."""
+
+    def record(self, event: Event) -> bool: ...
 
 
 class Replay:
-    """Feeds time-ordered events into popularity counters up to (not including) a moment."""
+    """Feeds time-ordered events into counters up to (not including) a moment."""
 
-    def __init__(self, events: Sequence[Event], counters: Sequence[Popularity]) -> None:
+    def __init__(self, events: Sequence[Event], counters: Sequence[Counter]) -> None:
         self.events = sorted(events, key=lambda e: e.ts)
         self.counters = counters
         self.cursor = 0

@@ -11,6 +11,7 @@ from string import Template
 from typing import Any
 
 from recommender import charts
+from recommender.evaluation.report_primary import primary_section
 
 LEES_COLUMNS = (
     ("ndcg@10", "nDCG@10"),
@@ -112,10 +113,6 @@ def report_values(result: dict[str, Any], command: str, plots: list[Path]) -> di
         "settings_half_life": f"{options['settings_half_life_hours']:g}",
         "main_table": main_table(result),
         "shipped": result["shipped"],
-        "ranker_path": ranker["path"],
-        "ranker_state": "holds exactly these weights."
-        if ranker["matches"]
-        else "is absent or holds other weights: run `recommender train-ranker`.",
         "best_content_variant": acc["best_content_variant"],
         "entity_ratio": _fmt(acc["entity_p@5_ratio"] * 100, 1),
         "click_ratio": _fmt(acc["next_click_ndcg@10_ratio"] * 100, 1),
@@ -146,6 +143,9 @@ def report_values(result: dict[str, Any], command: str, plots: list[Path]) -> di
             result["impressions"]["lees_ook_context"], result["shipped"]
         ),
         "plots": "".join(f"![{p.stem}]({p.name})\n" for p in plots),
+        "primary_section": primary_section(
+            result["primary"], f"`{ranker['path']}` {ranker_state(ranker)}"
+        ),
         "seconds": result["seconds"],
     }
 
@@ -202,5 +202,12 @@ def why_not(result: dict[str, Any]) -> list[str]:
     ]
 
 
+def ranker_state(ranker: dict[str, Any]) -> str:
+    if ranker["matches"]:
+        return "holds exactly this blend."
+    return "is absent or holds another blend: run `recommender train-ranker --install`."
+
+
 def write_plots(result: dict[str, Any], folder: Path) -> list[Path]:
+    charts.primary_frontier_plot(result["primary"], folder)  # shown in the primary section
     return [charts.frontier_plot(result, folder), charts.variant_bars(result, folder)]

@@ -12,7 +12,6 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from recommender.config import Settings
@@ -26,6 +25,7 @@ from recommender.evaluation.impressions import (
     popularity_scorer,
     random_scorer,
 )
+from recommender.evaluation.primary_run import ranker_file_check, run_primary
 from recommender.evaluation.protocols import LIST_K, Variant, evaluate_lees_ook
 from recommender.evaluation.selection import learn
 from recommender.evaluation.setup import (
@@ -41,8 +41,6 @@ from recommender.evaluation.setup import (
 from recommender.evaluation.topical import PORTABLE, content_variants
 from recommender.logs import ProgressFactory
 from recommender.popularity import Popularity
-from recommender.ranking import Weights
-from recommender.ranking.ranker_file import read_ranker_file, write_ranker_file
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +124,8 @@ def run_evaluation(
         "shipped": SHIPPED,
     }
     result["acceptance"] = acceptance(result)
-    result["ranker_file"] = ranker_file_check(settings, learned)
+    result["primary"] = run_primary(prep, options, learned.half_life_hours, bars)
+    result["ranker_file"] = ranker_file_check(settings, result["primary"])
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
 
@@ -153,18 +152,6 @@ def options_summary(options: EvalOptions, settings: Settings) -> dict[str, Any]:
         "popular_candidates": options.popular_candidates,
         "mmr_lambda": settings.mmr_lambda,
         "settings_half_life_hours": settings.half_life_hours,
-    }
-
-
-def ranker_file_check(settings: Settings, learned: Learned) -> dict[str, Any]:
-    """The service serves the ranker file: it must hold the weights evaluated here."""
-    shipped_file = read_ranker_file(settings.resolved_ranker_path).weights
-    return {
-        "path": str(settings.resolved_ranker_path),
-        "present": shipped_file is not None,
-        "matches": shipped_file is not None
-        and shipped_file.values == learned.weights[SHIPPED]
-        and shipped_file.without_entities == learned.weights[PORTABLE],
     }
 
 
@@ -265,31 +252,3 @@ def _num(value: Any) -> float:
 def _ratio(a: Any, b: Any) -> float:
     x, y = _num(a), _num(b)
     return round(x / y, 4) if y > 0 and math.isfinite(x) else math.nan
-
-
-def write_trained_ranker(path: Path, prep: Prepared, learned: Learned, quick: bool) -> None:
-    """The learned blend into the ranker file the service serves, with how it was obtained."""
-    shipped = Weights(learned.weights[SHIPPED], without_entities=learned.weights[PORTABLE])
-    training = learned.training
-    write_ranker_file(
-        path,
-        shipped,
-        learned.half_life_hours,
-        {
-            "data": {
-                "news": str(prep.options.news),
-                "behaviors": str(prep.options.behaviors),
-                "fingerprint": prep.data.fingerprint,
-                "train_users": len(prep.train),
-                "test_fraction": prep.options.test_fraction,
-                "seed": prep.options.seed,
-            },
-            "embedding_model": prep.settings.model_name,
-            "click_model_weights": learned.weights["learned (clicks only)"],
-            "training": {k: v for k, v in training.items() if k != "selection_train"},
-            "train_metrics": next(
-                (v for v in training["selection_train"].values() if v.get("chosen")), None
-            ),
-            "quick": quick,
-        },
-    )

@@ -34,9 +34,9 @@ from recommender.store import SqliteStore
 log = logging.getLogger(__name__)
 
 
-# features the service computes at serve time; lexical needs a TF-IDF model the build does not
-# (yet) make, so the shipped blend may only use these
-SERVICE_FEATURES = tuple(f for f in FEATURES if f != "lexical")
+# the features of the second comparison (entity tags passed as CMS tags, so entity overlap is a
+# feature); the shipped blend comes from the primary comparison (primary_run.py)
+SERVICE_FEATURES = tuple(f for f in FEATURES if f not in ("lexical", "name_overlap", "coreads"))
 SHIPPED = "learned"  # the variant the service ships (with MMR, as the service always applies)
 
 

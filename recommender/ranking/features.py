@@ -18,6 +18,8 @@ FEATURES = (
     "same_section",
     "tag_overlap",
     "entity_overlap",
+    "name_overlap",
+    "coreads",
 )
 
 
@@ -53,11 +55,14 @@ def feature_matrix(
     overlaps: tuple[np.ndarray, np.ndarray] | None,
     now: float,
     freshness_half_life_days: float,
+    names: np.ndarray | None = None,
+    coreads: np.ndarray | None = None,
 ) -> np.ndarray:
     """Features of every candidate at once: one row per candidate, one column per FEATURES
     name. sims are raw cosines to the query; popularity and lexical are already in [0, 1];
     published_ts has NaN where a candidate has no publication time; overlaps are the tag and
-    entity overlaps (None: the query has neither, so both are 0)."""
+    entity overlaps (None: the query has neither, so both are 0); names and coreads are the
+    shared salient names and the co-read similarity, in [0, 1] (None: 0)."""
     count = len(sims)
     out = np.zeros((count, len(FEATURES)))
     if count == 0:
@@ -71,6 +76,10 @@ def feature_matrix(
     out[:, 4] = same_section
     if overlaps is not None:
         out[:, 5], out[:, 6] = overlaps
+    if names is not None:
+        out[:, 7] = names
+    if coreads is not None:
+        out[:, 8] = coreads
     return out
 
 
@@ -87,3 +96,17 @@ def overlaps_of(query: Card, cards: Sequence[Card]) -> tuple[np.ndarray, np.ndar
 def as_dicts(matrix: np.ndarray) -> list[dict[str, float]]:
     """One {feature: value} per row: explanations and training rows, never the hot path."""
     return [dict(zip(FEATURES, row, strict=True)) for row in matrix.tolist()]
+
+
+def explanation(values: np.ndarray, weights: np.ndarray, total: float) -> dict[str, object]:
+    """What explain=true shows of one listed item: each feature's value, the contribution
+    (weight x value) of each weighted feature to the total, and the total."""
+    row = values.tolist()
+    reasons: dict[str, object] = dict(zip(FEATURES, row, strict=True))
+    reasons["contributions"] = {
+        name: round(w * v, 6)
+        for name, w, v in zip(FEATURES, weights.tolist(), row, strict=True)
+        if w != 0.0
+    }
+    reasons["total"] = total
+    return reasons

@@ -20,12 +20,12 @@ from recommender.config import RankingParams
 from recommender.index import VectorIndex
 from recommender.popularity import PopularityCounters
 from recommender.ranking.diversity import mmr_order
-from recommender.ranking.features import DAY, FEATURES, as_dicts
+from recommender.ranking.features import DAY, as_dicts, explanation
 from recommender.ranking.lists import Item, RankedList, new_recommendation_id
-from recommender.ranking.scoring import Lexical, Scored, Scoring
+from recommender.ranking.scoring import CoReadSource, Lexical, Scored, Scoring
 from recommender.ranking.weights import Weights
 
-__all__ = ["Lexical", "Ranker", "Scored"]
+__all__ = ["CoReadSource", "Lexical", "Ranker", "Scored"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ class Ranker:
         weights: Weights,
         params: RankingParams,
         lexical: Lexical | None = None,
+        coreads: CoReadSource | None = None,
     ) -> None:
         self._index = index
         self.catalog = catalog
@@ -46,6 +47,7 @@ class Ranker:
         self.weights = weights
         self.params = params
         self.lexical = lexical
+        self.coreads = coreads
         # bumped by swap_index: whatever was computed from the previous index is stale
         self.generation = 0
 
@@ -61,7 +63,9 @@ class Ranker:
 
     @property
     def _scoring(self) -> Scoring:
-        return Scoring(self.catalog, self.popularity, self.weights, self.params, self.lexical)
+        return Scoring(
+            self.catalog, self.popularity, self.weights, self.params, self.lexical, self.coreads
+        )
 
     def variant(self, weights: Weights, params: RankingParams) -> Ranker:
         """This ranker with another blend and parameters (an A/B variant), sharing index,
@@ -98,14 +102,13 @@ class Ranker:
             fallback.depends_on = frozenset({article_id})
             return fallback
         items = []
+        blend = self.weights.vector(self.weights.for_query(self.catalog.get(article_id)))
         for i in self._select(found, k, use_mmr):
             card = self.catalog.get(found.ids[i])
             assert card is not None  # candidates() keeps only ids with a card
             score = float(found.values[i])
             # the reasons of the few listed items, never of every candidate
-            reasons: dict[str, object] = dict(zip(FEATURES, found.matrix[i].tolist(), strict=True))
-            reasons["total"] = score
-            items.append(Item(card, score, reasons))
+            items.append(Item(card, score, explanation(found.matrix[i], blend, score)))
         if len(items) < k:
             taken = {article_id, *exclude, *(item.card.id for item in items)}
             fill = self.popular(k - len(items), section=section, exclude=taken, now=now)
@@ -134,9 +137,14 @@ class Ranker:
         # over-fetch: the article itself, its copies and filtered items all come back too
         ids, sims, rows = self._index.search_rows(query, self.params.candidates + 1)
         joined: list[str] = []
-        if self.lexical is not None:
+        if self.lexical is not None and self.params.lexical_candidates > 0:
             # "more like this": lexical neighbours catch names and rare words embeddings blur
-            joined += [i for i, _ in self.lexical.neighbours(article_id, self.params.candidates)]
+            similar = self.lexical.neighbours(article_id, self.params.lexical_candidates)
+            joined += [i for i, _ in similar]
+        if self.coreads is not None and self.params.coread_candidates > 0:
+            # "readers of this story also read"
+            read = self.coreads.neighbours(article_id, self.params.coread_candidates, now)
+            joined += [i for i, _ in read]
         if self.params.popular_candidates > 0:
             joined += itertools.islice(self.popularity.ranked(now), self.params.popular_candidates)
         if joined:
@@ -186,6 +194,12 @@ class Ranker:
     ) -> list[dict[str, float]]:
         """Feature values of each candidate for one query article; all in [0, 1]."""
         return as_dicts(self._scoring.card_matrix(query, cards, np.asarray(sims, np.float64), now))
+
+    def rerank(self, found: Scored, values: np.ndarray, k: int, use_mmr: bool = True) -> list[str]:
+        """The ids a Lees-ook list of k would show if found were scored by values (another
+        blend of the same feature matrix): how the evaluation ranks its many blends."""
+        rescored = Scored(found.ids, found.matrix, values, found.catalog, None, found.rows)
+        return [found.ids[i] for i in self._select(rescored, k, use_mmr)]
 
     def _select(self, found: Scored, k: int, use_mmr: bool) -> list[int]:
         """Positions in found of the listed items, by maximal marginal relevance."""

@@ -18,11 +18,26 @@ from recommender.ranking.weights import Weights
 
 
 class Lexical(Protocol):
-    """Lexical (TF-IDF) similarity between stored articles; optional, see ranking.lexical."""
+    """Lexical similarity and shared salient names between stored articles (the served one is
+    recommender.lexical.LexicalSearch); optional."""
 
     def neighbours(self, article_id: str, k: int) -> list[tuple[str, float]]: ...
 
     def similarities(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray: ...
+
+    def name_overlap(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray: ...
+
+
+class CoReadSource(Protocol):
+    """ "Readers of this story also read" (recommender.coreads.CoReads); optional."""
+
+    def neighbours(
+        self, article_id: str, k: int, now: float | None = None
+    ) -> list[tuple[str, float]]: ...
+
+    def similarities(
+        self, article_id: str, candidate_ids: Sequence[str], now: float | None = None
+    ) -> np.ndarray: ...
 
 
 @dataclass
@@ -63,6 +78,7 @@ class Scoring:
     weights: Weights
     params: RankingParams
     lexical: Lexical | None
+    coreads: CoReadSource | None = None
 
     def from_columns(
         self, query_id: str, ids: list[str], slots: np.ndarray, sims: np.ndarray, now: float
@@ -100,11 +116,12 @@ class Scoring:
         now: float,
     ) -> np.ndarray:
         popularity = self.popularity.normalised(ids, now) if ids else np.zeros(0)
-        lexical = (
-            self.lexical.similarities(query.id, ids)
-            if self.lexical is not None and query is not None and ids
-            else np.zeros(len(ids))
-        )
+        lexical = names = coreads = None
+        if self.lexical is not None and query is not None and ids:
+            lexical = self.lexical.similarities(query.id, ids)
+            names = self.lexical.name_overlap(query.id, ids)
+        if self.coreads is not None and query is not None and ids:
+            coreads = self.coreads.similarities(query.id, ids, now)
         overlaps = None
         if query is not None and (query.tags or query.entities) and ids:
             if cards is None:
@@ -113,12 +130,14 @@ class Scoring:
         return feature_matrix(
             sims,
             popularity,
-            lexical,
+            np.zeros(len(ids)) if lexical is None else lexical,
             published_ts,
             same_section,
             overlaps,
             now,
             self.params.freshness_half_life_days,
+            names,
+            coreads,
         )
 
     def blend(

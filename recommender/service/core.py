@@ -3,11 +3,11 @@ with each other. The API and the CLI both drive this one object, through its met
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,10 +15,12 @@ from recommender.articles import Article
 from recommender.build import BuildResult, build_index
 from recommender.catalog import Card, Catalog
 from recommender.config import Settings
+from recommender.coreads import CoReads
 from recommender.embedding import Embedder, create_embedder, embed_articles
 from recommender.errors import SharedStateUnavailable
 from recommender.events import Event
 from recommender.index import VectorIndex
+from recommender.lexical import LexicalSearch
 from recommender.popularity import PopularityCounters
 from recommender.ranking import Ranker
 from recommender.ranking.ranker_file import read_ranker_file, served_half_life, served_weights
@@ -27,7 +29,7 @@ from recommender.service.cache import CacheStats, ResultCache, changed_keys
 from recommender.service.jobs import TUNE_FIELDS, BackgroundJobs, Job, RebuildJobs
 from recommender.service.lifecycle import IndexLifecycle, ReloadResult
 from recommender.service.online import OnlineEvaluation
-from recommender.service.purge import PurgeHook
+from recommender.service.purge import purge_hook_of
 from recommender.service.reads import ListReads
 from recommender.service.shared import SharedUpkeep, open_feed, open_popularity
 from recommender.store import Store, open_served_log, open_store
@@ -56,9 +58,10 @@ class RecommenderService(ListReads):
         catalog: Catalog | None = None,
         popularity: PopularityCounters | None = None,
         index: VectorIndex | None = None,
+        lexical: LexicalSearch | None = None,
+        coreads: CoReads | None = None,
     ) -> None:
-        """catalog, popularity and index: pre-built parts (benchmarks, tests); by default they
-        start empty and `start` fills them from disk."""
+        """Pre-built parts (benchmarks, tests), else empty parts that `start` fills from disk."""
         self.settings = settings
         self._store = open_store(settings)
         self._embedder = embedder or create_embedder(settings)
@@ -71,12 +74,16 @@ class RecommenderService(ListReads):
         shared = self._popularity if isinstance(self._popularity, RedisPopularity) else None
         self._feed = open_feed(settings)
         self._weights = served_weights(settings, ranker_file)
+        # "readers of this story also read": counted from the same events as popularity
+        self._coreads = coreads or CoReads(settings.coread_config())
         self._ranker = Ranker(
             index or VectorIndex(self._embedder.dim, self._embedder.name),
             self._catalog,
             self._popularity,
             self._weights,
             settings.ranking_params(),
+            lexical=lexical or LexicalSearch(settings.lexical_max_words),
+            coreads=self._coreads,
         )
         # guards index, catalogue and popularity: faiss must not search while a row is added
         self._lock = threading.RLock()
@@ -87,20 +94,15 @@ class RecommenderService(ListReads):
         self._upkeep = SharedUpkeep(
             self._store, self._lifecycle, shared, self._feed, settings.feed_poll_seconds
         )
-        # in-process counters share the service lock; Redis counters are safe on their own and
-        # must not hold readers up for a round trip
-        self._count_lock: contextlib.AbstractContextManager[Any] = (
-            contextlib.nullcontext() if shared else self._lock
-        )
+        # Redis counters are safe on their own: no round trip under the service lock
+        self._count_lock: AbstractContextManager[Any] = nullcontext() if shared else self._lock
         self._jobs = RebuildJobs(
             lambda: build(settings, self._store, self._embedder),
             self._lifecycle.reload_if_changed,
         )
         self._cache = ResultCache(settings.result_cache_size, settings.result_cache_ttl_seconds)
-        self._purge = (
-            PurgeHook(settings.purge_url, settings.purge_headers, settings.purge_timeout_seconds)
-            if settings.purge_url
-            else None
+        self._purge = purge_hook_of(
+            settings.purge_url, settings.purge_headers, settings.purge_timeout_seconds
         )
         self._tune = tune
         self._tune_jobs = BackgroundJobs("tune", TUNE_FIELDS)
@@ -108,17 +110,12 @@ class RecommenderService(ListReads):
 
     @classmethod
     def from_parts(
-        cls,
-        settings: Settings,
-        *,
-        embedder: Embedder,
-        catalog: Catalog,
-        index: VectorIndex,
-        popularity: PopularityCounters,
+        cls, settings: Settings, *, embedder: Embedder, **parts: Any
     ) -> RecommenderService:
-        """A ready service over pre-built parts (benchmarks, tests): nothing is loaded from the
-        store, which stays empty at settings.db_path."""
-        svc = cls(settings, embedder, catalog=catalog, popularity=popularity, index=index)
+        """A ready service over pre-built parts (benchmarks, tests; the keywords of __init__:
+        catalog, index, popularity, lexical, coreads): nothing is loaded from the store, which
+        stays empty at settings.db_path."""
+        svc = cls(settings, embedder, **parts)
         svc._online.start()
         svc.ready = True
         return svc
@@ -131,6 +128,8 @@ class RecommenderService(ListReads):
             counted = self._popularity.record_many(self._store.iter_events())
         else:  # shared counters already hold the log; fill them only when Redis is empty
             counted = self._upkeep.count_backlog()
+        # co-reads live in each replica's memory: each counts the whole log
+        self._coreads.record_many(self._store.iter_events())
         self._online.start()
         self.ready = True
         log.info(
@@ -241,11 +240,13 @@ class RecommenderService(ListReads):
         embedded = embed_articles(
             self._store, self._embedder, published, self.settings.embed_max_words
         )
+        lexical = self._lifecycle.lexical.prepare(articles)  # analysed off the lock
         self._publish(self._store.upsert_articles(articles))
         with self._lock:
             index = self._ranker.index
             index.upsert(embedded.ids, embedded.vectors, embedded.hashes)
             index.remove([a.id for a in articles if not a.is_published])
+            self._lifecycle.lexical.apply(lexical)
             changed = changed_keys(self._catalog, articles)
             for article in articles:
                 self._catalog.put(Card.of(article))
@@ -258,6 +259,7 @@ class RecommenderService(ListReads):
         self._publish(self._store.upsert_articles([article]))
         with self._lock:
             self._ranker.index.remove([article_id])
+            self._lifecycle.lexical.remove([article_id])
             self._catalog.put(Card.of(article))
             self._cache.invalidate([article_id])
         self._notify_purge([article])
@@ -287,6 +289,8 @@ class RecommenderService(ListReads):
         Events Redis could not count stay marked in the store; the upkeep counts them once
         Redis is back. Returns how many were counted now."""
         seqs = self._store.add_events(events)
+        with self._lock:
+            self._coreads.record_many(events)  # in memory: never deferred
         try:
             with self._count_lock:
                 return self._popularity.record_many(events)

@@ -11,16 +11,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recommender.articles import Article, embedding_text, text_hash
-from recommender.artifacts import current_folder, has_index_folders, load_serving_index
+from recommender.artifacts import (
+    current_folder,
+    has_index_folders,
+    load_folder_lexical,
+    load_serving_index,
+)
 from recommender.catalog import Card, Catalog
 from recommender.config import Settings
 from recommender.embedding import Embedder, embed_articles
 from recommender.errors import IndexMismatch, IndexNotFound
 from recommender.index import VectorIndex
+from recommender.lexical import LexicalSearch
+from recommender.lexical.search import LexicalBatch
 from recommender.ranking import Ranker
 from recommender.store import Store
 
 log = logging.getLogger(__name__)
+
+LEXICAL_CHUNK = 1_000  # articles analysed at a time while the store is read
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,7 @@ class IndexLifecycle:
             index, folder = load_serving_index(
                 root, self.embedder.name, self.embedder.dim, self.settings.hnsw_ef_search
             )
-            self.serve(index, folder)
+            self.serve(index, load_folder_lexical(folder, self.settings.lexical_max_words), folder)
         except IndexNotFound as exc:
             # an index that exists but cannot be read is an operator's problem to see, not
             # something to paper over by embedding the whole store in memory
@@ -81,21 +90,42 @@ class IndexLifecycle:
                     "run `recommender build` first"
                 ) from exc
             log.warning("index.missing", extra={"reason": str(exc), "articles": published})
-        return self.reconcile(self.ranker.index, catalog=True)
+        return self.reconcile(self.ranker.index, self.lexical, catalog=True)
 
-    def serve(self, index: VectorIndex, folder: Path | None) -> None:
+    @property
+    def lexical(self) -> LexicalSearch:
+        """The lexical index being served (one is always set: the service starts with one)."""
+        lexical = self.ranker.lexical
+        assert isinstance(lexical, LexicalSearch)
+        return lexical
+
+    def serve(self, index: VectorIndex, lexical: LexicalSearch, folder: Path | None) -> None:
         with self.lock:
             self.ranker.swap_index(index)
+            self.ranker.lexical = lexical
             self.folder = folder
 
-    def reconcile(self, index: VectorIndex, since_seq: int = 0, catalog: bool = False) -> int:
+    def reconcile(
+        self,
+        index: VectorIndex,
+        lexical: LexicalSearch,
+        since_seq: int = 0,
+        catalog: bool = False,
+    ) -> int:
         """Bring an index in line with the store: articles written after it was built (through
         the API, or while a build ran) are added, unpublished ones removed. With catalog, the
         cards of those articles are refreshed too (another process may have written them)."""
         stale: list[Article] = []
         gone: list[str] = []
         cards: list[Card] = []
+        batch = LexicalBatch()
+        pending: list[Article] = []
         for article in self.store.iter_articles(since_seq=since_seq):
+            pending.append(article)
+            if len(pending) >= LEXICAL_CHUNK:
+                # analysed off the lock as we go: what is already current (same text) is skipped
+                batch.extend(lexical.prepare(pending))
+                pending = []
             if catalog:
                 cards.append(Card.of(article))
             if not article.is_published:
@@ -112,21 +142,25 @@ class IndexLifecycle:
             )
             with self.lock:
                 index.upsert(embedded.ids, embedded.vectors, embedded.hashes)
+        batch.extend(lexical.prepare(pending))
         with self.lock:
             index.remove(gone)
+            lexical.apply(batch)
             for card in cards:
                 self.catalog.put(card)
         return len(stale) + len(gone)
 
-    def swap_index(self, index: VectorIndex, folder: Path, since_seq: int) -> int:
+    def swap_index(
+        self, index: VectorIndex, lexical: LexicalSearch, folder: Path, since_seq: int
+    ) -> int:
         """Serve a freshly built index. Articles written while it was built are replayed onto it
         first (off the lock: requests keep using the old index meanwhile); the last few, written
         during that replay, under the lock at the switch."""
         seen = self.store.max_seq()
-        changed = self.reconcile(index, min(since_seq, self._synced_seq), catalog=True)
+        changed = self.reconcile(index, lexical, min(since_seq, self._synced_seq), catalog=True)
         with self.lock:
-            changed += self.reconcile(index, seen, catalog=True)
-            self.serve(index, folder)
+            changed += self.reconcile(index, lexical, seen, catalog=True)
+            self.serve(index, lexical, folder)
             self._synced_seq = max(self._synced_seq, seen)
         return changed
 
@@ -138,7 +172,9 @@ class IndexLifecycle:
             seen = self.store.max_seq()
             if seen <= self._synced_seq:
                 return 0
-            changed = self.reconcile(self.ranker.index, self._synced_seq, catalog=True)
+            changed = self.reconcile(
+                self.ranker.index, self.lexical, self._synced_seq, catalog=True
+            )
             self._synced_seq = seen
             if changed:
                 # the result cache cannot know which cached lists the other replica's writes
@@ -164,12 +200,13 @@ class IndexLifecycle:
                 index = VectorIndex.load(
                     folder, self.embedder.name, self.embedder.dim, self.settings.hnsw_ef_search
                 )
+                lexical = load_folder_lexical(folder, self.settings.lexical_max_words)
             except (IndexNotFound, IndexMismatch) as exc:
                 self._failed_folder = folder
                 log.error("index.reload_failed", extra={"folder": str(folder), "reason": str(exc)})
                 return ReloadResult(False, folder.name, str(exc))
             since = int(index.manifest.get("store_seq", 0))
-            replayed = self.swap_index(index, folder, since)
+            replayed = self.swap_index(index, lexical, folder, since)
             self._failed_folder = None
             seconds = time.perf_counter() - started
             log.info(

@@ -129,3 +129,8 @@ class PurgeHook:
                 if attempt < self.attempts:
                     time.sleep(min(2.0, 0.2 * 2**attempt))
         self.failed += 1
+
+
+def purge_hook_of(url: str | None, headers: dict[str, str], timeout: float) -> PurgeHook | None:
+    """The CDN purge hook the settings name, or None without a purge URL."""
+    return PurgeHook(url, headers, timeout) if url else None

@@ -1,0 +1,265 @@
+"""An inverted BM25 index for "more like this": an article's query is its own top terms by
+tf-idf (as Elasticsearch's more-like-this does), so a query touches a few short postings
+lists and stays well under a millisecond at 100k articles.
+
+Postings live in one compact segment (numpy arrays, term-major) plus a small live segment of
+articles added since; deleted articles are masked at once. `compact` merges both (on save, and
+when the live part grows), so writes are O(terms of the article) and reads never wait long.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+
+from recommender.lexical.segments import Segment, build_segment
+
+log = logging.getLogger(__name__)
+
+K1 = 1.2
+B = 0.75
+QUERY_TERMS = 25  # terms of the article that make its query
+# terms in more than this share of the articles never make a query: they barely tell articles
+# apart (idf < 2.4) and their long postings lists would dominate the query time
+MAX_DF = 0.1
+MIN_DOCS_FOR_MAX_DF = 50  # below this the share is meaningless
+# postings one query may read: its rarest terms come first, so a budget cuts only common ones
+POSTINGS_BUDGET = 8_000
+CACHE = 256  # query results kept until the next write (Lees ook asks twice per request)
+
+
+class LexicalIndex:
+    """BM25 over analysed articles; rows are stable until `compact` renumbers them."""
+
+    def __init__(self) -> None:
+        self.vocabulary: dict[str, int] = {}
+        self.df = np.zeros(0, dtype=np.int32)
+        self.ids: list[str | None] = []
+        self.rows: dict[str, int] = {}
+        self.hashes: dict[str, str] = {}
+        self.doc_terms: list[np.ndarray] = []
+        self.doc_tf: list[np.ndarray] = []
+        self.doc_len = np.zeros(0, dtype=np.float32)
+        self.alive = np.zeros(0, dtype=bool)
+        self.base = Segment.empty()
+        self.live: dict[int, tuple[list[int], list[int]]] = {}
+        self.live_docs = 0
+        self.alive_count = 0
+        self.total_len = 0.0
+        self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._sum = np.zeros(0)  # scratch of _accumulate, all zero between calls
+        self._last = np.zeros(0, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return self.alive_count
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self.rows
+
+    def content_hash(self, article_id: str) -> str | None:
+        return self.hashes.get(article_id)
+
+    # writes -----------------------------------------------------------------------------------
+
+    def upsert(self, article_id: str, terms: Sequence[str], content_hash: str = "") -> None:
+        """Index (or re-index) one article from its analysed terms; searchable at once."""
+        self.upsert_many([(article_id, terms, content_hash)])
+
+    def upsert_many(self, docs: Sequence[tuple[str, Sequence[str], str]]) -> None:
+        """Index (id, terms, content hash) triples. A batch larger than the live segment may
+        grow goes straight into a new compact segment (a build), smaller ones into the live
+        segment (writes through the API)."""
+        self.remove([article_id for article_id, _, _ in docs])
+        bulk = len(docs) > self._live_limit()
+        for article_id, terms, content_hash in docs:
+            row, term_ids, tf = self._append(article_id, terms, content_hash)
+            if bulk:
+                continue
+            for term, count in zip(term_ids.tolist(), tf.tolist(), strict=True):
+                rows, tfs = self.live.setdefault(term, ([], []))
+                rows.append(row)
+                tfs.append(count)
+            self.live_docs += 1
+        self._cache.clear()
+        if bulk or self.live_docs > self._live_limit():
+            self.compact()
+
+    def _live_limit(self) -> int:
+        return max(2_000, len(self.rows) // 5)
+
+    def _append(
+        self, article_id: str, terms: Sequence[str], content_hash: str
+    ) -> tuple[int, np.ndarray, np.ndarray]:
+        counts = Counter(terms)
+        term_ids = np.fromiter((self._term_id(t) for t in counts), np.int32, len(counts))
+        tf = np.fromiter((min(c, 65_535) for c in counts.values()), np.uint16, len(counts))
+        row = len(self.ids)
+        self.ids.append(article_id)
+        self.rows[article_id] = row
+        self.hashes[article_id] = content_hash
+        self.doc_terms.append(term_ids)
+        self.doc_tf.append(tf)
+        length = float(tf.sum())
+        self.doc_len = _grow(self.doc_len, row + 1)
+        self.doc_len[row] = length
+        self.alive = _grow(self.alive, row + 1)
+        self.alive[row] = True
+        self.df[term_ids] += 1
+        self.alive_count += 1
+        self.total_len += length
+        return row, term_ids, tf
+
+    def remove(self, article_ids: Sequence[str]) -> None:
+        """Gone from every result at once; the postings are dropped at the next compaction."""
+        for article_id in article_ids:
+            row = self.rows.pop(article_id, None)
+            if row is None:
+                continue
+            self.hashes.pop(article_id, None)
+            self.ids[row] = None
+            self.alive[row] = False
+            self.df[self.doc_terms[row]] -= 1
+            self.alive_count -= 1
+            self.total_len -= float(self.doc_len[row])
+            self._cache.clear()
+
+    def _term_id(self, term: str) -> int:
+        found = self.vocabulary.get(term)
+        if found is None:
+            found = len(self.vocabulary)
+            self.vocabulary[term] = found
+            self.df = _grow(self.df, found + 1)
+        return found
+
+    def compact(self) -> None:
+        """Renumber the live rows densely and merge every posting into one segment."""
+        keep = [row for row, article_id in enumerate(self.ids) if article_id is not None]
+        self.ids = [self.ids[row] for row in keep]
+        self.rows = {article_id: n for n, article_id in enumerate(self.ids) if article_id}
+        self.doc_terms = [self.doc_terms[row] for row in keep]
+        self.doc_tf = [self.doc_tf[row] for row in keep]
+        self.doc_len = self.doc_len[keep] if keep else np.zeros(0, dtype=np.float32)
+        self.alive = np.ones(len(keep), dtype=bool)
+        self.base = build_segment(self.doc_terms, self.doc_tf, len(self.vocabulary))
+        self.live = {}
+        self.live_docs = 0
+        self._cache.clear()
+
+    # reads ------------------------------------------------------------------------------------
+
+    def idf(self, term_ids: np.ndarray) -> np.ndarray:
+        df = self.df[term_ids].astype(np.float64)
+        n = float(self.alive_count)
+        values: np.ndarray = np.log1p((n - df + 0.5) / (df + 0.5))
+        return values
+
+    def query_terms(self, article_id: str, limit: int = QUERY_TERMS) -> np.ndarray:
+        """The article's most telling terms: tf-idf, leaving out terms no other article has and
+        terms too common to tell articles apart."""
+        row = self.rows.get(article_id)
+        if row is None:
+            return np.zeros(0, dtype=np.int32)
+        terms, tf = self.doc_terms[row], self.doc_tf[row]
+        df = self.df[terms]
+        useful = df >= 2
+        if self.alive_count >= MIN_DOCS_FOR_MAX_DF:
+            useful &= df <= MAX_DF * self.alive_count
+        terms, tf = terms[useful], tf[useful]
+        weight = (1.0 + np.log(tf.astype(np.float64))) * self.idf(terms)
+        top = np.argsort(-weight, kind="stable")[:limit]
+        within = np.cumsum(self.df[terms[top]]) <= POSTINGS_BUDGET
+        within[:1] = True  # the best term always counts (when there is one)
+        chosen: np.ndarray = terms[top][within]
+        return chosen
+
+    def _postings(self, term: int) -> tuple[np.ndarray, np.ndarray]:
+        rows, tf = self.base.postings(term)
+        extra = self.live.get(term)
+        if extra is not None:
+            rows = np.concatenate([rows, np.asarray(extra[0], dtype=np.int32)])
+            tf = np.concatenate([tf, np.asarray(extra[1], dtype=np.uint16)])
+        return rows, tf
+
+    def _scores(self, article_id: str) -> tuple[np.ndarray, np.ndarray]:
+        """Rows (sorted) that share a query term with the article and their BM25 scores divided
+        by the best score of another article: the most alike article scores 1.0."""
+        cached = self._cache.get(article_id)
+        if cached is not None:
+            self._cache.move_to_end(article_id)
+            return cached
+        terms = self.query_terms(article_id)
+        avgdl = self.total_len / max(self.alive_count, 1)
+        parts = [self._postings(term) for term in terms.tolist()]
+        rows = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int32)
+        tf = np.concatenate([p[1] for p in parts]).astype(np.float32) if parts else np.zeros(0)
+        idf = np.repeat(self.idf(terms), [len(p[0]) for p in parts])
+        norm = K1 * (1.0 - B + B * self.doc_len[rows] / avgdl)
+        unique, scores = self._accumulate(rows, idf * tf * (K1 + 1.0) / (tf + norm))
+        # relative to the best other article (as similarity is relative to the best
+        # neighbour): a long query article's score against itself would dwarf every other
+        own = np.searchsorted(unique, self.rows[article_id])
+        others = np.ones(len(unique), dtype=bool)
+        if own < len(unique) and unique[own] == self.rows[article_id]:
+            others[own] = False
+        top = float(scores[others].max()) if others.any() else 0.0
+        scores = np.minimum(scores / top, 1.0) if top > 0 else np.zeros_like(scores)
+        result = (unique, scores)
+        self._cache[article_id] = result
+        if len(self._cache) > CACHE:
+            self._cache.popitem(last=False)
+        return result
+
+    def _accumulate(self, rows: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sum values per row, live rows only: (rows ascending, sums). O(postings) with two
+        scratch arrays and a sort of the distinct rows, never a pass over every article."""
+        if len(self._sum) < len(self.ids):
+            self._sum = np.zeros(2 * len(self.ids) + 1024)
+            self._last = np.zeros(2 * len(self.ids) + 1024, dtype=np.int64)
+        np.add.at(self._sum, rows, values)
+        order = np.arange(len(rows))
+        self._last[rows] = order  # the last posting of each row stands for it
+        unique = np.sort(rows[self._last[rows] == order])
+        sums = self._sum[unique]
+        self._sum[unique] = 0.0
+        alive = self.alive[unique]
+        return unique[alive], sums[alive]
+
+    def neighbours(self, article_id: str, k: int) -> list[tuple[str, float]]:
+        """The k articles most like this one (itself left out), best first."""
+        if article_id not in self.rows:
+            return []
+        rows, scores = self._scores(article_id)
+        own = self.rows[article_id]
+        fetch = min(len(rows), k + 1)
+        if fetch == 0:
+            return []
+        top = np.argpartition(-scores, fetch - 1)[:fetch]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        picked = zip(rows[top].tolist(), scores[top].tolist(), strict=True)
+        found = [(self.ids[row], score) for row, score in picked if row != own and score > 0]
+        return [(str(article_id), score) for article_id, score in found[:k]]
+
+    def similarities(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray:
+        """Each candidate's similarity to the article in [0, 1] (0 for unknown ids)."""
+        out = np.zeros(len(candidate_ids))
+        if article_id not in self.rows or not candidate_ids:
+            return out
+        rows, scores = self._scores(article_id)
+        wanted = np.array([self.rows.get(c, -1) for c in candidate_ids], dtype=np.int64)
+        at = np.minimum(np.searchsorted(rows, wanted), max(len(rows) - 1, 0))
+        if len(rows):
+            hit = (wanted >= 0) & (rows[at] == wanted)
+            out[hit] = scores[at[hit]]
+        return out
+
+
+def _grow(array: np.ndarray, size: int) -> np.ndarray:
+    """array with room for size entries (doubling, so appends are amortised O(1))."""
+    if size <= len(array):
+        return array
+    bigger = np.zeros(max(size, 2 * len(array), 1024), dtype=array.dtype)
+    bigger[: len(array)] = array
+    return bigger

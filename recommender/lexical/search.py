@@ -1,0 +1,135 @@
+"""Lexical "more like this" over articles: analysis (per-language terms) plus the BM25 index,
+kept in step with the store by the same writes that keep the vector index in step."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from recommender.articles import Article
+from recommender.lexical.analysis import Analyzer, article_language
+from recommender.lexical.index import LexicalIndex
+from recommender.lexical.names import Names, extract_names, name_overlap
+from recommender.lexical.storage import load_lexical, load_names, save_lexical, save_names
+
+TITLE_WEIGHT = 2  # a word in the headline counts as much as two in the text
+
+
+def lexical_hash(article: Article, max_words: int) -> str:
+    text = "\0".join([article.language or "", article.title, article.lead, article.text])
+    return hashlib.sha256(f"{max_words}\0{text}".encode()).hexdigest()[:24]
+
+
+@dataclass
+class LexicalBatch:
+    """Analysed articles ready to enter the index, and the ids to take out."""
+
+    gone: list[str] = field(default_factory=list)
+    docs: list[tuple[str, list[str], str]] = field(default_factory=list)
+    names: dict[str, Names] = field(default_factory=dict)
+
+    def extend(self, other: LexicalBatch) -> None:
+        self.gone += other.gone
+        self.docs += other.docs
+        self.names.update(other.names)
+
+
+class LexicalSearch:
+    """The served lexical signal: a candidate source (neighbours) and a feature
+    (similarities)."""
+
+    def __init__(
+        self,
+        max_words: int = 400,
+        index: LexicalIndex | None = None,
+        analyzer: Analyzer | None = None,
+        use_tags: bool = True,
+        names: dict[str, Names] | None = None,
+    ) -> None:
+        """use_tags: CMS tags feed the names (off where tags are ground truth, in evaluation)."""
+        self.max_words = max_words
+        self.index = index or LexicalIndex()
+        self.analyzer = analyzer or Analyzer()
+        self.use_tags = use_tags
+        self.names: dict[str, Names] = names or {}
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self.index
+
+    def terms(self, article: Article) -> list[str]:
+        return self.analyse(article)[0]
+
+    def analyse(self, article: Article) -> tuple[list[str], Names]:
+        """Index terms (title counted TITLE_WEIGHT times) and salient names of an article."""
+        body = " ".join(article.text.split()[: self.max_words])
+        language = article_language(article.language, f"{article.title}\n{article.lead}\n{body}")
+        title = self.analyzer.terms(article.title, language)
+        terms = title * TITLE_WEIGHT + self.analyzer.terms(f"{article.lead}\n{body}", language)
+        tags = article.tags if self.use_tags else ()
+        lead = article.lead or " ".join(body.split()[:60])
+        names = extract_names(self.analyzer, article.title, lead, language, tags, Counter(terms))
+        return terms, names
+
+    def is_current(self, article: Article) -> bool:
+        return self.index.content_hash(article.id) == lexical_hash(article, self.max_words)
+
+    def upsert(self, articles: Sequence[Article]) -> None:
+        """Published articles are found at once; unpublished ones are gone at once."""
+        self.apply(self.prepare(articles))
+
+    def prepare(self, articles: Sequence[Article]) -> LexicalBatch:
+        """The analysis of a batch (the slow part), done outside the service's lock."""
+        batch = LexicalBatch(gone=[a.id for a in articles if not a.is_published])
+        for article in articles:
+            if article.is_published and not self.is_current(article):
+                terms, names = self.analyse(article)
+                batch.docs.append((article.id, terms, lexical_hash(article, self.max_words)))
+                batch.names[article.id] = names
+        return batch
+
+    def apply(self, batch: LexicalBatch) -> None:
+        """Make a prepared batch searchable (under the service's lock)."""
+        self.remove(batch.gone)
+        self.index.upsert_many(batch.docs)
+        self.names.update(batch.names)
+
+    def remove(self, article_ids: Sequence[str]) -> None:
+        self.index.remove(article_ids)
+        for article_id in article_ids:
+            self.names.pop(article_id, None)
+
+    def neighbours(self, article_id: str, k: int) -> list[tuple[str, float]]:
+        return self.index.neighbours(article_id, k)
+
+    def similarities(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray:
+        return self.index.similarities(article_id, candidate_ids)
+
+    def key_idf(self, keys: Sequence[str]) -> list[float]:
+        """IDF of name keys; a key the corpus has never seen is as rare as can be."""
+        ids = [self.index.vocabulary.get(k, -1) for k in keys]
+        known = np.array([max(i, 0) for i in ids], dtype=np.int64)
+        values = self.index.idf(known) if len(self.index.df) else np.zeros(len(ids))
+        rarest = float(np.log1p(len(self.index) + 0.5))
+        return [float(v) if i >= 0 else rarest for i, v in zip(ids, values, strict=True)]
+
+    def name_overlap(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray:
+        """Each candidate's share of the article's salient names, in [0, 1]."""
+        query = self.names.get(article_id)
+        found = name_overlap(query, (self.names.get(c) for c in candidate_ids), self.key_idf)
+        return np.asarray(found, dtype=np.float64)
+
+    def save(self, folder: Path) -> None:
+        save_lexical(self.index, folder)
+        save_names(self.names, folder)
+
+    @classmethod
+    def load(cls, folder: Path, max_words: int = 400, use_tags: bool = True) -> LexicalSearch:
+        return cls(max_words, load_lexical(folder), use_tags=use_tags, names=load_names(folder))
