@@ -4,6 +4,7 @@ defaults: a setting's default is its component's default, so the two can never d
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,24 @@ class Settings(BaseSettings):
     """bearer token of the write endpoints; none: writes are refused (503)"""
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
     """origins allowed to call the API from a browser: comma-separated, or a JSON list"""
+    cors_allow_credentials: bool = False
+    """send `Access-Control-Allow-Credentials` (only with an explicit origin list, never `*`)"""
+    public_base_url: str | None = None
+    """the demo page's links to the widget (e.g. `https://reco.example.nl`); none: root-relative"""
+    metrics_require_token: bool = False
+    """`/metrics` needs the bearer token"""
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """proxies (IPs or CIDRs, comma-separated) whose `X-Forwarded-For` names the client"""
+    client_key_secret: SecretStr | None = None
+    """key of the hash that stands in for client addresses; none: a random one per process"""
+    events_per_minute_per_client: float = Field(default=600.0, gt=0)
+    """events one client may send per minute (`POST /v1/events`); beyond: 429 + Retry-After"""
+    events_burst_per_client: int = Field(default=500, gt=0)
+    """events one client may send at once before the per-minute rate applies"""
+    max_readers_per_client: int = Field(default=5, gt=0)
+    """readers (sessions) one client can add to one story per de-duplication window"""
+    event_clock_skew_seconds: float = Field(default=120.0, ge=0)
+    """a client's event time is clamped to at most this far from the server's receive time"""
     max_body_bytes: int = Field(default=1_000_000, gt=0)
     """larger request bodies get 413"""
     max_events_per_batch: int = Field(default=500, gt=0)
@@ -191,7 +210,7 @@ class Settings(BaseSettings):
     reports_dir: Path = Path("reports")
     """where `evaluate` writes its report and `train-ranker` its ranker file"""
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         # `https://a.example,https://b.example` is what an operator writes; JSON works too
@@ -201,6 +220,10 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+    @property
+    def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(entry, strict=False) for entry in self.trusted_proxies]
 
     @property
     def db_path(self) -> Path:

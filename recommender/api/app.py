@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from recommender import __version__
 from recommender.api import docs, errors, prometheus
 from recommender.api.access import AccessLog
+from recommender.api.clients import ClientKeys, RateLimiter
 from recommender.api.middleware import BodyLimit
 from recommender.api.routes import admin, health, pages, reads, stats, writes
 from recommender.config import Settings
@@ -43,12 +44,16 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.client_keys = ClientKeys(settings)
+    app.state.rate_limiter = RateLimiter(
+        settings.events_per_minute_per_client, settings.events_burst_per_client
+    )
     app.add_middleware(
         errors.JsonCORSMiddleware,
         allow_origins=settings.cors_origins,
-        # the widget's click beacons go out with credentials; we authenticate with bearer tokens,
-        # never cookies, so allowing credentials exposes nothing
-        allow_credentials=True,
+        # the API authenticates with bearer tokens, never cookies: credentials only where an
+        # operator asks for them, and never for any origin ("*")
+        allow_credentials=settings.cors_allow_credentials and "*" not in settings.cors_origins,
         allow_methods=["GET", "POST", "PUT", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         expose_headers=["X-Request-ID"],

@@ -39,12 +39,20 @@ STATUS_OF: dict[type[RecommenderError], int] = {
 class ApiError(Exception):
     """An error that exists only over HTTP (authentication, a missing job)."""
 
-    def __init__(self, status: int, name: str, message: str, challenge: str = "Bearer") -> None:
+    def __init__(
+        self,
+        status: int,
+        name: str,
+        message: str,
+        challenge: str = "Bearer",
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.name = name
         self.message = message
         self.challenge = challenge  # WWW-Authenticate of a 401/403: how to authenticate
+        self.retry_after = retry_after  # seconds, of a 429 or 503
 
 
 def status_of(exc: RecommenderError) -> int:
@@ -62,8 +70,10 @@ async def recommender_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def api_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    headers = {"WWW-Authenticate": exc.challenge} if exc.status in (401, 403) else None
-    return JSONResponse(body(exc.name, exc.message), exc.status, headers=headers)
+    headers = {"WWW-Authenticate": exc.challenge} if exc.status in (401, 403) else {}
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse(body(exc.name, exc.message), exc.status, headers=headers or None)
 
 
 async def validation_error(_: Request, exc: Exception) -> JSONResponse:

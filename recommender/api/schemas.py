@@ -48,6 +48,41 @@ class EventBatch(BaseModel):
     events: list[EventIn] = Field(min_length=1)
 
 
+class EventsOut(BaseModel):
+    accepted: int = Field(description="events stored (about live articles)")
+    rejected: int = Field(description="events about unknown or not (yet) published articles")
+    counted: int = Field(description="accepted events that added to popularity")
+
+
+class ErrorOut(BaseModel):
+    """The body of every error answer."""
+
+    error: str
+    message: str
+    detail: list[str] | None = None
+
+
+ERROR_MEANING = {
+    400: "bad request",
+    401: "missing bearer token",
+    403: "invalid bearer token",
+    404: "not found",
+    409: "conflict",
+    413: "request body too large",
+    422: "invalid input",
+    429: "too many requests from this client (see Retry-After)",
+    503: "unavailable (writes disabled, the store busy or read-only; see Retry-After)",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries of the error answers a route gives, all with the one error body."""
+    return {
+        code: {"model": ErrorOut, "description": ERROR_MEANING.get(code, "error")}
+        for code in (*codes, 422)
+    }
+
+
 class ArticleBatch(BaseModel):
     articles: list[Article] = Field(min_length=1)
 

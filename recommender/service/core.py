@@ -21,6 +21,7 @@ from recommender.index import VectorIndex
 from recommender.popularity import Popularity
 from recommender.ranking import RankedList, Ranker
 from recommender.ranking.ranker_file import read_ranker_file, served_half_life, served_weights
+from recommender.service.intake import EventIntake, EventsResult
 from recommender.service.jobs import RebuildJob, RebuildJobs
 from recommender.service.lifecycle import IndexLifecycle, ReloadResult
 from recommender.service.online import OnlineEvaluation
@@ -72,6 +73,9 @@ class RecommenderService:
         self._lifecycle = IndexLifecycle(
             settings, self._store, self._embedder, self._catalog, self._ranker, self._lock
         )
+        self._intake = EventIntake(
+            settings, self._store, self._catalog, self._popularity, self._lock
+        )
         self._online = OnlineEvaluation(settings, self._weights, open_served_log(settings))
         self._jobs = RebuildJobs(
             lambda: build(settings, self._store, self._embedder),
@@ -100,7 +104,7 @@ class RecommenderService:
         """Load everything from disk: catalogue, index (reconciled with the store), events."""
         started = time.perf_counter()
         reconciled = self._lifecycle.load_at_start()
-        counted = self._popularity.record_many(self._store.iter_events())
+        counted = self._intake.replay()
         self._online.start()
         self.ready = True
         log.info(
@@ -185,21 +189,37 @@ class RecommenderService:
             self._catalog.put(Card.of(article))
         return article
 
-    def record_events(self, events: Sequence[Event]) -> int:
-        self._store.add_events(events)
-        with self._lock:
-            return self._popularity.record_many(events)
+    def record_events(self, events: Sequence[Event]) -> EventsResult:
+        """Store and count events about live articles; the others allocate nothing."""
+        self._release_due()
+        return self._intake.record(events)
 
     # reads ------------------------------------------------------------------------------------
 
-    def get_article(self, article_id: str) -> Article:
+    def _release_due(self) -> None:
+        """Embargoed articles whose time has come go live: a peek per request, no restart."""
+        due = self._catalog.next_release()
+        if due is not None and due <= time.time():
+            with self._lock:
+                released = self._catalog.release_due(time.time())
+            log.info("articles.released", extra={"count": len(released), "ids": released[:20]})
+
+    def _listed(self, article_id: str) -> str:
+        self._release_due()
+        return self._catalog.listed_id(article_id)
+
+    def get_article(self, article_id: str, live_only: bool = False) -> Article:
+        """The stored article; live_only (the public view): only a published article whose
+        time has come, any other is unknown."""
+        self._release_due()
         article = self._store.get_article(article_id)
-        if article is None:
+        if article is None or (live_only and not self._catalog.is_live(article_id)):
             raise ArticleNotFound(f"no article with id {article_id!r}")
         return article
 
     def card(self, article_id: str) -> Card | None:
         """What a list shows of an article (no text), from memory."""
+        self._release_due()
         return self._catalog.get(article_id)
 
     def related(
@@ -215,9 +235,10 @@ class RecommenderService:
     ) -> RankedList:
         """Lees ook in the reader's A/B variant (session_id), or the one a site asks for."""
         chosen = self._online.choose(session_id, variant)
+        query = self._listed(article_id)
         with self._lock:
             ranked = self._ranker.variant(chosen.weights, chosen.params).related(
-                article_id, k, section=section, max_age_days=max_age_days, exclude=exclude
+                query, k, section=section, max_age_days=max_age_days, exclude=exclude
             )
         ranked.variant = chosen.name
         card = self._catalog.get(article_id)
@@ -261,6 +282,7 @@ class RecommenderService:
         """Populair nieuws in the reader's A/B variant; window: the variant's, else decayed."""
         chosen = self._online.choose(session_id, variant)
         window = window or chosen.popular_window or "decayed"
+        context = self._listed(context) if context else None
         with self._lock:
             ranked = self._ranker.variant(chosen.weights, chosen.params).popular(
                 k, section=section, window=window, exclude=exclude, context=context
