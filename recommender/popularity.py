@@ -8,6 +8,7 @@ ever needed. Trending = the short-half-life rate over the long-half-life rate.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Iterator
 from typing import Protocol
@@ -100,6 +101,8 @@ class DecayedCounters:
         """Article ids by value, highest first. Sorts only the head unless more is consumed."""
         count = len(self._ids)
         logs = self._log[:count]
+        # one head serves every caller: the largest size asked for so far
+        first = max(first, self._head_size)
         head = min(first, count)
         if head == 0:
             return
@@ -129,6 +132,8 @@ class DecayedCounters:
 
 
 WINDOWS = ("decayed", "trending", "alltime")
+# trending ranks among this many of the most read stories of the short window
+TRENDING_POOL = 500
 
 
 class PopularityCounters(Protocol):
@@ -209,7 +214,9 @@ class Popularity:
         if window != "trending":
             yield from self.counters(window).ranked()
             return
-        ids = list(self.short._ids)
+        # candidates: the stories with the most readers now (the head add() keeps), never a
+        # scan of every id ever seen, so fabricated ids cannot slow this down
+        ids = list(itertools.islice(self.short.ranked(TRENDING_POOL), TRENDING_POOL))
         scores = self._trending(ids, now)
         for i in np.argsort(-scores, kind="stable"):
             if scores[i] > 0:
