@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from recommender import __version__
-from recommender.api import docs, errors, prometheus
+from recommender.api import contract, docs, errors, prometheus
 from recommender.api.access import AccessLog
 from recommender.api.clients import ClientKeys, RateLimiter
 from recommender.api.middleware import BodyLimit
@@ -67,4 +67,5 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
     routers = (reads.router, writes.router, health.router, admin.router, stats.router, pages.router)
     for router in routers:
         app.include_router(router)
+    contract.install(app)
     return app

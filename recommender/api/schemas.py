@@ -62,27 +62,6 @@ class ErrorOut(BaseModel):
     detail: list[str] | None = None
 
 
-ERROR_MEANING = {
-    400: "bad request",
-    401: "missing bearer token",
-    403: "invalid bearer token",
-    404: "not found",
-    409: "conflict",
-    413: "request body too large",
-    422: "invalid input",
-    429: "too many requests from this client (see Retry-After)",
-    503: "unavailable (writes disabled, the store busy or read-only; see Retry-After)",
-}
-
-
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries of the error answers a route gives, all with the one error body."""
-    return {
-        code: {"model": ErrorOut, "description": ERROR_MEANING.get(code, "error")}
-        for code in (*codes, 422)
-    }
-
-
 class ArticleBatch(BaseModel):
     articles: list[Article] = Field(min_length=1)
 

@@ -20,7 +20,7 @@ from recommender.api.deps import (
     check_k,
     parse_exclude,
 )
-from recommender.api.schemas import RecommendationOut, error_responses, to_response
+from recommender.api.schemas import RecommendationOut, to_response
 from recommender.articles import Article
 from recommender.errors import InvalidInput
 from recommender.popularity import WINDOWS
@@ -113,7 +113,7 @@ async def popular(
     return to_response(ranked, explain)
 
 
-@router.get("/v1/articles/{article_id}", response_model=Article, responses=error_responses(404))
+@router.get("/v1/articles/{article_id}", response_model=Article)
 def get_article(article_id: str, svc: Service, request: Request) -> Article:
     """The stored article. Without the write token only a published article whose
     `published_at` has come is found (embargo); with it, any."""

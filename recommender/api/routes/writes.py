@@ -16,7 +16,6 @@ from recommender.api.schemas import (
     EventIn,
     EventsOut,
     WriteResult,
-    error_responses,
 )
 from recommender.articles import Article
 from recommender.errors import InvalidInput
@@ -26,9 +25,7 @@ from recommender.readers import reader_session
 router = APIRouter(tags=["write"])
 
 
-@router.post(
-    "/v1/events", status_code=202, response_model=EventsOut, responses=error_responses(413, 429)
-)
+@router.post("/v1/events", status_code=202, response_model=EventsOut)
 def post_events(batch: EventBatch, svc: Service, settings: Config, request: Request) -> EventsOut:
     """A batch of view/impression/click events. Public (the browser sends it), validated,
     size- and rate-limited per client; acknowledged events are durable. Events about unknown,
