@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     """index folders (`index/<version>`, `index/CURRENT`)"""
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "FULL"
     """`FULL`: acknowledged writes survive a power cut; `NORMAL`: faster, the last may not"""
+    sqlite_busy_timeout_ms: int = Field(default=1_000, ge=0)
+    """a write waits this long for another process's lock, then answers 503"""
 
     # security: write endpoints need this bearer token; with none set, writes are refused
     api_token: SecretStr | None = None

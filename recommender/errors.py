@@ -24,3 +24,7 @@ class IndexNotFound(RecommenderError):
 
 class BuildInProgress(RecommenderError):
     """Another build is running on this index folder."""
+
+
+class StoreUnavailable(RecommenderError):
+    """The database cannot be reached; nothing was written."""

@@ -22,6 +22,7 @@ from recommender.errors import (
     IndexNotFound,
     InvalidInput,
     RecommenderError,
+    StoreUnavailable,
 )
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ STATUS_OF: dict[type[RecommenderError], int] = {
     IndexMismatch: 500,
     IndexNotFound: 503,
     BuildInProgress: 409,
+    StoreUnavailable: 503,
 }
 
 
@@ -65,7 +67,10 @@ def body(name: str, message: str) -> dict[str, str]:
 
 async def recommender_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RecommenderError)
-    return JSONResponse(body(type(exc).__name__, str(exc)), status_of(exc))
+    status = status_of(exc)
+    # a busy or read-only store is passing: the client may retry its batch in a moment
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return JSONResponse(body(type(exc).__name__, str(exc)), status, headers=headers)
 
 
 async def api_error(_: Request, exc: Exception) -> JSONResponse:

@@ -23,7 +23,9 @@ __all__ = [
 
 def open_store(settings: Settings) -> SqliteStore:
     """The store the settings name: the SQLite file under the data dir."""
-    return SqliteStore(settings.db_path, settings.sqlite_synchronous)
+    return SqliteStore(
+        settings.db_path, settings.sqlite_synchronous, settings.sqlite_busy_timeout_ms
+    )
 
 
 def open_served_log(settings: Settings) -> SqliteServedLog:

@@ -7,6 +7,7 @@ connection keeps acknowledged writes visible to every reader in the process at o
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from recommender.articles import Article
+from recommender.errors import StoreUnavailable
 from recommender.events import Event
 
 SCHEMA = """
@@ -46,32 +48,62 @@ CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
 """
 
 
+def unavailable(exc: sqlite3.Error) -> StoreUnavailable:
+    return StoreUnavailable(f"the database cannot take writes now ({exc}); nothing was written")
+
+
+def check_writable(path: Path) -> None:
+    """SQLite in WAL mode maps the -shm file: one it cannot write kills the process (SIGBUS)
+    without a word, so say so before opening. (A read-only database file itself is fine: reads
+    are served, writes answer 503.)"""
+    for side in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if side.exists() and not os.access(side, os.R_OK | os.W_OK):
+            raise StoreUnavailable(
+                f"{side} is not readable and writable by this process: fix its owner or mode"
+            )
+
+
 class SqliteStore:
-    def __init__(self, path: Path, synchronous: str = "FULL") -> None:
+    def __init__(self, path: Path, synchronous: str = "FULL", busy_timeout_ms: int = 1000) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        check_writable(path)
         self.path = path
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
         # FULL: an acknowledged write survives power loss, not only a process crash
         self._conn.execute(f"PRAGMA synchronous={synchronous}")
-        self._conn.execute("PRAGMA busy_timeout=10000")
+        # short: a write that cannot get the lock answers 503 soon rather than hang a worker
+        self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         self._conn.executescript(SCHEMA)
+        # reads of single articles on their own connection: in WAL mode a reader never waits
+        # for a writer, so a write stuck behind another process's lock cannot stall them
+        self._reader = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._reader.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        self._read_lock = threading.Lock()
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._read_lock:
+            self._reader.close()
             self._conn.close()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction under the lock; rolled back when anything fails."""
+        """One write transaction under the lock; rolled back when anything fails. A database
+        locked by another process, read-only or failing is StoreUnavailable (503)."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise unavailable(exc) from exc
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+            except BaseException as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise unavailable(exc) from exc
                 raise
 
     # articles --------------------------------------------------------------------------------
@@ -87,8 +119,8 @@ class SqliteStore:
         return seq
 
     def get_article(self, article_id: str) -> Article | None:
-        with self._lock:
-            row = self._conn.execute(
+        with self._read_lock:
+            row = self._reader.execute(
                 "SELECT data FROM articles WHERE id=?", (article_id,)
             ).fetchone()
         return None if row is None else Article.model_validate_json(row[0])
