@@ -4,6 +4,7 @@ proxies, the token exempts, client addresses never stored raw."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from recommender.api.clients import RateLimiter, client_address
 from recommender.events import Event
 from recommender.readers import ReaderGate, client_of, reader_session
 from recommender.service import RecommenderService
+from recommender.store import SqliteStore
 from tests.factories import auth, make_settings, small_corpus
 
 
@@ -167,3 +169,55 @@ def test_rate_limiter_refills_and_forgets_idle_clients() -> None:
     assert limiter.take("k", 2, now=2.0) == 0.0
     limiter._prune(now=100.0)
     assert len(limiter) == 0
+
+
+def test_a_retried_batch_with_event_ids_is_stored_and_counted_once(roomy: TestClient) -> None:
+    svc: RecommenderService = roomy.app.state.service  # type: ignore[attr-defined]
+    batch = {
+        "events": [
+            {"type": "click", "article_id": "storm-1", "session_id": f"s{i}", "event_id": f"e{i}"}
+            for i in range(5)
+        ]
+    }
+    first = roomy.post("/v1/events", json=batch).json()
+    again = roomy.post("/v1/events", json=batch).json()
+    assert first == {"accepted": 5, "rejected": 0, "counted": 5}
+    assert again == {"accepted": 5, "rejected": 0, "counted": 0}
+    assert svc._store.count_events() == 5
+    # the same ids from the token holder are another sender's: not confused with these
+    assert roomy.post("/v1/events", json=batch, headers=auth()).json()["counted"] == 5
+    assert svc._store.count_events() == 10
+
+
+def test_event_ids_survive_a_restart(tmp_path: Path) -> None:
+    batch = {"events": [{"type": "view", "article_id": "storm-1", "event_id": "only-once"}]}
+    for client in app_client(tmp_path):
+        assert client.post("/v1/events", json=batch).json()["counted"] == 1
+    settings = make_settings(tmp_path)
+    svc = RecommenderService(settings)
+    svc.start()
+    with TestClient(create_app(settings, svc)) as client:
+        assert client.post("/v1/events", json=batch).json()["counted"] == 0
+        assert svc._store.count_events() == 1
+    svc.close()
+
+
+def test_a_database_from_before_event_ids_gets_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL,"
+        " type TEXT NOT NULL, article_id TEXT NOT NULL, session_id TEXT,"
+        " recommendation_id TEXT, position INTEGER);"
+        "INSERT INTO events (ts, type, article_id) VALUES (1.0, 'click', 'a');"
+    )
+    old.commit()
+    old.close()
+    store = SqliteStore(path)
+    try:
+        store.add_events(
+            [Event(2.0, "click", "a", event_id="x"), Event(3.0, "click", "a", event_id="x")]
+        )
+        assert [e.event_id for e in store.iter_events()] == [None, "x"]
+    finally:
+        store.close()

@@ -5,16 +5,20 @@ per-client token bucket on events (429 with Retry-After)."""
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 import secrets
 import threading
 import time
+from pathlib import Path
 
 from fastapi import Request
 
 from recommender.api.errors import ApiError
 from recommender.config import Settings
 from recommender.readers import client_key
+
+log = logging.getLogger(__name__)
 
 
 def has_write_token(request: Request) -> bool:
@@ -34,6 +38,22 @@ def _trusted(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6
     return any(ip in net for net in networks)
 
 
+def local_secret(folder: Path) -> bytes:
+    path = folder / "client-key.secret"
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except (OSError, ValueError):
+        pass
+    fresh = secrets.token_bytes(32)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(fresh.hex())
+        path.chmod(0o600)
+    except OSError:
+        log.warning("client_key.not_saved", extra={"path": str(path)})
+    return fresh
+
+
 def client_address(request: Request, settings: Settings) -> str:
     """The peer; behind a trusted proxy, the nearest untrusted address in X-Forwarded-For.
     Forwarding headers from anyone else are ignored, so a client cannot pose as another."""
@@ -49,11 +69,15 @@ def client_address(request: Request, settings: Settings) -> str:
 
 
 class ClientKeys:
-    """Keyed hashes of client addresses, under the configured secret or a per-process one."""
+    """Keyed hashes of client addresses, under the configured secret or, without one, a random
+    one kept in the data folder: a client keeps its key across restarts, so a batch it retries
+    after a crash is still recognised by its event ids."""
 
     def __init__(self, settings: Settings) -> None:
         secret = settings.client_key_secret
-        self._secret = secret.get_secret_value().encode() if secret else secrets.token_bytes(32)
+        self._secret = (
+            secret.get_secret_value().encode() if secret else local_secret(settings.data_dir)
+        )
 
     def of(self, address: str) -> str:
         return client_key(address, self._secret)

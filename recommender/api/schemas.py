@@ -42,6 +42,12 @@ class EventIn(BaseModel):
     recommendation_id: str | None = Field(default=None, max_length=100)
     position: int | None = Field(default=None, ge=0, le=1_000)
     ts: datetime | None = Field(default=None, description="event time; default: when received")
+    event_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="the sender's id of this event: a batch sent again is stored and counted once",
+    )
 
 
 class EventBatch(BaseModel):

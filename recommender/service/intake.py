@@ -39,11 +39,28 @@ class EventIntake:
 
     def record(self, events: Sequence[Event]) -> EventsResult:
         live = [e for e in events if self._catalog.is_live(e.article_id)]
-        if live:
-            self._store.add_events(live)
+        fresh = self._not_seen(live)
+        if fresh:
+            self._store.add_events(fresh)
         with self._lock:
-            counted = self._popularity.record_many(e for e in live if self.gate.admit(e))
+            counted = self._popularity.record_many(e for e in fresh if self.gate.admit(e))
         return EventsResult(len(live), len(events) - len(live), counted)
+
+    def _not_seen(self, events: list[Event]) -> list[Event]:
+        """Without the events a retry sends again (their event ids stored already, or twice in
+        this batch): acknowledged as before, never counted twice."""
+        ids = [e.event_id for e in events if e.event_id]
+        if not ids:
+            return events
+        seen = self._store.seen_event_ids(ids)
+        fresh = []
+        for event in events:
+            if event.event_id is not None:
+                if event.event_id in seen:
+                    continue
+                seen.add(event.event_id)
+            fresh.append(event)
+        return fresh
 
     def replay(self) -> int:
         """Count the stored events at start-up; the gate admits what it admitted live, and ids

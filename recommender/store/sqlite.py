@@ -46,6 +46,10 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
 """
+# added later: files from before it get the column on open
+EVENT_IDS = """
+CREATE UNIQUE INDEX IF NOT EXISTS events_event_id ON events(event_id) WHERE event_id IS NOT NULL;
+"""
 
 
 def unavailable(exc: sqlite3.Error) -> StoreUnavailable:
@@ -76,11 +80,19 @@ class SqliteStore:
         # short: a write that cannot get the lock answers 503 soon rather than hang a worker
         self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         self._conn.executescript(SCHEMA)
+        self._add_event_ids()
         # reads of single articles on their own connection: in WAL mode a reader never waits
         # for a writer, so a write stuck behind another process's lock cannot stall them
         self._reader = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._reader.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         self._read_lock = threading.Lock()
+
+    def _add_event_ids(self) -> None:
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(events)")}
+        if "event_id" not in columns:
+            with self._write() as conn:
+                conn.execute("ALTER TABLE events ADD COLUMN event_id TEXT")
+        self._conn.executescript(EVENT_IDS)
 
     def close(self) -> None:
         with self._lock, self._read_lock:
@@ -180,16 +192,38 @@ class SqliteStore:
     # events -----------------------------------------------------------------------------------
 
     def add_events(self, events: Sequence[Event]) -> None:
+        """Append durably; an event whose event_id is stored already is skipped (a retry)."""
         with self._write() as conn:
             conn.executemany(
-                "INSERT INTO events"
-                " (ts, type, article_id, session_id, recommendation_id, position)"
-                " VALUES (?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO events"
+                " (ts, type, article_id, session_id, recommendation_id, position, event_id)"
+                " VALUES (?,?,?,?,?,?,?)",
                 [
-                    (e.ts, e.type, e.article_id, e.session_id, e.recommendation_id, e.position)
+                    (
+                        e.ts,
+                        e.type,
+                        e.article_id,
+                        e.session_id,
+                        e.recommendation_id,
+                        e.position,
+                        e.event_id,
+                    )
                     for e in events
                 ],
             )
+
+    def seen_event_ids(self, event_ids: Sequence[str]) -> set[str]:
+        """Which of these event ids are stored already."""
+        seen: set[str] = set()
+        for start in range(0, len(event_ids), 500):
+            part = list(event_ids[start : start + 500])
+            marks = ",".join("?" * len(part))
+            with self._read_lock:
+                rows = self._reader.execute(
+                    f"SELECT event_id FROM events WHERE event_id IN ({marks})", part
+                ).fetchall()
+            seen.update(row[0] for row in rows)
+        return seen
 
     def iter_events(self, since_ts: float = 0.0, chunk: int = 20_000) -> Iterator[Event]:
         """Events in time order, streamed in chunks."""
@@ -197,8 +231,8 @@ class SqliteStore:
         while True:
             with self._lock:
                 rows = self._conn.execute(
-                    "SELECT seq, ts, type, article_id, session_id, recommendation_id, position"
-                    " FROM events WHERE seq > ? AND ts >= ? ORDER BY seq LIMIT ?",
+                    "SELECT seq, ts, type, article_id, session_id, recommendation_id, position,"
+                    " event_id FROM events WHERE seq > ? AND ts >= ? ORDER BY seq LIMIT ?",
                     (last_seq, since_ts, chunk),
                 ).fetchall()
             if not rows:

@@ -50,10 +50,14 @@ def _event(item: EventIn, now: float, client: str | None, skew: float) -> Event:
     session carries the client's key (see readers.py). With the token, both are kept as sent."""
     ts = now if item.ts is None else _seconds(item.ts)
     session = item.session_id
+    # event ids are per sender, so one client cannot void another's events by guessing them
+    event_id = f"{client or 'token'}:{item.event_id}" if item.event_id else None
     if client is not None:
         ts = min(now, max(now - skew, ts))
         session = reader_session(client, session)
-    return Event(ts, item.type, item.article_id, session, item.recommendation_id, item.position)
+    return Event(
+        ts, item.type, item.article_id, session, item.recommendation_id, item.position, event_id
+    )
 
 
 def _seconds(value: datetime) -> float:
