@@ -149,8 +149,10 @@ class RecommenderService:
         """What /health/ready reports of a started service."""
         folder = self._lifecycle.folder
         manifest = self._ranker.index.manifest
+        degraded = self._lifecycle.degraded
         return {
-            "status": "ready",
+            "status": "degraded" if degraded else "ready",
+            "reason": degraded,
             "articles": len(self._catalog),
             "indexed": len(self._ranker.index),
             "index_folder": folder.name if folder else None,

@@ -52,6 +52,7 @@ class IndexLifecycle:
         self.ranker = ranker
         self.lock = lock
         self.folder: Path | None = None  # the folder being served; None: built in memory
+        self.degraded: str | None = None  # why the index served is not the one CURRENT names
         # one reload at a time (poller and admin endpoint); never held by a request
         self._reload_lock = threading.Lock()
         self._synced_seq = 0  # store changes up to here are in the catalogue
@@ -69,11 +70,16 @@ class IndexLifecycle:
                 root, self.embedder.name, self.embedder.dim, self.settings.hnsw_ef_search
             )
             self.serve(index, folder)
+            current = current_folder(root)
+            if folder != current:
+                self.degraded = f"serving {folder.name}: the index CURRENT names did not load"
         except IndexNotFound as exc:
-            # an index that exists but cannot be read is an operator's problem to see, not
-            # something to paper over by embedding the whole store in memory
             if has_index_folders(root):
-                raise
+                # every folder is unreadable: serve an index rebuilt from the store (the
+                # embedding cache holds the vectors) and say so in /health/ready
+                self.degraded = f"serving an index rebuilt in memory from the store: {exc}"
+                log.error("index.unusable", extra={"reason": str(exc)})
+                return self.reconcile(self.ranker.index, catalog=True)
             published = self.store.count_published()
             if published > self.settings.max_articles_without_index:
                 raise IndexNotFound(
@@ -87,6 +93,7 @@ class IndexLifecycle:
         with self.lock:
             self.ranker.swap_index(index)
             self.folder = folder
+            self.degraded = None
 
     def reconcile(self, index: VectorIndex, since_seq: int = 0, catalog: bool = False) -> int:
         """Bring an index in line with the store: articles written after it was built (through
