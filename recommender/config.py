@@ -153,6 +153,8 @@ class Settings(BaseSettings):
     """popularity of one page view"""
     impression_weight: float = _POPULARITY.impression_weight
     """popularity of one impression"""
+    popularity_snapshot_seconds: float = Field(default=300.0, ge=0)
+    """popularity is saved this often (and at shutdown); a restart replays only newer events"""
 
     # ranking
     candidates: int = _RANKING.candidates

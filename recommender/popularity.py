@@ -130,6 +130,19 @@ class DecayedCounters:
     def __len__(self) -> int:
         return len(self._ids)
 
+    def state(self) -> tuple[list[str], np.ndarray]:
+        """What a snapshot keeps: the ids in slot order and their stored values."""
+        return list(self._ids), self._log[: len(self._ids)].copy()
+
+    def restore(self, ids: list[str], logs: np.ndarray) -> None:
+        self._ids = list(ids)
+        self._slot = {article_id: slot for slot, article_id in enumerate(self._ids)}
+        self._log = np.full(max(1024, 2 * len(ids)), -np.inf)
+        self._log[: len(ids)] = logs
+        self._max_log = float(np.max(logs)) if len(ids) else -math.inf
+        self._head = None
+        self._head_size = 0
+
 
 WINDOWS = ("decayed", "trending", "alltime")
 # trending ranks among this many of the most read stories of the short window
@@ -195,6 +208,14 @@ class Popularity:
         horizon = now - self._dedup_seconds
         self._last_counted = {k: t for k, t in self._last_counted.items() if t >= horizon}
         self._prune_at = max(100_000, 2 * len(self._last_counted))
+
+    def dedup_state(self) -> dict[tuple[str, str], float]:
+        """The session de-duplication of the current window (a snapshot keeps it)."""
+        self._prune(max(self._last_counted.values(), default=0.0))
+        return dict(self._last_counted)
+
+    def restore_dedup(self, last_counted: dict[tuple[str, str], float]) -> None:
+        self._last_counted = dict(last_counted)
 
     def counters(self, window: str) -> DecayedCounters:
         return {"decayed": self.short, "alltime": self.alltime}.get(window, self.short)

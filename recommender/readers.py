@@ -77,3 +77,9 @@ class ReaderGate:
 
     def __len__(self) -> int:
         return len(self._readers)
+
+    def state(self) -> list[tuple[str, str, float, list[str]]]:
+        return [(c, a, r.since, sorted(r.sessions)) for (c, a), r in self._readers.items()]
+
+    def restore(self, rows: list[tuple[str, str, float, list[str]]]) -> None:
+        self._readers = {(c, a): _Readers(since, set(s)) for c, a, since, s in rows}

@@ -105,6 +105,7 @@ class RecommenderService:
         started = time.perf_counter()
         reconciled = self._lifecycle.load_at_start()
         counted = self._intake.replay()
+        self._intake.start_snapshots()
         self._online.start()
         self.ready = True
         log.info(
@@ -122,6 +123,8 @@ class RecommenderService:
         self._lifecycle.stop_watching()
         # a rebuild still running would find its store closed under it; give it a moment
         self._jobs.wait(timeout=10)
+        if self.ready:
+            self._intake.close()
         self._online.close()
         self._store.close()
 

@@ -61,14 +61,19 @@ class MemoryStore:
         with self._lock:
             self._events.extend(events)
 
-    def iter_events(self, since_ts: float = 0.0, chunk: int = 20_000) -> Iterator[Event]:
+    def iter_events(
+        self, since_ts: float = 0.0, chunk: int = 20_000, after_seq: int = 0
+    ) -> Iterator[Event]:
         with self._lock:
-            events = list(self._events)
+            events = list(self._events[after_seq:])
         return (event for event in events if event.ts >= since_ts)
 
     def seen_event_ids(self, event_ids: Sequence[str]) -> set[str]:
         wanted = set(event_ids)
         return {e.event_id for e in self._events if e.event_id in wanted and e.event_id}
+
+    def last_event_seq(self) -> int:
+        return len(self._events)
 
     def count_events(self) -> int:
         return len(self._events)

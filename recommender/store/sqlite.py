@@ -225,9 +225,11 @@ class SqliteStore:
             seen.update(row[0] for row in rows)
         return seen
 
-    def iter_events(self, since_ts: float = 0.0, chunk: int = 20_000) -> Iterator[Event]:
-        """Events in time order, streamed in chunks."""
-        last_seq = 0
+    def iter_events(
+        self, since_ts: float = 0.0, chunk: int = 20_000, after_seq: int = 0
+    ) -> Iterator[Event]:
+        """Events in the order they were written (after sequence number after_seq), streamed."""
+        last_seq = after_seq
         while True:
             with self._lock:
                 rows = self._conn.execute(
@@ -240,6 +242,10 @@ class SqliteStore:
             for row in rows:
                 yield Event(*row[1:])
             last_seq = rows[-1][0]
+
+    def last_event_seq(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
 
     def count_events(self) -> int:
         with self._lock:
