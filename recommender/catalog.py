@@ -6,11 +6,15 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import heapq
+import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from recommender.articles import Article
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,11 @@ class Card:
             tags=tuple(article.tags),
             entities=tuple(article.entities),
         )
+
+
+def card_summary(card: Card) -> dict[str, str | None]:
+    """What the dashboard shows of a listed article."""
+    return {"id": card.id, "title": card.title, "section": card.section}
 
 
 class Catalog:
@@ -91,6 +100,16 @@ class Catalog:
             del self._embargoed[article_id]
             self._show(card)
             released.append(article_id)
+        return released
+
+    def release_if_due(self, lock: AbstractContextManager[object]) -> list[str]:
+        """release_due under the caller's lock, when anything is due (a cheap peek first)."""
+        due = self.next_release()
+        if due is None or due > self._clock():
+            return []
+        with lock:
+            released = self.release_due(self._clock())
+        log.info("articles.released", extra={"count": len(released), "ids": released[:20]})
         return released
 
     def is_live(self, article_id: str) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 
 from recommender.articles import Article
 from recommender.build import BuildResult, build_index
-from recommender.catalog import Card, Catalog
+from recommender.catalog import Card, Catalog, card_summary
 from recommender.config import Settings
 from recommender.embedding import Embedder, create_embedder, embed_articles
 from recommender.errors import ArticleNotFound
@@ -150,17 +150,9 @@ class RecommenderService:
 
     def health(self) -> dict[str, Any]:
         """What /health/ready reports of a started service."""
-        folder = self._lifecycle.folder
-        manifest = self._ranker.index.manifest
-        degraded = self._lifecycle.degraded
         return {
-            "status": "degraded" if degraded else "ready",
-            "reason": degraded,
+            **self._lifecycle.index_health(),
             "articles": len(self._catalog),
-            "indexed": len(self._ranker.index),
-            "index_folder": folder.name if folder else None,
-            "index_built_at": manifest.get("built_at"),
-            "index_build_seconds": manifest.get("build_seconds"),
             "model": self._embedder.name,
             # "settings" when no usable file is at ranker_path: the operator sees which
             "ranker": self._weights.source,
@@ -203,15 +195,7 @@ class RecommenderService:
 
     def _release_due(self) -> None:
         """Embargoed articles whose time has come go live: a peek per request, no restart."""
-        due = self._catalog.next_release()
-        if due is not None and due <= time.time():
-            with self._lock:
-                released = self._catalog.release_due(time.time())
-            log.info("articles.released", extra={"count": len(released), "ids": released[:20]})
-
-    def _listed(self, article_id: str) -> str:
-        self._release_due()
-        return self._catalog.listed_id(article_id)
+        self._catalog.release_if_due(self._lock)
 
     def get_article(self, article_id: str, live_only: bool = False) -> Article:
         """The stored article; live_only (the public view): only a published article whose
@@ -240,7 +224,8 @@ class RecommenderService:
     ) -> RankedList:
         """Lees ook in the reader's A/B variant (session_id), or the one a site asks for."""
         chosen = self._online.choose(session_id, variant)
-        query = self._listed(article_id)
+        self._release_due()
+        query = self._catalog.listed_id(article_id)
         with self._lock:
             ranked = self._ranker.variant(chosen.weights, chosen.params).related(
                 query, k, section=section, max_age_days=max_age_days, exclude=exclude
@@ -287,7 +272,8 @@ class RecommenderService:
         """Populair nieuws in the reader's A/B variant; window: the variant's, else decayed."""
         chosen = self._online.choose(session_id, variant)
         window = window or chosen.popular_window or "decayed"
-        context = self._listed(context) if context else None
+        self._release_due()
+        context = self._catalog.listed_id(context) if context else None
         with self._lock:
             ranked = self._ranker.variant(chosen.weights, chosen.params).popular(
                 k, section=section, window=window, exclude=exclude, context=context
@@ -303,15 +289,10 @@ class RecommenderService:
         """What the dashboard shows beside click-through: the top lists now (not logged as
         served), the index and its age."""
         with self._lock:
-            top = {
-                window: [
-                    {"id": item.card.id, "title": item.card.title, "section": item.card.section}
-                    for item in self._ranker.popular(k, window=window).items
-                ]
-                for window in ("decayed", "trending")
-            }
+            top = {w: self._ranker.popular(k, window=w).items for w in ("decayed", "trending")}
             built_at = self._ranker.index.manifest.get("built_at")
-        return {"health": self.health(), "top": top, "index_built_at": built_at}
+        shown = {w: [card_summary(item.card) for item in items] for w, items in top.items()}
+        return {"health": self.health(), "top": shown, "index_built_at": built_at}
 
     def ctr_stats(self, days: float = 14.0) -> dict[str, Any]:
         """Click-through per block, position, variant, section and day, with the A/B verdict."""

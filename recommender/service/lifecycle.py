@@ -9,6 +9,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from recommender.articles import Article, embedding_text, text_hash
 from recommender.artifacts import current_folder, has_index_folders, load_serving_index
@@ -88,6 +89,18 @@ class IndexLifecycle:
                 ) from exc
             log.warning("index.missing", extra={"reason": str(exc), "articles": published})
         return self.reconcile(self.ranker.index, catalog=True)
+
+    def index_health(self) -> dict[str, Any]:
+        """The index part of /health/ready: degraded (still serving) with the reason."""
+        manifest = self.ranker.index.manifest
+        return {
+            "status": "degraded" if self.degraded else "ready",
+            "reason": self.degraded,
+            "indexed": len(self.ranker.index),
+            "index_folder": self.folder.name if self.folder else None,
+            "index_built_at": manifest.get("built_at"),
+            "index_build_seconds": manifest.get("build_seconds"),
+        }
 
     def serve(self, index: VectorIndex, folder: Path | None) -> None:
         with self.lock:
