@@ -35,8 +35,20 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_report import cpu_description, write_section  # noqa: E402
+
 TOKEN = "abuse-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+REPORT: list[str] = []
+
+
+def say(*parts: str) -> None:
+    """Print an outcome and keep it for BENCHMARKS.md (--write)."""
+    line = "".join(parts)
+    print(line, flush=True)
+    REPORT.append(line)
 
 
 class Server:
@@ -205,7 +217,7 @@ def scenario_flood(folder: Path) -> None:
         seconds = time.perf_counter() - started
         statuses = sorted({status for status, _, _ in answers})
         counted = sum(body["counted"] for status, body, _ in answers if status == 202)
-        print(
+        say(
             f"fake-session flood: 1,000 sessions from one client in {seconds:.2f} s, statuses "
             f"{statuses}, counted {counted}; story {rank_of(server, 'a50')} (organic: 40-90 "
             f"readers)"
@@ -217,7 +229,7 @@ def scenario_flood(folder: Path) -> None:
             clicks("a51", [None] * 500),
             {"X-Forwarded-For": "203.0.113.67"},
         )
-        print(
+        say(
             f"no-session flood: 500 clicks in one request → {status} {body}; story "
             f"{rank_of(server, 'a51')}"
         )
@@ -238,7 +250,7 @@ def scenario_flood(folder: Path) -> None:
             {"events": dated},
             {"X-Forwarded-For": "203.0.113.68"},
         )
-        print(
+        say(
             f"back-dated flood: 100 clicks of one session spread over 2 days → {status} {body}; "
             f"story {rank_of(server, 'a52')}"
         )
@@ -276,12 +288,12 @@ def scenario_fabricated(folder: Path, fabricated: int) -> None:
             }
             status, body, _ = call(server.base, "POST", "/v1/events", batch, AUTH)
             rejected += body["rejected"] if status == 202 else 0
-        print(
+        say(
             f"fabricated-id flood: {fabricated:,} events in {time.perf_counter() - started:.0f} s, "
             f"rejected {rejected:,}; RSS {server.rss_mb():.0f} MB"
         )
         trending = timings(server.base, "/v1/popular?window=trending", 50)
-        print(
+        say(
             f"  /v1/popular?window=trending: worst of 50 {max(trending):.2f} ms, p50 "
             f"{statistics.median(trending):.2f} ms"
         )
@@ -301,7 +313,7 @@ def scenario_fabricated(folder: Path, fabricated: int) -> None:
         stop.set()
         for thread in loopers:
             thread.join()
-        print(
+        say(
             f"  /related p50: idle {idle:.2f} ms, while two clients loop trending {busy:.2f} ms "
             f"({busy / idle:.2f}×)"
         )
@@ -337,11 +349,15 @@ def scenario_soak(folder: Path, total: int) -> None:
             (max(second_half) - min(second_half)) / min(second_half) * 100 if second_half else 0
         )
         shown = ", ".join(f"{n // 1000}k: {rss:.0f}" for n, rss in checkpoints)
-        print(f"memory soak: {total:,} events over 5k articles, rotating sessions; RSS MB {shown}")
-        print(f"  second half: RSS within ±{spread / 2:.1f}% of its middle")
+        say(f"memory soak: {total:,} events over 5k articles, rotating sessions; RSS MB {shown}")
+        say(f"  second half: RSS within ±{spread / 2:.1f}% of its middle")
         server.stop()
         ready = server.start()
-        print(f"  restart with {total:,} events stored: ready in {ready:.2f} s")
+        say(f"  restart with {total:,} events stored: ready in {ready:.2f} s (from the snapshot)")
+        server.stop()
+        (server.folder / "var" / "popularity.snapshot").unlink()
+        full = server.start()
+        say(f"  the same without the snapshot (full replay): ready in {full:.2f} s")
     finally:
         server.stop()
 
@@ -396,7 +412,7 @@ def scenario_kill(folder: Path, batches: int = 60) -> None:
     connection.close()
     lost = len(acknowledged - set(ids))
     twice = len(ids) - len(set(ids))
-    print(
+    say(
         f"kill -9 mid-stream with retries: {len(acknowledged):,} acknowledged, {lost} lost, "
         f"{twice} stored twice"
     )
@@ -415,13 +431,13 @@ def scenario_faults(folder: Path) -> None:
         reads = timings(server.base, "/v1/articles/a1", 20) + timings(server.base, "/demo/a1", 20)
         other.execute("ROLLBACK")
         other.close()
-        print(
+        say(
             f"SQLite write lock held by another process: event write → {status} {body} "
             f"(Retry-After {headers.get('retry-after') or headers.get('Retry-After')}) after "
             f"{write_ms:.0f} ms; GET article/demo worst {max(reads):.1f} ms"
         )
         status, body, _ = call(server.base, "POST", "/v1/events", clicks("a1", ["x"]))
-        print(f"  lock released: {status} {body}")
+        say(f"  lock released: {status} {body}")
         burst = [
             call(
                 server.base,
@@ -435,7 +451,7 @@ def scenario_faults(folder: Path) -> None:
         limited = [
             (s, h.get("retry-after") or h.get("Retry-After")) for s, _, h in burst if s == 429
         ]
-        print(
+        say(
             f"rate limit: 12 × 100 events at once from one client → {len(limited)} answered 429, "
             f"Retry-After {limited[0][1] if limited else '-'} s"
         )
@@ -450,6 +466,7 @@ def main() -> None:
     parser.add_argument("--only", default="flood,fabricated,soak,kill,faults")
     parser.add_argument("--fabricated", type=int, default=100_000, help="fabricated-id events")
     parser.add_argument("--soak", type=int, default=200_000, help="events of the memory soak")
+    parser.add_argument("--write", action="store_true", help="write the outcomes to BENCHMARKS.md")
     args = parser.parse_args()
     wanted = args.only.split(",")
     with tempfile.TemporaryDirectory(prefix="abuse-") as tmp:
@@ -464,6 +481,13 @@ def main() -> None:
             scenario_kill(folder)
         if "faults" in wanted:
             scenario_faults(folder)
+    if args.write:
+        command = "python scripts/abuse.py " + " ".join(sys.argv[1:])
+        body = "\n".join(
+            ["## Abuse (issue 12)", "", f"`{command}` on {cpu_description()}", "", "```", *REPORT]
+            + ["```"]
+        )
+        write_section(ROOT / "BENCHMARKS.md", "abuse", body)
 
 
 if __name__ == "__main__":
