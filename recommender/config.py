@@ -24,6 +24,7 @@ class PopularityConfig:
     click_weight: float = 1.0
     view_weight: float = 1.0
     impression_weight: float = 0.0
+    dedup_max_entries: int = 400_000
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,8 @@ class Settings(BaseSettings):
     """popularity of one page view"""
     impression_weight: float = _POPULARITY.impression_weight
     """popularity of one impression"""
+    dedup_max_entries: int = Field(default=_POPULARITY.dedup_max_entries, ge=1_000)
+    """(session, story) pairs and (client, story) reader sets kept at most: bounded memory"""
     popularity_snapshot_seconds: float = Field(default=300.0, ge=0)
     """popularity is saved this often (and at shutdown); a restart replays only newer events"""
 
@@ -258,6 +261,7 @@ class Settings(BaseSettings):
             click_weight=self.click_weight,
             view_weight=self.view_weight,
             impression_weight=self.impression_weight,
+            dedup_max_entries=self.dedup_max_entries,
         )
 
     def ranking_params(self) -> RankingParams:

@@ -8,6 +8,7 @@ ever needed. Trending = the short-half-life rate over the long-half-life rate.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 from collections.abc import Iterable, Iterator
@@ -144,6 +145,12 @@ class DecayedCounters:
         self._head_size = 0
 
 
+def pair_key(session_id: str, article_id: str) -> int:
+    """A stable 64-bit key of (session, article): the same in every process (snapshots)."""
+    digest = hashlib.blake2b(f"{session_id}\0{article_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
 WINDOWS = ("decayed", "trending", "alltime")
 # trending ranks among this many of the most read stories of the short window
 TRENDING_POOL = 500
@@ -179,8 +186,10 @@ class Popularity:
             "impression": config.impression_weight,
         }
         self._dedup_seconds = config.session_dedup_minutes * 60
-        self._last_counted: dict[tuple[str, str], float] = {}
-        self._prune_at = 100_000
+        # keyed by a 64-bit hash of (session, article): a fraction of the strings' memory
+        self._last_counted: dict[int, float] = {}
+        self._max_entries = config.dedup_max_entries
+        self._prune_at = min(100_000, self._max_entries)
 
     def record(self, event: Event) -> bool:
         """Count one event; False when it carries no weight or is a repeat within the window."""
@@ -189,7 +198,7 @@ class Popularity:
             return False
         if event.session_id:
             # a refresh loop in one session must not push a story to the top
-            key = (event.session_id, event.article_id)
+            key = pair_key(event.session_id, event.article_id)
             last = self._last_counted.get(key)
             if last is not None and abs(event.ts - last) < self._dedup_seconds:
                 return False
@@ -206,15 +215,21 @@ class Popularity:
 
     def _prune(self, now: float) -> None:
         horizon = now - self._dedup_seconds
-        self._last_counted = {k: t for k, t in self._last_counted.items() if t >= horizon}
-        self._prune_at = max(100_000, 2 * len(self._last_counted))
+        kept = {k: t for k, t in self._last_counted.items() if t >= horizon}
+        if len(kept) > self._max_entries // 2:
+            # a stream faster than the window can hold: forget the oldest pairs (a refresh loop
+            # from one client is still held back by the reader gate and the rate limit)
+            drop = len(kept) - self._max_entries // 2
+            kept = dict(itertools.islice(kept.items(), drop, None))
+        self._last_counted = kept
+        self._prune_at = min(self._max_entries, max(100_000, 2 * len(kept)))
 
-    def dedup_state(self) -> dict[tuple[str, str], float]:
+    def dedup_state(self) -> dict[int, float]:
         """The session de-duplication of the current window (a snapshot keeps it)."""
         self._prune(max(self._last_counted.values(), default=0.0))
         return dict(self._last_counted)
 
-    def restore_dedup(self, last_counted: dict[tuple[str, str], float]) -> None:
+    def restore_dedup(self, last_counted: dict[int, float]) -> None:
         self._last_counted = dict(last_counted)
 
     def counters(self, window: str) -> DecayedCounters:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -43,11 +44,12 @@ class _Readers:
 class ReaderGate:
     """Per (client, article), at most `per_client` distinct sessions count within a window."""
 
-    def __init__(self, window_seconds: float, per_client: int) -> None:
+    def __init__(self, window_seconds: float, per_client: int, max_entries: int = 400_000) -> None:
         self.window = window_seconds
         self.per_client = per_client
         self._readers: dict[tuple[str, str], _Readers] = {}
-        self._prune_at = 50_000
+        self._max_entries = max_entries
+        self._prune_at = min(50_000, max_entries)
         self.refused = 0
 
     def admit(self, event: Event) -> bool:
@@ -72,8 +74,13 @@ class ReaderGate:
     def _prune(self, now: float) -> None:
         # amortised: a sweep only after the table doubled, so each event pays O(1)
         horizon = now - self.window
-        self._readers = {k: v for k, v in self._readers.items() if v.since >= horizon}
-        self._prune_at = max(50_000, 2 * len(self._readers))
+        kept = {k: v for k, v in self._readers.items() if v.since >= horizon}
+        if len(kept) > self._max_entries // 2:
+            # more clients × stories than memory allows: forget the oldest (the rate limit still
+            # bounds what each of them can send)
+            kept = dict(itertools.islice(kept.items(), len(kept) - self._max_entries // 2, None))
+        self._readers = kept
+        self._prune_at = min(self._max_entries, max(50_000, 2 * len(kept)))
 
     def __len__(self) -> int:
         return len(self._readers)

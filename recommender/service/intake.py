@@ -43,7 +43,11 @@ class EventIntake:
         self._lock = lock
         # store-then-count is one step under this lock, so a snapshot never falls between them
         self._intake_lock = threading.Lock()
-        self.gate = ReaderGate(settings.session_dedup_minutes * 60, settings.max_readers_per_client)
+        self.gate = ReaderGate(
+            settings.session_dedup_minutes * 60,
+            settings.max_readers_per_client,
+            settings.dedup_max_entries,
+        )
         self._snapshot_path = settings.data_dir / "popularity.snapshot"
         self._snapshot_every = settings.popularity_snapshot_seconds
         self._stop = threading.Event()

@@ -34,7 +34,7 @@ def save_snapshot(path: Path, seq: int, popularity: Popularity, gate: ReaderGate
         "format": FORMAT,
         "seq": seq,
         "config": asdict(popularity.config),
-        "dedup": [[s, a, t] for (s, a), t in dedup.items()],
+        "dedup": [[k, t] for k, t in dedup.items()],
         "gate": gate.state(),
     }
     arrays["meta"] = np.array(json.dumps(meta))
@@ -63,6 +63,6 @@ def load_snapshot(path: Path, popularity: Popularity, gate: ReaderGate) -> int:
     except (OSError, ValueError, KeyError) as exc:
         log.warning("snapshot.unreadable", extra={"path": str(path), "error": str(exc)})
         return 0
-    popularity.restore_dedup({(s, a): float(t) for s, a, t in meta["dedup"]})
+    popularity.restore_dedup({int(k): float(t) for k, t in meta["dedup"]})
     gate.restore([(c, a, float(t), list(s)) for c, a, t, s in meta["gate"]])
     return int(meta["seq"])
