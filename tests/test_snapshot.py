@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from fastapi.testclient import TestClient
 
+from recommender.api import create_app
 from recommender.events import Event
 from recommender.service import RecommenderService
-from tests.factories import NOW, make_settings, small_corpus
+from tests.factories import NOW, auth, make_settings, small_corpus
 
 IDS = [a.id for a in small_corpus()]
 
@@ -70,3 +72,12 @@ def test_a_snapshot_for_other_settings_or_a_broken_file_is_ignored(tmp_path: Pat
     again.start()
     np.testing.assert_allclose(scores(again), before)
     again.close()
+
+
+def test_the_app_saves_a_snapshot_at_shutdown(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    with TestClient(create_app(settings)) as client:
+        body = {"articles": [a.model_dump(mode="json") for a in small_corpus()]}
+        client.post("/v1/articles", json=body, headers=auth())
+        client.post("/v1/events", json={"events": [{"type": "view", "article_id": "storm-1"}]})
+    assert (tmp_path / "var" / "popularity.snapshot").is_file()

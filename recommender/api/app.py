@@ -31,6 +31,9 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
         svc.start_watching(settings.index_poll_seconds)
         yield
         svc.stop_watching()
+        # here, not only in close(): uvicorn re-raises SIGTERM once its shutdown is done, so
+        # code after uvicorn.run() may never run
+        svc.save_state()
         if owned:
             svc.close()
 

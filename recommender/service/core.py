@@ -119,6 +119,11 @@ class RecommenderService:
             },
         )
 
+    def save_state(self) -> None:
+        """Snapshot popularity now (shutdown), so the next start replays only newer events."""
+        if self.ready:
+            self._intake.snapshot()
+
     def close(self) -> None:
         self._lifecycle.stop_watching()
         # a rebuild still running would find its store closed under it; give it a moment
@@ -188,19 +193,15 @@ class RecommenderService:
 
     def record_events(self, events: Sequence[Event]) -> EventsResult:
         """Store and count events about live articles; the others allocate nothing."""
-        self._release_due()
+        self._catalog.release_if_due(self._lock)
         return self._intake.record(events)
 
-    # reads ------------------------------------------------------------------------------------
-
-    def _release_due(self) -> None:
-        """Embargoed articles whose time has come go live: a peek per request, no restart."""
-        self._catalog.release_if_due(self._lock)
+    # reads (each first lets embargoed articles whose time has come go live: a cheap peek) ----
 
     def get_article(self, article_id: str, live_only: bool = False) -> Article:
         """The stored article; live_only (the public view): only a published article whose
         time has come, any other is unknown."""
-        self._release_due()
+        self._catalog.release_if_due(self._lock)
         article = self._store.get_article(article_id)
         if article is None or (live_only and not self._catalog.is_live(article_id)):
             raise ArticleNotFound(f"no article with id {article_id!r}")
@@ -208,7 +209,7 @@ class RecommenderService:
 
     def card(self, article_id: str) -> Card | None:
         """What a list shows of an article (no text), from memory."""
-        self._release_due()
+        self._catalog.release_if_due(self._lock)
         return self._catalog.get(article_id)
 
     def related(
@@ -224,7 +225,7 @@ class RecommenderService:
     ) -> RankedList:
         """Lees ook in the reader's A/B variant (session_id), or the one a site asks for."""
         chosen = self._online.choose(session_id, variant)
-        self._release_due()
+        self._catalog.release_if_due(self._lock)
         query = self._catalog.listed_id(article_id)
         with self._lock:
             ranked = self._ranker.variant(chosen.weights, chosen.params).related(
@@ -272,7 +273,7 @@ class RecommenderService:
         """Populair nieuws in the reader's A/B variant; window: the variant's, else decayed."""
         chosen = self._online.choose(session_id, variant)
         window = window or chosen.popular_window or "decayed"
-        self._release_due()
+        self._catalog.release_if_due(self._lock)
         context = self._catalog.listed_id(context) if context else None
         with self._lock:
             ranked = self._ranker.variant(chosen.weights, chosen.params).popular(
