@@ -214,15 +214,21 @@ class Popularity:
         return sum(self.record(e) for e in events)
 
     def _prune(self, now: float) -> None:
+        """Forget pairs older than the window and, when a stream is faster than the window can
+        hold, the oldest beyond half the cap (a refresh loop from one client is still held back
+        by the reader gate and the rate limit). In place, from the front (insertion order is
+        about time order): no second table, so memory does not step up at each prune."""
         horizon = now - self._dedup_seconds
-        kept = {k: t for k, t in self._last_counted.items() if t >= horizon}
-        if len(kept) > self._max_entries // 2:
-            # a stream faster than the window can hold: forget the oldest pairs (a refresh loop
-            # from one client is still held back by the reader gate and the rate limit)
-            drop = len(kept) - self._max_entries // 2
-            kept = dict(itertools.islice(kept.items(), drop, None))
-        self._last_counted = kept
-        self._prune_at = min(self._max_entries, max(100_000, 2 * len(kept)))
+        table = self._last_counted
+        excess = len(table) - self._max_entries // 2
+        doomed = []
+        for key, ts in table.items():
+            if ts >= horizon and len(doomed) >= excess:
+                break
+            doomed.append(key)
+        for key in doomed:
+            del table[key]
+        self._prune_at = min(self._max_entries, max(100_000, 2 * len(table)))
 
     def dedup_state(self) -> dict[int, float]:
         """The session de-duplication of the current window (a snapshot keeps it)."""
