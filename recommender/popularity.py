@@ -221,7 +221,7 @@ class Popularity:
         horizon = now - self._dedup_seconds
         table = self._last_counted
         excess = len(table) - self._max_entries // 2
-        doomed = []
+        doomed: list[int] = []
         for key, ts in table.items():
             if ts >= horizon and len(doomed) >= excess:
                 break
