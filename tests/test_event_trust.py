@@ -20,17 +20,11 @@ from recommender.events import Event
 from recommender.readers import ReaderGate, client_of, reader_session
 from recommender.service import RecommenderService
 from recommender.store import SqliteStore
-from tests.factories import auth, make_settings, small_corpus
+from tests.factories import auth, make_settings, serving_client
 
 
 def app_client(tmp_path: Path, **overrides: object) -> Iterator[TestClient]:
-    settings = make_settings(tmp_path, **overrides)
-    svc = RecommenderService(settings)
-    svc.start()
-    svc.upsert(small_corpus())
-    with TestClient(create_app(settings, svc)) as client:
-        yield client
-    svc.close()
+    yield from serving_client(make_settings(tmp_path, **overrides))
 
 
 @pytest.fixture

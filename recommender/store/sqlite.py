@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -167,17 +168,23 @@ class SqliteStore:
 
     # embedding cache ----------------------------------------------------------------------------
 
-    def get_embeddings(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
+    def _select_in(
+        self, sql: str, keys: Sequence[str], read_only: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """sql with `{marks}` for the keys, run over chunks of 500 (SQLite's variable limit)."""
+        conn, lock = (self._reader, self._read_lock) if read_only else (self._conn, self._lock)
+        rows: list[tuple[Any, ...]] = []
         for start in range(0, len(keys), 500):
             part = list(keys[start : start + 500])
-            marks = ",".join("?" * len(part))
-            with self._lock:
-                rows = self._conn.execute(
-                    f"SELECT key, vector FROM embeddings WHERE key IN ({marks})", part
-                ).fetchall()
-            for key, blob in rows:
-                found[key] = np.frombuffer(blob, dtype=np.float32)
+            with lock:
+                rows += conn.execute(sql.format(marks=",".join("?" * len(part))), part).fetchall()
+        return rows
+
+    def get_embeddings(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        sql = "SELECT key, vector FROM embeddings WHERE key IN ({marks})"
+        for key, blob in self._select_in(sql, keys):
+            found[key] = np.frombuffer(blob, dtype=np.float32)
         return found
 
     def put_embeddings(self, items: Iterable[tuple[str, np.ndarray]]) -> None:
@@ -214,16 +221,8 @@ class SqliteStore:
 
     def seen_event_ids(self, event_ids: Sequence[str]) -> set[str]:
         """Which of these event ids are stored already."""
-        seen: set[str] = set()
-        for start in range(0, len(event_ids), 500):
-            part = list(event_ids[start : start + 500])
-            marks = ",".join("?" * len(part))
-            with self._read_lock:
-                rows = self._reader.execute(
-                    f"SELECT event_id FROM events WHERE event_id IN ({marks})", part
-                ).fetchall()
-            seen.update(row[0] for row in rows)
-        return seen
+        sql = "SELECT event_id FROM events WHERE event_id IN ({marks})"
+        return {row[0] for row in self._select_in(sql, event_ids, read_only=True)}
 
     def iter_events(
         self, since_ts: float = 0.0, chunk: int = 20_000, after_seq: int = 0
