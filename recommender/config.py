@@ -189,6 +189,27 @@ class Settings(BaseSettings):
     max_k: int = 50
     """the largest `k` a client may ask for"""
 
+    # result cache: lists per (article, parameters); article writes invalidate exactly, so the
+    # TTL only bounds how late popularity shows; 0 for either turns the cache off
+    result_cache_size: int = Field(default=20_000, ge=0)
+    """lists kept in the result cache (LRU); `0` turns it off"""
+    result_cache_ttl_seconds: float = Field(default=30.0, ge=0)
+    """how long a cached list lives; popularity shows at most this late (`0`: off)"""
+    # HTTP caching of the lists: browser (max-age) and CDN (s-maxage) lifetimes; a CDN may
+    # serve a stale list this long while it fetches a fresh one
+    http_max_age_seconds: int = Field(default=30, ge=0)
+    """`Cache-Control: max-age` of the lists (browsers)"""
+    http_s_maxage_seconds: int = Field(default=60, ge=0)
+    """`s-maxage` of the lists (CDNs; purged on article writes)"""
+    http_stale_while_revalidate_seconds: int = Field(default=30, ge=0)
+    """`stale-while-revalidate` of the lists"""
+    purge_url: str | None = None
+    """CDN purge hook, POSTed the surrogate keys of written articles (README, Caching)"""
+    purge_headers: dict[str, str] = Field(default_factory=dict)
+    """extra headers of the purge request, JSON, e.g. `{"Fastly-Key": "..."}`"""
+    purge_timeout_seconds: float = Field(default=5.0, gt=0)
+    """timeout of one purge request (3 attempts)"""
+
     # online evaluation: the served-list log and A/B tests of rankings
     served_log: bool = True
     """log every answered list (`served.db` under the data dir) for click-through and A/B tests"""

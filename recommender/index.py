@@ -139,10 +139,28 @@ class VectorIndex:
             out[found] = self._index.reconstruct_batch(keys)
         return out
 
+    def rows(self, ids: Sequence[str]) -> np.ndarray:
+        """The live row of each id, -1 for an id not in the index."""
+        get = self._rows.get
+        return np.fromiter((get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
+
+    def vectors_at(self, rows: np.ndarray) -> np.ndarray:
+        """Vectors of live rows (from rows() or search_rows()), in order."""
+        if len(rows) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors: np.ndarray = self._index.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+        return vectors
+
     def search(self, query: np.ndarray, k: int) -> list[tuple[str, float]]:
         """The k nearest live articles to one query vector, best first."""
+        ids, sims, _ = self.search_rows(query, k)
+        return list(zip(ids, sims.tolist(), strict=True))
+
+    def search_rows(self, query: np.ndarray, k: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """search() as arrays in step, for vectorised ranking: the ids, their cosines (float64)
+        and their rows (for vectors_at, without looking the ids up again)."""
         if not self._rows or k <= 0:
-            return []
+            return [], np.zeros(0), np.zeros(0, dtype=np.int64)
         total = len(self._row_ids)
         # over-fetch so k live rows survive the tombstone skip: by their expected share of the
         # top k plus slack first (fetching k + every tombstone would make HNSW search as wide
@@ -155,25 +173,23 @@ class VectorIndex:
         faiss.omp_set_num_threads(1)
         try:
             while True:
-                hits = self._search_live(query, k, fetch)
-                if len(hits) == k or fetch >= min(total, k + self.tombstones):
-                    return hits
+                ids, sims, rows = self._search_live(query, k, fetch)
+                if len(ids) == k or fetch >= min(total, k + self.tombstones):
+                    return ids, sims, rows
                 fetch = min(total, k + self.tombstones)
         finally:
             faiss.omp_set_num_threads(threads)
 
-    def _search_live(self, query: np.ndarray, k: int, fetch: int) -> list[tuple[str, float]]:
+    def _search_live(
+        self, query: np.ndarray, k: int, fetch: int
+    ) -> tuple[list[str], np.ndarray, np.ndarray]:
         scores, rows = self._index.search(np.asarray(query, np.float32).reshape(1, -1), fetch)
-        hits: list[tuple[str, float]] = []
-        for score, row in zip(scores[0], rows[0], strict=True):
-            if row < 0:
-                continue
-            article_id = self._row_ids[row]
-            if article_id is not None:
-                hits.append((article_id, float(score)))
-                if len(hits) == k:
-                    break
-        return hits
+        row_ids = self._row_ids
+        # row -1: faiss found fewer than fetch; None: a tombstone
+        found = [row_ids[row] if row >= 0 else None for row in rows[0].tolist()]
+        live = [pos for pos, article_id in enumerate(found) if article_id is not None][:k]
+        ids: list[str] = [found[pos] for pos in live]  # type: ignore[misc]
+        return ids, scores[0][live].astype(np.float64), rows[0][live].astype(np.int64)
 
     # persistence ------------------------------------------------------------------------------
 

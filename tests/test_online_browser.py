@@ -87,7 +87,7 @@ def test_dashboard_renders_tiles_and_charts_without_network(server: ServerProces
         text = driver.find_element("tag name", "body").text
         assert "Recommendations: what works" in text
         assert "Lees ook CTR" in text and "Populair nieuws CTR" in text
-        assert "80 served" in text  # every answered Lees-ook list was logged
+        assert "of 80 seen" in text  # every reader's Lees-ook view was joined to its list
         assert len(driver.find_elements("tag name", "svg")) >= 6  # 3 charts per block
         assert "Populair now: decayed" in text
         assert script_errors(driver) == []

@@ -43,12 +43,12 @@ def test_demo_page_ignores_the_host_header(tmp_path: Path, service: RecommenderS
     with TestClient(create_app(make_settings(tmp_path), service)) as client:
         page = client.get("/demo/storm-1", headers={"Host": 'evil.example"><script>'}).text
         assert "evil.example" not in page
-        assert 'src="/widget.js"' in page
+        assert 'src="/widget/' in page  # root-relative
     settings = make_settings(tmp_path, public_base_url="https://reco.krant.example/")
     with TestClient(create_app(settings, service)) as client:
         page = client.get("/demo/storm-1", headers={"Host": "evil.example"}).text
         assert "evil.example" not in page
-        assert 'src="https://reco.krant.example/widget.js"' in page
+        assert 'src="https://reco.krant.example/widget/' in page
 
 
 def test_ids_with_a_slash_are_refused_at_ingest_with_a_clear_message(client: TestClient) -> None:

@@ -12,7 +12,7 @@ from recommender import __version__
 from recommender.api import contract, docs, errors, prometheus
 from recommender.api.access import AccessLog
 from recommender.api.clients import ClientKeys, RateLimiter
-from recommender.api.middleware import BodyLimit
+from recommender.api.middleware import BodyLimit, HeadAsGet
 from recommender.api.routes import admin, health, pages, reads, stats, writes
 from recommender.config import Settings
 from recommender.service import RecommenderService
@@ -57,11 +57,12 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
         # the API authenticates with bearer tokens, never cookies: credentials only where an
         # operator asks for them, and never for any origin ("*")
         allow_credentials=settings.cors_allow_credentials and "*" not in settings.cors_origins,
-        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         expose_headers=["X-Request-ID"],
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HeadAsGet)
     prometheus.install(app)
     # outermost: the access log and the request id cover every answer, 413 and CORS included
     app.add_middleware(AccessLog)

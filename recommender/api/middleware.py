@@ -1,4 +1,4 @@
-"""ASGI middleware: the request body limit."""
+"""ASGI middleware: the request body limit, and HEAD answered as GET without its body."""
 
 from __future__ import annotations
 
@@ -60,3 +60,31 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class HeadAsGet:
+    """HEAD for every GET route: the request is routed as GET and the body is dropped, so the
+    headers (Content-Length, ETag, Cache-Control) are exactly those of the GET."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return  # swallow the chunks; the last one ends the response
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        routed = {**scope, "method": "GET"}
+        try:
+            await self.app(routed, receive, headers_only)
+        finally:
+            # the metrics middleware outside labels requests by the route the router found
+            if "route" in routed:
+                scope["route"] = routed["route"]

@@ -22,7 +22,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -132,6 +132,32 @@ class _Measure:
             self.requests.labels(name, scope["method"], str(status)).inc()
 
 
+class _ResultCache(Collector):
+    """The service's result cache, read at scrape time (the cache counts, not the API)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        svc = getattr(self.app.state, "service", None)
+        if svc is None:
+            return
+        stats = svc.cache_stats()
+        for name, value, text in (
+            ("hits", stats.hits, "lists answered from the result cache"),
+            ("misses", stats.misses, "lists ranked because the cache had none"),
+            ("invalidated", stats.invalidated, "cached lists dropped by article writes"),
+            ("evicted", stats.evicted, "cached lists dropped for room (LRU)"),
+        ):
+            yield CounterMetricFamily(f"recommender_result_cache_{name}", text, value=value)
+        yield GaugeMetricFamily(
+            "recommender_result_cache_hit_ratio", "hits / lookups so far", value=stats.hit_ratio
+        )
+        yield GaugeMetricFamily(
+            "recommender_result_cache_entries", "lists held now", value=stats.size
+        )
+
+
 def install(app: FastAPI) -> None:
     # one registry per app, so several apps (tests) never clash over metric names
     registry = CollectorRegistry()
@@ -156,6 +182,7 @@ def install(app: FastAPI) -> None:
     app.state.fallback_counter = fallbacks
     app.state.event_rate = EventRate()
     install_collectors(app, registry)
+    registry.register(_ResultCache(app))
 
     app.add_middleware(_Measure, latency=latency, requests=requests)
 

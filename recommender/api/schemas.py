@@ -1,15 +1,14 @@
-"""Request and response models of the HTTP API, and the conversion of a ranked list."""
+"""Request and response models of the HTTP API (the list bodies themselves are written by
+api/http_cache.py in the shape RecommendationOut documents)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import Request
 from pydantic import BaseModel, Field
 
 from recommender.articles import Article, ArticleId
-from recommender.ranking import RankedList
 
 
 class ItemOut(BaseModel):
@@ -75,34 +74,3 @@ class ArticleBatch(BaseModel):
 class WriteResult(BaseModel):
     upserted: int
     indexed: int
-
-
-def to_response(
-    ranked: RankedList, explain: bool, request: Request | None = None
-) -> RecommendationOut:
-    items = [
-        ItemOut(
-            id=item.card.id,
-            url=item.card.url,
-            title=item.card.title,
-            section=item.card.section,
-            image=item.card.image,
-            published_at=(
-                datetime.fromtimestamp(item.card.published_ts, UTC)
-                if item.card.published_ts
-                else None
-            ),
-            score=round(item.score, 6),
-            reasons=item.reasons if explain else None,
-        )
-        for item in ranked.items
-    ]
-    if ranked.fallback and request is not None:
-        request.app.state.fallback_counter.inc()
-    return RecommendationOut(
-        recommendation_id=ranked.recommendation_id,
-        kind=ranked.kind,
-        fallback=ranked.fallback,
-        variant=ranked.variant,
-        items=items,
-    )

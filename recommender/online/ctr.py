@@ -27,7 +27,7 @@ Z95 = 1.959964  # two-sided 95% normal quantile
 
 @dataclass
 class Tally:
-    served: int = 0
+    served: int = 0  # distinct lists answered (one from the result cache counts once)
     seen: int = 0  # views: readers who saw a list
     clicked: int = 0  # views with at least one click
     clicks: int = 0

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 
-from recommender.catalog import Card
+from recommender.catalog import DAY_SECONDS, Card
 
-DAY = 86_400.0
+DAY = DAY_SECONDS
 
 FEATURES = (
     "similarity",
@@ -45,32 +44,46 @@ def overlap(a: Sequence[str], b: Sequence[str]) -> float:
     return len(set(a) & set(b)) / min(len(set(a)), len(set(b)))
 
 
-def candidate_features(
-    query: Card | None,
-    cards: Sequence[Card],
+def feature_matrix(
     sims: np.ndarray,
     popularity: np.ndarray,
     lexical: np.ndarray,
+    published_ts: np.ndarray,
+    same_section: np.ndarray,
+    overlaps: tuple[np.ndarray, np.ndarray] | None,
     now: float,
     freshness_half_life_days: float,
-) -> list[dict[str, float]]:
-    """One feature dict per candidate, in FEATURES order. sims are raw cosines to the query;
-    popularity and lexical are already in [0, 1]."""
-    half_life = freshness_half_life_days * DAY
-    relative = relative_similarity(sims)
-    out = []
-    for card, sim, pop, lex in zip(cards, relative, popularity, lexical, strict=True):
-        age = None if card.published_ts is None else max(0.0, now - card.published_ts)
-        same = query is not None and query.section is not None and card.section == query.section
-        out.append(
-            {
-                "similarity": float(sim),
-                "lexical": float(lex),
-                "popularity": float(pop),
-                "freshness": 0.0 if age is None else math.pow(2.0, -age / half_life),
-                "same_section": 1.0 if same else 0.0,
-                "tag_overlap": overlap(query.tags, card.tags) if query else 0.0,
-                "entity_overlap": overlap(query.entities, card.entities) if query else 0.0,
-            }
-        )
+) -> np.ndarray:
+    """Features of every candidate at once: one row per candidate, one column per FEATURES
+    name. sims are raw cosines to the query; popularity and lexical are already in [0, 1];
+    published_ts has NaN where a candidate has no publication time; overlaps are the tag and
+    entity overlaps (None: the query has neither, so both are 0)."""
+    count = len(sims)
+    out = np.zeros((count, len(FEATURES)))
+    if count == 0:
+        return out
+    out[:, 0] = relative_similarity(sims)
+    out[:, 1] = lexical
+    out[:, 2] = popularity
+    age = np.maximum(0.0, now - published_ts)
+    freshness = np.exp2(-age / (freshness_half_life_days * DAY))
+    out[:, 3] = np.where(np.isnan(published_ts), 0.0, freshness)
+    out[:, 4] = same_section
+    if overlaps is not None:
+        out[:, 5], out[:, 6] = overlaps
     return out
+
+
+def overlaps_of(query: Card, cards: Sequence[Card]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Tag and entity overlap of each card with the query; None when the query has neither
+    (most sites tag nothing: then no card is looked at)."""
+    if not query.tags and not query.entities:
+        return None
+    tags = np.array([overlap(query.tags, c.tags) for c in cards], dtype=np.float64)
+    entities = np.array([overlap(query.entities, c.entities) for c in cards], dtype=np.float64)
+    return tags, entities
+
+
+def as_dicts(matrix: np.ndarray) -> list[dict[str, float]]:
+    """One {feature: value} per row: explanations and training rows, never the hot path."""
+    return [dict(zip(FEATURES, row, strict=True)) for row in matrix.tolist()]

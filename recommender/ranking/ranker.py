@@ -1,6 +1,8 @@
 """Lees ook and Populair nieuws: candidates → filters → blend → MMR → fallback, with explanations.
 
-The evaluation pipeline calls this same code; there is no second ranking implementation.
+The evaluation pipeline calls this same code; there is no second ranking implementation. The
+Lees-ook hot path is array code over the candidate set (catalogue columns, a feature matrix, a
+weight vector, MMR over one Gram product per pick): no Python object per candidate.
 """
 
 from __future__ import annotations
@@ -8,11 +10,8 @@ from __future__ import annotations
 import copy
 import itertools
 import logging
-import math
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
@@ -20,28 +19,15 @@ from recommender.catalog import Card, Catalog
 from recommender.config import RankingParams
 from recommender.index import VectorIndex
 from recommender.popularity import PopularityCounters
-from recommender.ranking.features import DAY, candidate_features
+from recommender.ranking.diversity import mmr_order
+from recommender.ranking.features import DAY, FEATURES, as_dicts
 from recommender.ranking.lists import Item, RankedList, new_recommendation_id
+from recommender.ranking.scoring import Lexical, Scored, Scoring
 from recommender.ranking.weights import Weights
 
+__all__ = ["Lexical", "Ranker", "Scored"]
+
 log = logging.getLogger(__name__)
-
-
-class Lexical(Protocol):
-    """Lexical (TF-IDF) similarity between stored articles; optional, see ranking.lexical."""
-
-    def neighbours(self, article_id: str, k: int) -> list[tuple[str, float]]: ...
-
-    def similarities(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray: ...
-
-
-@dataclass
-class Scored:
-    """Candidates of one query article with their features and blended scores, in step."""
-
-    cards: list[Card]
-    features: list[dict[str, float]]
-    scores: list[float]
 
 
 class Ranker:
@@ -60,6 +46,8 @@ class Ranker:
         self.weights = weights
         self.params = params
         self.lexical = lexical
+        # bumped by swap_index: whatever was computed from the previous index is stale
+        self.generation = 0
 
     @property
     def index(self) -> VectorIndex:
@@ -69,6 +57,11 @@ class Ranker:
     def swap_index(self, index: VectorIndex) -> None:
         """Serve another index from the next call on (the caller holds the service lock)."""
         self._index = index
+        self.generation += 1
+
+    @property
+    def _scoring(self) -> Scoring:
+        return Scoring(self.catalog, self.popularity, self.weights, self.params, self.lexical)
 
     def variant(self, weights: Weights, params: RankingParams) -> Ranker:
         """This ranker with another blend and parameters (an A/B variant), sharing index,
@@ -102,17 +95,26 @@ class Ranker:
             fallback = self.popular(k, section=section, exclude={article_id, *exclude}, now=now)
             fallback.fallback = True
             fallback.kind = "related"
+            fallback.depends_on = frozenset({article_id})
             return fallback
-        cards, features, scores = found.cards, found.features, found.scores
-        order = self._select(cards, scores, k, use_mmr)
-        items = [Item(cards[i], scores[i], {**features[i], "total": scores[i]}) for i in order]
+        items = []
+        for i in self._select(found, k, use_mmr):
+            card = self.catalog.get(found.ids[i])
+            assert card is not None  # candidates() keeps only ids with a card
+            score = float(found.values[i])
+            # the reasons of the few listed items, never of every candidate
+            reasons: dict[str, object] = dict(zip(FEATURES, found.matrix[i].tolist(), strict=True))
+            reasons["total"] = score
+            items.append(Item(card, score, reasons))
         if len(items) < k:
             taken = {article_id, *exclude, *(item.card.id for item in items)}
             fill = self.popular(k - len(items), section=section, exclude=taken, now=now)
             for item in fill.items:
                 item.reasons["filled_from"] = "popular"
             items.extend(fill.items)
-        return RankedList(new_recommendation_id(), items, kind="related")
+        return RankedList(
+            new_recommendation_id(), items, kind="related", depends_on=frozenset({article_id})
+        )
 
     def candidates(
         self,
@@ -130,31 +132,34 @@ class Ranker:
         if query is None:
             return None
         # over-fetch: the article itself, its copies and filtered items all come back too
-        hits = self._index.search(query, self.params.candidates + 1)
+        ids, sims, rows = self._index.search_rows(query, self.params.candidates + 1)
         joined: list[str] = []
         if self.lexical is not None:
             # "more like this": lexical neighbours catch names and rare words embeddings blur
             joined += [i for i, _ in self.lexical.neighbours(article_id, self.params.candidates)]
         if self.params.popular_candidates > 0:
             joined += itertools.islice(self.popularity.ranked(now), self.params.popular_candidates)
-        seen = {candidate_id for candidate_id, _ in hits}
-        extra = [i for i in dict.fromkeys(joined) if i not in seen and i in self._index]
-        if extra:
-            extra_sims = self._index.vectors(extra) @ query
-            hits += [(i, float(sim)) for i, sim in zip(extra, extra_sims, strict=True)]
-        cards: list[Card] = []
-        sims: list[float] = []
-        for candidate_id, sim in hits:
-            card = self.catalog.get(candidate_id)
-            if card is None or not self._passes(
-                card, article_id, exclude, section, max_age_days, now
-            ):
-                continue
-            if sim >= self.params.near_duplicate_threshold:
-                continue  # a syndicated copy of the article being read
-            cards.append(card)
-            sims.append(sim)
-        return self.score_candidates(article_id, cards, now, np.array(sims))
+        if joined:
+            seen = set(ids)
+            extra = [i for i in dict.fromkeys(joined) if i not in seen]
+            extra_rows = self._index.rows(extra)
+            indexed = extra_rows >= 0
+            if indexed.any():
+                ids = ids + [i for i, ok in zip(extra, indexed.tolist(), strict=True) if ok]
+                extra_rows = extra_rows[indexed]
+                extra_sims = self._index.vectors_at(extra_rows) @ query
+                sims = np.concatenate([sims, extra_sims.astype(np.float64)])
+                rows = np.concatenate([rows, extra_rows])
+        columns = self.catalog.columns
+        slots = columns.slots(ids)
+        keep = columns.passing(slots, article_id, exclude, section, max_age_days, now)
+        # a syndicated copy of the article being read
+        keep &= sims < self.params.near_duplicate_threshold
+        kept = np.flatnonzero(keep)
+        kept_ids = [ids[i] for i in kept.tolist()]
+        found = self._scoring.from_columns(article_id, kept_ids, slots[kept], sims[kept], now)
+        found.rows = rows[kept]
+        return found
 
     def score_candidates(
         self,
@@ -171,11 +176,30 @@ class Ranker:
             if query is None:
                 raise ValueError(f"no vector for query article {query_id!r}")
             sims = self._index.vectors([c.id for c in cards]) @ query
+        scoring = self._scoring
         query_card = self.catalog.get(query_id)
-        features = self.features(query_card, cards, sims, now)
-        blend = self.weights.for_query(query_card)
-        scores = [self.weights.score(f, blend) for f in features]
-        return Scored(list(cards), features, scores)
+        matrix = scoring.card_matrix(query_card, cards, np.asarray(sims, np.float64), now)
+        return scoring.blend(query_card, [c.id for c in cards], matrix, list(cards))
+
+    def features(
+        self, query: Card | None, cards: Sequence[Card], sims: np.ndarray, now: float
+    ) -> list[dict[str, float]]:
+        """Feature values of each candidate for one query article; all in [0, 1]."""
+        return as_dicts(self._scoring.card_matrix(query, cards, np.asarray(sims, np.float64), now))
+
+    def _select(self, found: Scored, k: int, use_mmr: bool) -> list[int]:
+        """Positions in found of the listed items, by maximal marginal relevance."""
+        if not found.ids:
+            return []
+        # only the best-scored head can be picked: fetch vectors for it alone (hot path)
+        head = np.argsort(-found.values, kind="stable")[: max(k * 10, 40)]
+        if found.rows is not None:
+            vectors = self._index.vectors_at(found.rows[head])
+        else:
+            vectors = self._index.vectors([found.ids[i] for i in head.tolist()])
+        lam = self.params.mmr_lambda if use_mmr else 1.0
+        picks = mmr_order(vectors, found.values[head], k, lam, self.params.near_duplicate_threshold)
+        return [int(head[pick]) for pick in picks]
 
     def _passes(
         self,
@@ -194,51 +218,6 @@ class Ranker:
             return now - card.published_ts <= max_age_days * DAY
         return True
 
-    def features(
-        self, query: Card | None, cards: Sequence[Card], sims: np.ndarray, now: float
-    ) -> list[dict[str, float]]:
-        """Feature values of each candidate for one query article; all in [0, 1]."""
-        ids = [c.id for c in cards]
-        popularity = self.popularity.normalised(ids, now) if ids else np.zeros(0)
-        lexical = (
-            self.lexical.similarities(query.id, ids)
-            if self.lexical is not None and query is not None and ids
-            else np.zeros(len(ids))
-        )
-        return candidate_features(
-            query, cards, sims, popularity, lexical, now, self.params.freshness_half_life_days
-        )
-
-    def _select(
-        self, cards: Sequence[Card], scores: Sequence[float], k: int, use_mmr: bool
-    ) -> list[int]:
-        """Maximal marginal relevance: each pick trades its score against its closeness to the
-        picks before it, so the list is not four copies of one story."""
-        if not cards:
-            return []
-        # only the best-scored head can be picked: fetch vectors for it alone (hot path)
-        head = sorted(range(len(cards)), key=lambda i: -scores[i])[: max(k * 10, 40)]
-        vectors = self._index.vectors([cards[i].id for i in head])
-        chosen: list[int] = []  # positions in head
-        lam = self.params.mmr_lambda if use_mmr else 1.0
-        remaining = list(range(len(head)))
-        while remaining and len(chosen) < k:
-            if chosen:
-                max_close = (vectors[remaining] @ vectors[chosen].T).max(axis=1)
-            else:
-                max_close = np.zeros(len(remaining))
-            best_pos, best_value = -1, -math.inf
-            for pos, row in enumerate(remaining):
-                if max_close[pos] >= self.params.near_duplicate_threshold:
-                    continue  # two copies of one story never both make the list
-                value = lam * scores[head[row]] - (1.0 - lam) * float(max_close[pos])
-                if value > best_value:
-                    best_pos, best_value = pos, value
-            if best_pos < 0:
-                break
-            chosen.append(remaining.pop(best_pos))
-        return [head[row] for row in chosen]
-
     # Populair nieuws --------------------------------------------------------------------------
 
     def popular(
@@ -250,14 +229,18 @@ class Ranker:
         exclude: Collection[str] = (),
         context: str | None = None,
         now: float | None = None,
+        shown: RankedList | None = None,
     ) -> RankedList:
+        """shown: the context's Lees-ook list when the caller has it (the service's cache)."""
         now = time.time() if now is None else now
         excluded = set(exclude)
+        depends_on: frozenset[str] = frozenset()
         if context:
             # leave out the article being read and what its Lees-ook block already shows
-            excluded.add(context)
-            shown = self.related(context, self.params.default_k_related, now=now)
-            excluded.update(item.card.id for item in shown.items)
+            if shown is None:
+                shown = self.related(context, self.params.default_k_related, now=now)
+            depends_on = shown.article_ids() | {context}
+            excluded |= depends_on
         # most clicked first; when too few articles have clicks, the newest stories fill up
         by_clicks = (
             (article_id, "popularity") for article_id in self.popularity.ranked(now, window)
@@ -291,4 +274,4 @@ class Ranker:
             )
             for (card, source), score in zip(picked, scores, strict=True)
         ]
-        return RankedList(new_recommendation_id(), items, kind="popular")
+        return RankedList(new_recommendation_id(), items, kind="popular", depends_on=depends_on)

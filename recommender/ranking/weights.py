@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from recommender.catalog import Card
+from recommender.ranking.features import FEATURES
 
 
 @dataclass(frozen=True)
@@ -28,3 +31,7 @@ class Weights:
     def score(self, features: dict[str, float], values: dict[str, float] | None = None) -> float:
         blend = self.values if values is None else values
         return sum(blend.get(name, 0.0) * value for name, value in features.items())
+
+    def vector(self, values: dict[str, float]) -> np.ndarray:
+        """A blend as one weight per FEATURES column, so scores = feature matrix @ vector."""
+        return np.array([values.get(name, 0.0) for name in FEATURES])

@@ -21,10 +21,13 @@ from recommender.index import VectorIndex
 from recommender.popularity import Popularity
 from recommender.ranking import RankedList, Ranker
 from recommender.ranking.ranker_file import read_ranker_file, served_half_life, served_weights
+from recommender.ranking.variants import RankingVariant
+from recommender.service.cache import CacheStats, ResultCache, changed_keys, url_key
 from recommender.service.intake import EventIntake, EventsResult
 from recommender.service.jobs import RebuildJob, RebuildJobs
 from recommender.service.lifecycle import IndexLifecycle, ReloadResult
 from recommender.service.online import OnlineEvaluation
+from recommender.service.purge import PurgeHook
 from recommender.store import Store, open_served_log, open_store
 
 log = logging.getLogger(__name__)
@@ -81,6 +84,12 @@ class RecommenderService:
             lambda: build(settings, self._store, self._embedder),
             self._lifecycle.reload_if_changed,
         )
+        self._cache = ResultCache(settings.result_cache_size, settings.result_cache_ttl_seconds)
+        self._purge = (
+            PurgeHook(settings.purge_url, settings.purge_headers, settings.purge_timeout_seconds)
+            if settings.purge_url
+            else None
+        )
         self.ready = False
 
     @classmethod
@@ -132,6 +141,8 @@ class RecommenderService:
             self._intake.close()
         self._online.close()
         self._store.close()
+        if self._purge is not None:
+            self._purge.close()
 
     # index lifecycle and rebuilds --------------------------------------------------------------
 
@@ -179,8 +190,11 @@ class RecommenderService:
             index = self._ranker.index
             index.upsert(embedded.ids, embedded.vectors, embedded.hashes)
             index.remove([a.id for a in articles if not a.is_published])
+            changed = changed_keys(self._catalog, articles)
             for article in articles:
                 self._catalog.put(Card.of(article))
+            self._cache.invalidate(changed)
+        self._notify_purge(articles)
         return UpsertResult(len(articles), len(published))
 
     def unpublish(self, article_id: str) -> Article:
@@ -189,19 +203,41 @@ class RecommenderService:
         with self._lock:
             self._ranker.index.remove([article_id])
             self._catalog.put(Card.of(article))
+            self._cache.invalidate([article_id])
+        self._notify_purge([article])
         return article
+
+    def _notify_purge(self, articles: Sequence[Article]) -> None:
+        if self._purge is not None:
+            self._purge.notify(a.id for a in articles)
+
+    def cache_stats(self) -> CacheStats:
+        return self._cache.stats()
+
+    def wait_for_purges(self, timeout: float = 10.0) -> bool:
+        """Block until the purge hook has sent everything queued (tests, operators)."""
+        return self._purge is None or self._purge.wait_idle(timeout)
 
     def record_events(self, events: Sequence[Event]) -> EventsResult:
         """Store and count events about live articles; the others allocate nothing."""
-        self._catalog.release_if_due(self._lock)
+        self._release_due()
         return self._intake.record(events)
 
     # reads (each first lets embargoed articles whose time has come go live: a cheap peek) ----
 
+    def _release_due(self) -> None:
+        """Embargoed articles whose time has come go live; cached lists (ours, a CDN's) are
+        dropped then, so the story shows at once rather than after their TTL. Rare: a clear."""
+        released = self._catalog.release_if_due(self._lock)
+        if released:
+            self._cache.clear()
+            if self._purge is not None:
+                self._purge.notify(released)
+
     def get_article(self, article_id: str, live_only: bool = False) -> Article:
         """The stored article; live_only (the public view): only a published article whose
         time has come, any other is unknown."""
-        self._catalog.release_if_due(self._lock)
+        self._release_due()
         article = self._store.get_article(article_id)
         if article is None or (live_only and not self._catalog.is_live(article_id)):
             raise ArticleNotFound(f"no article with id {article_id!r}")
@@ -209,7 +245,7 @@ class RecommenderService:
 
     def card(self, article_id: str) -> Card | None:
         """What a list shows of an article (no text), from memory."""
-        self._catalog.release_if_due(self._lock)
+        self._release_due()
         return self._catalog.get(article_id)
 
     def related(
@@ -225,16 +261,36 @@ class RecommenderService:
     ) -> RankedList:
         """Lees ook in the reader's A/B variant (session_id), or the one a site asks for."""
         chosen = self._online.choose(session_id, variant)
-        self._catalog.release_if_due(self._lock)
-        query = self._catalog.listed_id(article_id)
-        with self._lock:
-            ranked = self._ranker.variant(chosen.weights, chosen.params).related(
-                query, k, section=section, max_age_days=max_age_days, exclude=exclude
-            )
-        ranked.variant = chosen.name
+        self._release_due()
+        query = self._catalog.listed_id(article_id)  # a hidden article: as an unknown one
+        ranked = self._related_in(
+            chosen, query, k, section=section, max_age_days=max_age_days, exclude=exclude
+        )
         card = self._catalog.get(article_id)
         self._online.record(ranked, article_id, card.section if card else None)
         return ranked
+
+    def _related_in(
+        self,
+        chosen: RankingVariant,
+        article_id: str,
+        k: int,
+        *,
+        section: str | None = None,
+        max_age_days: float | None = None,
+        exclude: Collection[str] = (),
+    ) -> RankedList:
+        """Lees ook as one variant ranks it, from the result cache when there (not logged)."""
+        key = ("related", chosen.name, article_id, k, section, max_age_days, frozenset(exclude))
+
+        def rank() -> RankedList:
+            ranked = self._ranker.variant(chosen.weights, chosen.params).related(
+                article_id, k, section=section, max_age_days=max_age_days, exclude=exclude
+            )
+            ranked.variant = chosen.name
+            return ranked
+
+        return self._cached(key, rank)
 
     def related_by_url(
         self,
@@ -250,7 +306,7 @@ class RecommenderService:
         """Lees ook for a page URL; an unknown URL gets the popular fallback, as an unknown id."""
         card = self._catalog.by_url(url)
         return self.related(
-            card.id if card else f"url:{url}",
+            card.id if card else url_key(url),
             k,
             section=section,
             max_age_days=max_age_days,
@@ -273,16 +329,41 @@ class RecommenderService:
         """Populair nieuws in the reader's A/B variant; window: the variant's, else decayed."""
         chosen = self._online.choose(session_id, variant)
         window = window or chosen.popular_window or "decayed"
-        self._catalog.release_if_due(self._lock)
+        self._release_due()
         context = self._catalog.listed_id(context) if context else None
-        with self._lock:
-            ranked = self._ranker.variant(chosen.weights, chosen.params).popular(
-                k, section=section, window=window, exclude=exclude, context=context
+        key = ("popular", chosen.name, k, section, window, frozenset(exclude), context)
+
+        def rank() -> RankedList:
+            # the context's Lees ook as the page shows it (same variant, from the cache)
+            shown = (
+                self._related_in(chosen, context, self.settings.default_k_related)
+                if context
+                else None
             )
-        ranked.variant = chosen.name
+            ranked = self._ranker.variant(chosen.weights, chosen.params).popular(
+                k, section=section, window=window, exclude=exclude, context=context, shown=shown
+            )
+            ranked.variant = chosen.name
+            return ranked
+
+        ranked = self._cached(key, rank)
         card = self._catalog.get(context) if context else None
         self._online.record(ranked, context, card.section if card else None)
         return ranked
+
+    def _cached(self, key: tuple[object, ...], rank: Callable[[], RankedList]) -> RankedList:
+        """A list from the result cache, or ranked and cached under the lock that writes
+        invalidate under (so a list ranked before a write is never stored after it)."""
+        cache = self._cache
+        if cache.enabled:
+            cached = cache.get(key, self._ranker.generation)
+            if cached is not None:
+                return cached
+        with self._lock:
+            ranked = rank()
+            if cache.enabled:
+                cache.put(key, ranked, ranked.article_ids(), self._ranker.generation)
+            return ranked
 
     # online evaluation ------------------------------------------------------------------------
 

@@ -3,9 +3,9 @@ hop."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from recommender.api.clients import has_write_token
 from recommender.api.deps import (
@@ -20,15 +20,20 @@ from recommender.api.deps import (
     check_k,
     parse_exclude,
 )
-from recommender.api.schemas import RecommendationOut, to_response
+from recommender.api.http_cache import list_response
+from recommender.api.schemas import RecommendationOut
 from recommender.articles import Article
 from recommender.errors import InvalidInput
 from recommender.popularity import WINDOWS
 
 router = APIRouter(tags=["read"])
+# the lists answer 304 to a matching If-None-Match (see api/http_cache.py)
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "Not modified"}}
 
 
-@router.get("/v1/articles/{article_id}/related", response_model=RecommendationOut)
+@router.get(
+    "/v1/articles/{article_id}/related", response_model=RecommendationOut, responses=NOT_MODIFIED
+)
 async def related(
     article_id: str,
     svc: Service,
@@ -41,7 +46,7 @@ async def related(
     explain: bool = False,
     session_id: SessionId = None,
     variant: VariantName = None,
-) -> RecommendationOut:
+) -> Response:
     """Lees ook: articles related to this one. Unknown id → popular stories, fallback=true."""
     ranked = svc.related(
         article_id,
@@ -52,10 +57,10 @@ async def related(
         session_id=session_id,
         variant=variant,
     )
-    return to_response(ranked, explain, request)
+    return list_response(request, ranked, explain, settings)
 
 
-@router.get("/v1/related", response_model=RecommendationOut)
+@router.get("/v1/related", response_model=RecommendationOut, responses=NOT_MODIFIED)
 async def related_by_url(
     svc: Service,
     settings: Config,
@@ -68,7 +73,7 @@ async def related_by_url(
     explain: bool = False,
     session_id: SessionId = None,
     variant: VariantName = None,
-) -> RecommendationOut:
+) -> Response:
     """Lees ook for sites that know the page URL, not the article id."""
     ranked = svc.related_by_url(
         url,
@@ -79,13 +84,14 @@ async def related_by_url(
         session_id=session_id,
         variant=variant,
     )
-    return to_response(ranked, explain, request)
+    return list_response(request, ranked, explain, settings)
 
 
-@router.get("/v1/popular", response_model=RecommendationOut)
+@router.get("/v1/popular", response_model=RecommendationOut, responses=NOT_MODIFIED)
 async def popular(
     svc: Service,
     settings: Config,
+    request: Request,
     k: KParam = None,
     section: Section = None,
     window: Annotated[
@@ -96,7 +102,7 @@ async def popular(
     explain: bool = False,
     session_id: SessionId = None,
     variant: VariantName = None,
-) -> RecommendationOut:
+) -> Response:
     """Populair nieuws. With context=<article id>, that article and its Lees-ook items are
     left out so the two blocks never repeat each other."""
     if window is not None and window not in WINDOWS:
@@ -110,7 +116,7 @@ async def popular(
         session_id=session_id,
         variant=variant,
     )
-    return to_response(ranked, explain)
+    return list_response(request, ranked, explain, settings)
 
 
 @router.get("/v1/articles/{article_id}", response_model=Article)

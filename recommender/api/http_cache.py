@@ -1,0 +1,105 @@
+"""Ranked lists as cacheable HTTP responses: one serialised body per cached list, a weak ETag,
+304 on If-None-Match, Cache-Control for browsers and CDNs, and a Surrogate-Key header naming
+every article in the list so a CDN can purge it when one of them changes.
+
+The ETag covers what a reader sees (kind, fallback, variant, each item's id, url, title, section,
+image, publication time; the reasons when explained), not the recommendation id nor the scores:
+a list recomputed with the same items answers 304, and the client keeps the body it has, whose
+recommendation id still names an identical list for click attribution. It is weak (W/) because
+two bodies under one ETag may differ in those two fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import Request, Response
+
+from recommender.config import Settings
+from recommender.ranking import RankedList
+from recommender.service.purge import surrogate_keys
+
+JSON = "application/json"
+
+
+def list_response(
+    request: Request, ranked: RankedList, explain: bool, settings: Settings
+) -> Response:
+    """200 with the list, or 304 when the client's If-None-Match names its current ETag."""
+    if ranked.fallback:
+        request.app.state.fallback_counter.inc()
+    body, etag, keys = rendered(ranked, explain)
+    headers = {"ETag": etag, "Cache-Control": cache_control(settings), "Surrogate-Key": keys}
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=JSON, headers=headers)
+
+
+def cache_control(settings: Settings) -> str:
+    return (
+        f"public, max-age={settings.http_max_age_seconds}, "
+        f"s-maxage={settings.http_s_maxage_seconds}, "
+        f"stale-while-revalidate={settings.http_stale_while_revalidate_seconds}"
+    )
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Weak comparison (RFC 9110 13.1.2): W/ prefixes are ignored; * matches anything."""
+    if not if_none_match:
+        return False
+    ours = etag.removeprefix("W/")
+    for candidate in if_none_match.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == ours:
+            return True
+    return False
+
+
+def rendered(ranked: RankedList, explain: bool) -> tuple[bytes, str, str]:
+    """The JSON body, ETag and surrogate keys of a list, computed once per list (the result
+    cache hands the same list, memo included, to every request it answers)."""
+    memo_key = ("json", explain)
+    done = ranked.memo.get(memo_key)
+    if done is None:
+        items = [
+            _item(item.card, item.score, item.reasons if explain else None) for item in ranked.items
+        ]
+        shown = [{k: v for k, v in i.items() if k != "score"} for i in items]
+        fingerprint = orjson.dumps(
+            [ranked.kind, ranked.fallback, ranked.variant, explain, shown], default=str
+        )
+        etag = 'W/"' + hashlib.blake2b(fingerprint, digest_size=12).hexdigest() + '"'
+        body = orjson.dumps(
+            {
+                "recommendation_id": ranked.recommendation_id,
+                "kind": ranked.kind,
+                "fallback": ranked.fallback,
+                "variant": ranked.variant,
+                "items": items,
+            },
+            option=orjson.OPT_UTC_Z,
+            default=str,
+        )
+        keys = surrogate_keys(ranked.kind, ranked.article_ids())
+        done = ranked.memo[memo_key] = (body, etag, keys)
+    body_etag_keys: tuple[bytes, str, str] = done
+    return body_etag_keys
+
+
+def _item(card: Any, score: float, reasons: dict[str, Any] | None) -> dict[str, Any]:
+    # the fields and formats of schemas.ItemOut, which documents this body in OpenAPI
+    return {
+        "id": card.id,
+        "url": card.url,
+        "title": card.title,
+        "section": card.section,
+        "image": card.image,
+        "published_at": (
+            datetime.fromtimestamp(card.published_ts, UTC) if card.published_ts else None
+        ),
+        "score": round(score, 6),
+        "reasons": reasons,
+    }

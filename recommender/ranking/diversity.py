@@ -1,0 +1,29 @@
+"""Maximal marginal relevance over arrays: each pick trades its score against its closeness to
+the picks before it, so a Lees-ook list is not four copies of one story."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def mmr_order(
+    vectors: np.ndarray, scores: np.ndarray, k: int, lam: float, duplicate: float
+) -> list[int]:
+    """Positions of up to k picks, in order. vectors: unit rows in step with scores; a row at
+    cosine >= duplicate to an earlier pick is never picked (two copies of one story)."""
+    count = len(scores)
+    # cosine to the closest pick so far (it may be negative); 0 before the first pick
+    closeness = np.zeros(count, dtype=np.float64)
+    open_ = np.ones(count, dtype=bool)
+    chosen: list[int] = []
+    while len(chosen) < k:
+        value = lam * scores - (1.0 - lam) * closeness
+        value[~open_ | (closeness >= duplicate)] = -np.inf
+        best = int(np.argmax(value))  # the first of equal values, as a scan would pick
+        if value[best] == -np.inf:
+            break
+        to_best = vectors @ vectors[best]
+        closeness = to_best if not chosen else np.maximum(closeness, to_best)
+        chosen.append(best)
+        open_[best] = False
+    return chosen

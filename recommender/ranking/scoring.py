@@ -1,0 +1,128 @@
+"""The scoring step of Lees ook as arrays: the feature matrix of a query's candidates and their
+blended scores, for candidates read from the catalogue columns (serving) or given as cards
+(training, evaluation)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from recommender.catalog import NO_SECTION, Card, Catalog
+from recommender.config import RankingParams
+from recommender.popularity import PopularityCounters
+from recommender.ranking.features import as_dicts, feature_matrix, overlaps_of
+from recommender.ranking.weights import Weights
+
+
+class Lexical(Protocol):
+    """Lexical (TF-IDF) similarity between stored articles; optional, see ranking.lexical."""
+
+    def neighbours(self, article_id: str, k: int) -> list[tuple[str, float]]: ...
+
+    def similarities(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass
+class Scored:
+    """Candidates of one query article with their features and blended scores, in step: arrays
+    on the hot path; cards and feature dicts only when someone asks (training, evaluation)."""
+
+    ids: list[str]
+    matrix: np.ndarray  # one row per candidate, one column per FEATURES name
+    values: np.ndarray  # blended scores
+    catalog: Catalog
+    given_cards: list[Card] | None = field(default=None, repr=False)
+    rows: np.ndarray | None = field(default=None, repr=False)  # index rows, when known
+
+    @property
+    def cards(self) -> list[Card]:
+        if self.given_cards is None:
+            cards = [self.catalog.get(i) for i in self.ids]
+            self.given_cards = [c for c in cards if c is not None]
+        return self.given_cards
+
+    @property
+    def features(self) -> list[dict[str, float]]:
+        return as_dicts(self.matrix)
+
+    @property
+    def scores(self) -> list[float]:
+        scores: list[float] = self.values.tolist()
+        return scores
+
+
+@dataclass
+class Scoring:
+    """What scoring reads: the ranker's parts (shared, not copied)."""
+
+    catalog: Catalog
+    popularity: PopularityCounters
+    weights: Weights
+    params: RankingParams
+    lexical: Lexical | None
+
+    def from_columns(
+        self, query_id: str, ids: list[str], slots: np.ndarray, sims: np.ndarray, now: float
+    ) -> Scored:
+        """Candidates known to the catalogue, by slot: nothing per candidate in Python."""
+        columns = self.catalog.columns
+        query = self.catalog.get(query_id)
+        code = columns.section_code(query.section) if query is not None else NO_SECTION
+        same = (columns.section[slots] == code) & (code >= 0)
+        published_ts = columns.published_ts[slots]
+        matrix = self.matrix(query, ids, None, sims, published_ts, same, now)
+        return self.blend(query, ids, matrix, None)
+
+    def card_matrix(
+        self, query: Card | None, cards: Sequence[Card], sims: np.ndarray, now: float
+    ) -> np.ndarray:
+        """Candidates given as cards: their columns come from the cards, not the catalogue,
+        which need not hold them."""
+        published_ts = np.array(
+            [np.nan if c.published_ts is None else c.published_ts for c in cards], np.float64
+        )
+        section = None if query is None else query.section
+        same = np.array([section is not None and c.section == section for c in cards], bool)
+        ids = [c.id for c in cards]
+        return self.matrix(query, ids, list(cards), sims, published_ts, same, now)
+
+    def matrix(
+        self,
+        query: Card | None,
+        ids: list[str],
+        cards: list[Card] | None,
+        sims: np.ndarray,
+        published_ts: np.ndarray,
+        same_section: np.ndarray,
+        now: float,
+    ) -> np.ndarray:
+        popularity = self.popularity.normalised(ids, now) if ids else np.zeros(0)
+        lexical = (
+            self.lexical.similarities(query.id, ids)
+            if self.lexical is not None and query is not None and ids
+            else np.zeros(len(ids))
+        )
+        overlaps = None
+        if query is not None and (query.tags or query.entities) and ids:
+            if cards is None:
+                cards = [c for c in (self.catalog.get(i) for i in ids) if c is not None]
+            overlaps = overlaps_of(query, cards)
+        return feature_matrix(
+            sims,
+            popularity,
+            lexical,
+            published_ts,
+            same_section,
+            overlaps,
+            now,
+            self.params.freshness_half_life_days,
+        )
+
+    def blend(
+        self, query: Card | None, ids: list[str], matrix: np.ndarray, cards: list[Card] | None
+    ) -> Scored:
+        weights = self.weights.vector(self.weights.for_query(query))
+        return Scored(ids, matrix, matrix @ weights, self.catalog, cards)
