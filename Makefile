@@ -8,7 +8,7 @@ export RECOMMENDER_API_TOKEN
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: all install run test test-fast test-slow lint browser bench lock clean
+.PHONY: all install run test test-fast test-slow lint browser services bench lock clean
 
 all: lint test-fast
 
@@ -31,13 +31,17 @@ run: install
 browser:
 	bash scripts/install_browser.sh
 
+# PostgreSQL and Redis for the backend tests; the embedded default needs neither
+services:
+	bash scripts/start_services.sh
+
 lint: install
 	$(BIN)/ruff check recommender tests scripts
 	$(BIN)/ruff format --check recommender tests scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: install browser lint
+test: install browser lint services
 	$(BIN)/pytest
 
 test-fast: install

@@ -132,11 +132,6 @@ class Columns:
         return passing
 
 
-def card_summary(card: Card) -> dict[str, str | None]:
-    """What the dashboard shows of a listed article."""
-    return {"id": card.id, "title": card.title, "section": card.section}
-
-
 class Catalog:
     """Cards by id and by url, plus the published ids newest first (for filling short lists)
     and the ranking columns of every card.

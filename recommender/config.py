@@ -74,6 +74,24 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=1_000, ge=0)
     """a write waits this long for another process's lock, then answers 503"""
 
+    # storage shared by replicas: PostgreSQL for the store, Redis for popularity and the feed
+    database_url: str | None = None
+    """articles, events and embeddings: `sqlite:///<path>` (default under DATA_DIR), `postgresql://`"""
+    database_timeout_seconds: float = 3.0
+    """a write waits this long for a database connection before it answers 503"""
+    database_pool_size: int = 8
+    """PostgreSQL connections per process"""
+    redis_url: str | None = None
+    """shared popularity, session de-duplication, change feed; unset: in process (one replica)"""
+    redis_prefix: str = "recommender"
+    """every Redis key starts with this, so several sites (or test runs) can share one Redis"""
+    redis_snapshot_size: int = 5_000
+    """articles per window of the local copy of the Redis counters each replica serves from"""
+    redis_refresh_seconds: float = 1.0
+    """how often that copy is refreshed, in the background; kept while Redis is down"""
+    feed_poll_seconds: float = 5.0
+    """replicas catch up with the store this often even when no change-feed message arrives"""
+
     # security: write endpoints need this bearer token; with none set, writes are refused
     api_token: SecretStr | None = None
     """bearer token of the write endpoints; none: writes are refused (503)"""
@@ -256,6 +274,10 @@ class Settings(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.data_dir / "recommender.db"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.db_path}"
 
     @property
     def index_root(self) -> Path:

@@ -28,3 +28,7 @@ class BuildInProgress(RecommenderError):
 
 class StoreUnavailable(RecommenderError):
     """The database cannot be reached; nothing was written."""
+
+
+class SharedStateUnavailable(RecommenderError):
+    """Redis (shared popularity, change feed) cannot be reached."""

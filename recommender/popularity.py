@@ -156,9 +156,26 @@ WINDOWS = ("decayed", "trending", "alltime")
 TRENDING_POOL = 500
 
 
+def trending(short: np.ndarray, long: np.ndarray, config: PopularityConfig) -> np.ndarray:
+    """The short-window rate over the long-window rate, from the two decayed sums."""
+    rate_short = short * config.long_half_life_hours
+    rate_long = long * config.half_life_hours
+    # the +1 prior keeps a single fresh click from outranking a steady climber
+    scaled: np.ndarray = rate_short / (rate_long + config.half_life_hours)
+    return scaled
+
+
+def log_scaled(values: np.ndarray, top: float) -> np.ndarray:
+    """log1p(decayed count) scaled to [0, 1] by the most popular article's count `top`."""
+    if top <= 0:
+        return np.zeros(len(values))
+    scaled: np.ndarray = np.log1p(values) / math.log1p(top)
+    return scaled
+
+
 class PopularityCounters(Protocol):
-    """What ranking needs of popularity: any backend (in memory today, shared later) that
-    passes tests/test_popularity_contract.py plugs in unchanged."""
+    """What ranking needs of popularity: any backend (in memory, Redis) that passes
+    tests/test_popularity_contract.py plugs in unchanged."""
 
     def record(self, event: Event) -> bool: ...
 
@@ -169,6 +186,10 @@ class PopularityCounters(Protocol):
     def ranked(self, now: float, window: str = "decayed") -> Iterator[str]: ...
 
     def normalised(self, ids: list[str], now: float) -> np.ndarray: ...
+
+    def health_problem(self) -> str | None:
+        """Why the counters cannot be updated now, or None."""
+        ...
 
 
 class Popularity:
@@ -247,10 +268,7 @@ class Popularity:
         return self.counters(window).values(ids, now)
 
     def _trending(self, ids: list[str], now: float) -> np.ndarray:
-        short = self.short.values(ids, now) * self.config.long_half_life_hours
-        long = self.long.values(ids, now) * self.config.half_life_hours
-        # the +1 prior keeps a single fresh click from outranking a steady climber
-        return short / (long + self.config.half_life_hours)
+        return trending(self.short.values(ids, now), self.long.values(ids, now), self.config)
 
     def ranked(self, now: float, window: str = "decayed") -> Iterator[str]:
         if window != "trending":
@@ -267,7 +285,8 @@ class Popularity:
     def normalised(self, ids: list[str], now: float) -> np.ndarray:
         """log1p(decayed count) scaled to [0, 1] by the most popular article now."""
         top = self.short.max_value(now)
-        if top <= 0:
-            return np.zeros(len(ids))
-        scaled: np.ndarray = np.log1p(self.short.values(ids, now)) / math.log1p(top)
-        return scaled
+        return log_scaled(self.short.values(ids, now), top) if top > 0 else np.zeros(len(ids))
+
+    def health_problem(self) -> str | None:
+        """In process: always there."""
+        return None

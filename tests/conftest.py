@@ -13,6 +13,7 @@ from recommender.api import create_app
 from recommender.config import Settings
 from recommender.service import RecommenderService
 from tests.factories import make_settings, small_corpus
+from tests.servers import postgres_schema, redis_prefix
 
 
 @pytest.fixture
@@ -43,3 +44,17 @@ def restore_logging() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A database URL on the real PostgreSQL with a schema of this test's own."""
+    with postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def redis_key_prefix() -> Iterator[str]:
+    """A Redis key prefix of this test's own on the real Redis."""
+    with redis_prefix() as prefix:
+        yield prefix

@@ -49,7 +49,7 @@ def test_corrupt_current_falls_back_to_last_good_folder(settings: Settings) -> N
     svc.start()
     health = svc.health()
     assert health["index_folder"] == older.name and health["indexed"] == 15
-    assert health["status"] == "degraded" and older.name in health["reason"]
+    assert health["status"] == "degraded" and older.name in " ".join(health["reasons"])
     svc.close()
 
     (older / "rows.json").write_text("[[")
@@ -60,7 +60,7 @@ def test_corrupt_current_falls_back_to_last_good_folder(settings: Settings) -> N
     svc.start()
     health = svc.health()
     assert health["indexed"] == 15 and health["index_folder"] is None
-    assert health["status"] == "degraded" and "rebuilt in memory" in health["reason"]
+    assert health["status"] == "degraded" and "rebuilt in memory" in " ".join(health["reasons"])
     assert svc.related(corpus(3)[0].id, 4).items
     svc.close()
     store.close()
@@ -92,7 +92,7 @@ def test_serve_with_a_corrupt_index_and_no_older_folder_serves_degraded(
         with urllib.request.urlopen(server.base + "/health/ready", timeout=10) as answer:
             assert answer.status == 200
             health = json.loads(answer.read())
-        assert health["status"] == "degraded" and "no usable index" in health["reason"]
+        assert health["status"] == "degraded" and "no usable index" in " ".join(health["reasons"])
         assert health["indexed"] == 10
         first = corpus(2)[0].id
         with urllib.request.urlopen(f"{server.base}/v1/articles/{first}/related") as answer:

@@ -18,11 +18,21 @@ from recommender.online.writer import DAY, ServedListWriter
 from recommender.ranking.variants import RankingVariant, assign, variant_of
 from recommender.ranking.weights import Weights
 from recommender.store import MemoryServedLog, ServedLog, SqliteServedLog
+from recommender.store.postgres import PostgresServedLog, PostgresStore
+from tests.servers import postgres_schema
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "postgres", "memory"])
 def served_log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServedLog]:
-    log: ServedLog = (
+    """The same contract over every backend; PostgreSQL in a schema of this test's own."""
+    if request.param == "postgres":
+        with postgres_schema() as url:
+            PostgresStore(url, pool_size=1).close()  # its migrations make the table
+            log: ServedLog = PostgresServedLog(url)
+            yield log
+            log.close()
+        return
+    log = (
         SqliteServedLog(tmp_path / "served.db") if request.param == "sqlite" else MemoryServedLog()
     )
     yield log

@@ -1,8 +1,11 @@
 """The storage contract: every backend of the article store, the event log and the embedding
-cache passes the same tests (SQLite and in memory today; PostgreSQL plugs in here)."""
+cache passes the same tests: SQLite, PostgreSQL (the real server, a schema per test) and in
+memory."""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,17 +13,24 @@ import numpy as np
 import pytest
 
 from recommender.articles import Article
+from recommender.errors import StoreUnavailable
 from recommender.events import Event
 from recommender.store import MemoryStore, SqliteStore, Store
+from recommender.store.migrations import POSTGRES, SQLITE
+from recommender.store.postgres import PostgresStore
+from tests.servers import postgres_schema
 
 Opener = Callable[[], Store]
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "postgres", "memory"])
 def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
     """Opens the same store again each call (the memory one lives as long as the test)."""
     if request.param == "sqlite":
         yield lambda: SqliteStore(tmp_path / "db.sqlite")
+    elif request.param == "postgres":
+        with postgres_schema() as url:
+            yield lambda: PostgresStore(url, pool_size=2)
     else:
         shared = MemoryStore()
         yield lambda: shared
@@ -76,3 +86,61 @@ def test_sqlite_store_uses_wal(tmp_path: Path) -> None:
     mode = store._conn.execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
     store.close()
+
+
+def test_events_written_uncounted_are_handed_over_once(open_backend: Opener) -> None:
+    store = open_backend()
+    counted = store.add_events([Event(1.0, "click", "a"), Event(2.0, "click", "b")])
+    assert len(counted) == 2 and counted == sorted(counted)
+    store.add_events([Event(3.0, "click", "c")], counted=False)
+    store.mark_uncounted(counted[1:])  # written, but the counting failed afterwards
+    taken: list[list[str]] = []
+
+    def failing(events: list[Event]) -> None:
+        raise RuntimeError("counter down")
+
+    with pytest.raises(RuntimeError):
+        store.take_uncounted(failing)
+    assert store.take_uncounted(lambda events: taken.append([e.article_id for e in events])) == 2
+    assert taken == [["b", "c"]]
+    assert store.take_uncounted(lambda events: taken.append([])) == 0
+    assert store.count_events() == 3
+    store.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_schema_is_versioned(kind: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)  # the migration log line is part of what runs
+    if kind == "sqlite":
+        first = SqliteStore(tmp_path / "db.sqlite")
+        assert first.schema_version() == SQLITE[-1].version
+        first.close()
+        again = SqliteStore(tmp_path / "db.sqlite")
+        assert again.schema_version() == SQLITE[-1].version
+        again.close()
+        return
+    with postgres_schema() as url:
+        stores = [PostgresStore(url, pool_size=1) for _ in range(2)]  # the second finds it done
+        assert [s.schema_version() for s in stores] == [POSTGRES[-1].version] * 2
+        for store in stores:
+            store.close()
+
+
+def test_sqlite_database_from_before_versioning_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path)
+    for statement in SQLITE[0].statements:
+        conn.execute(statement)
+    conn.execute("INSERT INTO events (ts, type, article_id) VALUES (1.0, 'click', 'a')")
+    conn.commit()
+    conn.close()
+    store = SqliteStore(path)
+    assert store.schema_version() == SQLITE[-1].version
+    assert [e.article_id for e in store.iter_events()] == ["a"]
+    assert store.take_uncounted(lambda events: None) == 0  # old events count as counted
+    store.close()
+
+
+def test_unreachable_postgres_is_a_named_error() -> None:
+    with pytest.raises(StoreUnavailable, match="cannot connect"):
+        PostgresStore("postgresql://root@127.0.0.1:9/test", timeout=1)

@@ -70,6 +70,7 @@ def test_a_read_only_database_answers_json_503_to_writes_and_serves_reads(
     app: tuple[TestClient, RecommenderService],
 ) -> None:
     client, svc = app
+    assert isinstance(svc._store, SqliteStore)
     svc._store._conn.execute("PRAGMA query_only=ON")  # SQLite's own read-only refusal
     answer = client.post("/v1/events", json={"events": [{"type": "view", "article_id": "storm-1"}]})
     assert answer.status_code == 503 and "readonly" in answer.json()["message"]

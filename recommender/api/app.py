@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from recommender import __version__
+from recommender import __version__, logs
 from recommender.api import contract, docs, errors, prometheus
 from recommender.api.access import AccessLog
 from recommender.api.clients import ClientKeys, RateLimiter
@@ -73,3 +73,10 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
         app.include_router(router)
     contract.install(app)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one `recommender serve --workers N` process: settings from the environment,
+    its own service started in the lifespan."""
+    logs.configure("INFO")
+    return create_app(Settings())

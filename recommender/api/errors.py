@@ -22,6 +22,7 @@ from recommender.errors import (
     IndexNotFound,
     InvalidInput,
     RecommenderError,
+    SharedStateUnavailable,
     StoreUnavailable,
 )
 
@@ -35,6 +36,7 @@ STATUS_OF: dict[type[RecommenderError], int] = {
     IndexNotFound: 503,
     BuildInProgress: 409,
     StoreUnavailable: 503,
+    SharedStateUnavailable: 503,
 }
 
 

@@ -111,8 +111,12 @@ def import_events(
     Bad rows are reported with their line number; exit code 3 if any was rejected."""
     settings = load_settings()
     store = open_store(settings)
+    # with shared counters, the running replicas count imported events (marked uncounted)
+    counted = settings.redis_url is None
     try:
-        loaded = load_in_batches(read_events(file, fmt), store.add_events, 10_000)
+        loaded = load_in_batches(
+            read_events(file, fmt), lambda batch: store.add_events(batch, counted), 10_000
+        )
     finally:
         store.close()
     _finish_load(file, loaded, "imported {} events", as_json)

@@ -11,8 +11,10 @@ from rich.table import Table
 
 from recommender import logs
 from recommender.cli.common import (
+    ExitCode,
     LogLevel,
     emit_json,
+    fail,
     fails_cleanly,
     load_settings,
     out,
@@ -42,6 +44,9 @@ def serve(
         LogLevel | None,
         typer.Option(case_sensitive=False, help="default: the global --log-level, else INFO"),
     ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="processes; more than 1 needs RECOMMENDER_REDIS_URL")
+    ] = 1,
 ) -> None:
     """Run the HTTP API. A new index written by `recommender build` is picked up by polling
     models/index/CURRENT (RECOMMENDER_INDEX_POLL_SECONDS) or POST /v1/admin/reload."""
@@ -53,22 +58,41 @@ def serve(
     chosen = log_level or (ctx.obj or {}).get("log_level") or LogLevel.INFO
     logs.configure(chosen.value)
     settings = load_settings()
+    if workers > 1 and settings.redis_url is None:
+        # without Redis each process would count its own clicks and miss the others' articles
+        fail(
+            "--workers above 1 needs RECOMMENDER_REDIS_URL (shared popularity)",
+            ExitCode.USAGE_ERROR,
+        )
     # start here, not in the ASGI lifespan: a missing or corrupt index must end in one line on
     # stderr and a documented exit code, not in uvicorn's start-up traceback
     service = RecommenderService(settings)
     try:
         service.start()
-        uvicorn.run(
-            create_app(settings, service),
-            host=host,
-            port=port,
-            log_config=None,
-            # the app writes its own access log (JSON, with the request id)
-            access_log=False,
-            log_level=chosen.value.lower(),
-        )
+        if workers == 1:
+            uvicorn.run(
+                create_app(settings, service),
+                host=host,
+                port=port,
+                log_config=None,
+                # the app writes its own access log (JSON, with the request id)
+                access_log=False,
+                log_level=chosen.value.lower(),
+            )
+            return
     finally:
         service.close()
+    # each worker process loads its own service; the one above only checked that it loads
+    uvicorn.run(
+        "recommender.api.app:app_from_environment",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        log_level=chosen.value.lower(),
+    )
 
 
 def list_document(ranked: RankedList) -> dict[str, Any]:

@@ -3,31 +3,34 @@ with each other. The API and the CLI both drive this one object, through its met
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from recommender.articles import Article
 from recommender.build import BuildResult, build_index
-from recommender.catalog import Card, Catalog, card_summary
+from recommender.catalog import Card, Catalog
 from recommender.config import Settings
 from recommender.embedding import Embedder, create_embedder, embed_articles
-from recommender.errors import ArticleNotFound
+from recommender.errors import ArticleNotFound, SharedStateUnavailable
 from recommender.events import Event
 from recommender.index import VectorIndex
-from recommender.popularity import Popularity
-from recommender.ranking import RankedList, Ranker
+from recommender.popularity import PopularityCounters
+from recommender.ranking import Ranker
 from recommender.ranking.ranker_file import read_ranker_file, served_half_life, served_weights
-from recommender.ranking.variants import RankingVariant
-from recommender.service.cache import CacheStats, ResultCache, changed_keys, url_key
+from recommender.redis_state import RedisPopularity
+from recommender.service.cache import CacheStats, ResultCache, changed_keys
 from recommender.service.intake import EventIntake, EventsResult
 from recommender.service.jobs import RebuildJob, RebuildJobs
 from recommender.service.lifecycle import IndexLifecycle, ReloadResult
 from recommender.service.online import OnlineEvaluation
 from recommender.service.purge import PurgeHook
+from recommender.service.reads import ListReads
+from recommender.service.shared import SharedUpkeep, open_feed, open_popularity
 from recommender.store import Store, open_served_log, open_store
 
 log = logging.getLogger(__name__)
@@ -41,7 +44,7 @@ class UpsertResult:
     indexed: int
 
 
-class RecommenderService:
+class RecommenderService(ListReads):
     def __init__(
         self,
         settings: Settings,
@@ -49,7 +52,7 @@ class RecommenderService:
         *,
         build: BuildFunction = build_index,
         catalog: Catalog | None = None,
-        popularity: Popularity | None = None,
+        popularity: PopularityCounters | None = None,
         index: VectorIndex | None = None,
     ) -> None:
         """catalog, popularity and index: pre-built parts (benchmarks, tests); by default they
@@ -60,9 +63,11 @@ class RecommenderService:
         self._catalog = catalog or Catalog()
         # read once: both the blend and the half-life come from the same ranker file
         ranker_file = read_ranker_file(settings.resolved_ranker_path)
-        self._popularity = popularity or Popularity(
-            settings.popularity_config(served_half_life(settings, ranker_file))
+        self._popularity = popularity or open_popularity(
+            settings, settings.popularity_config(served_half_life(settings, ranker_file))
         )
+        shared = self._popularity if isinstance(self._popularity, RedisPopularity) else None
+        self._feed = open_feed(settings)
         self._weights = served_weights(settings, ranker_file)
         self._ranker = Ranker(
             index or VectorIndex(self._embedder.dim, self._embedder.name),
@@ -76,10 +81,18 @@ class RecommenderService:
         self._lifecycle = IndexLifecycle(
             settings, self._store, self._embedder, self._catalog, self._ranker, self._lock
         )
-        self._intake = EventIntake(
-            settings, self._store, self._catalog, self._popularity, self._lock
-        )
         self._online = OnlineEvaluation(settings, self._weights, open_served_log(settings))
+        self._upkeep = SharedUpkeep(
+            self._store, self._lifecycle, shared, self._feed, settings.feed_poll_seconds
+        )
+        # in-process counters share the service lock; Redis counters are safe on their own and
+        # must not hold readers up for a round trip
+        self._count_lock: contextlib.AbstractContextManager[Any] = (
+            contextlib.nullcontext() if shared else self._lock
+        )
+        self._intake = EventIntake(
+            settings, self._store, self._catalog, self._popularity, self._count_lock
+        )
         self._jobs = RebuildJobs(
             lambda: build(settings, self._store, self._embedder),
             self._lifecycle.reload_if_changed,
@@ -100,7 +113,7 @@ class RecommenderService:
         embedder: Embedder,
         catalog: Catalog,
         index: VectorIndex,
-        popularity: Popularity,
+        popularity: PopularityCounters,
     ) -> RecommenderService:
         """A ready service over pre-built parts (benchmarks, tests): nothing is loaded from the
         store, which stays empty at settings.db_path."""
@@ -113,8 +126,11 @@ class RecommenderService:
         """Load everything from disk: catalogue, index (reconciled with the store), events."""
         started = time.perf_counter()
         reconciled = self._lifecycle.load_at_start()
-        counted = self._intake.replay()
-        self._intake.start_snapshots()
+        if self._upkeep.popularity is None:
+            counted = self._intake.replay()  # from the snapshot on, when there is one
+            self._intake.start_snapshots()
+        else:  # shared counters already hold the log; fill them only when Redis is empty
+            counted = self._upkeep.count_backlog()
         self._online.start()
         self.ready = True
         log.info(
@@ -135,6 +151,7 @@ class RecommenderService:
 
     def close(self) -> None:
         self._lifecycle.stop_watching()
+        self._upkeep.stop()
         # a rebuild still running would find its store closed under it; give it a moment
         self._jobs.wait(timeout=10)
         if self.ready:
@@ -150,10 +167,14 @@ class RecommenderService:
         return self._lifecycle.reload_if_changed(force)
 
     def start_watching(self, interval: float) -> None:
+        """Poll for new index builds and, with shared state, follow the other replicas."""
         self._lifecycle.start_watching(interval)
+        if self.settings.redis_url is not None:
+            self._upkeep.start()
 
     def stop_watching(self) -> None:
         self._lifecycle.stop_watching()
+        self._upkeep.stop()
 
     def start_rebuild(self) -> RebuildJob:
         return self._jobs.start()
@@ -166,9 +187,14 @@ class RecommenderService:
 
     def health(self) -> dict[str, Any]:
         """What /health/ready reports of a started service."""
+        stores = (self._store.health_problem(), self._popularity.health_problem())
+        problems = [problem for problem in (*stores, self._lifecycle.degraded) if problem]
         return {
-            **self._lifecycle.index_health(),
+            # degraded: reads still serve from local state (see README, "Replicas")
+            "status": "degraded" if problems else "ready",
+            "reasons": problems,
             "articles": len(self._catalog),
+            **self._lifecycle.index_health(),
             "model": self._embedder.name,
             # "settings" when no usable file is at ranker_path: the operator sees which
             "ranker": self._weights.source,
@@ -185,7 +211,7 @@ class RecommenderService:
         embedded = embed_articles(
             self._store, self._embedder, published, self.settings.embed_max_words
         )
-        self._store.upsert_articles(articles)
+        self._publish(self._store.upsert_articles(articles))
         with self._lock:
             index = self._ranker.index
             index.upsert(embedded.ids, embedded.vectors, embedded.hashes)
@@ -199,7 +225,7 @@ class RecommenderService:
 
     def unpublish(self, article_id: str) -> Article:
         article = self.get_article(article_id).model_copy(update={"status": "unpublished"})
-        self._store.upsert_articles([article])
+        self._publish(self._store.upsert_articles([article]))
         with self._lock:
             self._ranker.index.remove([article_id])
             self._catalog.put(Card.of(article))
@@ -218,21 +244,20 @@ class RecommenderService:
         """Block until the purge hook has sent everything queued (tests, operators)."""
         return self._purge is None or self._purge.wait_idle(timeout)
 
+    def _publish(self, seq: int) -> None:
+        """Tell the other replicas; if Redis is down they catch up by polling the store."""
+        if self._feed is not None:
+            try:
+                self._feed.publish(seq)
+            except SharedStateUnavailable as exc:
+                log.warning("feed.publish_failed", extra={"seq": seq, "reason": str(exc)})
+
     def record_events(self, events: Sequence[Event]) -> EventsResult:
         """Store and count events about live articles; the others allocate nothing."""
         self._release_due()
         return self._intake.record(events)
 
-    # reads (each first lets embargoed articles whose time has come go live: a cheap peek) ----
-
-    def _release_due(self) -> None:
-        """Embargoed articles whose time has come go live; cached lists (ours, a CDN's) are
-        dropped then, so the story shows at once rather than after their TTL. Rare: a clear."""
-        released = self._catalog.release_if_due(self._lock)
-        if released:
-            self._cache.clear()
-            if self._purge is not None:
-                self._purge.notify(released)
+    # reads ------------------------------------------------------------------------------------
 
     def get_article(self, article_id: str, live_only: bool = False) -> Article:
         """The stored article; live_only (the public view): only a published article whose
@@ -248,134 +273,16 @@ class RecommenderService:
         self._release_due()
         return self._catalog.get(article_id)
 
-    def related(
-        self,
-        article_id: str,
-        k: int,
-        *,
-        section: str | None = None,
-        max_age_days: float | None = None,
-        exclude: Collection[str] = (),
-        session_id: str | None = None,
-        variant: str | None = None,
-    ) -> RankedList:
-        """Lees ook in the reader's A/B variant (session_id), or the one a site asks for."""
-        chosen = self._online.choose(session_id, variant)
-        self._release_due()
-        query = self._catalog.listed_id(article_id)  # a hidden article: as an unknown one
-        ranked = self._related_in(
-            chosen, query, k, section=section, max_age_days=max_age_days, exclude=exclude
-        )
-        card = self._catalog.get(article_id)
-        self._online.record(ranked, article_id, card.section if card else None)
-        return ranked
-
-    def _related_in(
-        self,
-        chosen: RankingVariant,
-        article_id: str,
-        k: int,
-        *,
-        section: str | None = None,
-        max_age_days: float | None = None,
-        exclude: Collection[str] = (),
-    ) -> RankedList:
-        """Lees ook as one variant ranks it, from the result cache when there (not logged)."""
-        key = ("related", chosen.name, article_id, k, section, max_age_days, frozenset(exclude))
-
-        def rank() -> RankedList:
-            ranked = self._ranker.variant(chosen.weights, chosen.params).related(
-                article_id, k, section=section, max_age_days=max_age_days, exclude=exclude
-            )
-            ranked.variant = chosen.name
-            return ranked
-
-        return self._cached(key, rank)
-
-    def related_by_url(
-        self,
-        url: str,
-        k: int,
-        *,
-        section: str | None = None,
-        max_age_days: float | None = None,
-        exclude: Collection[str] = (),
-        session_id: str | None = None,
-        variant: str | None = None,
-    ) -> RankedList:
-        """Lees ook for a page URL; an unknown URL gets the popular fallback, as an unknown id."""
-        card = self._catalog.by_url(url)
-        return self.related(
-            card.id if card else url_key(url),
-            k,
-            section=section,
-            max_age_days=max_age_days,
-            exclude=exclude,
-            session_id=session_id,
-            variant=variant,
-        )
-
-    def popular(
-        self,
-        k: int,
-        *,
-        section: str | None = None,
-        window: str | None = None,
-        exclude: Collection[str] = (),
-        context: str | None = None,
-        session_id: str | None = None,
-        variant: str | None = None,
-    ) -> RankedList:
-        """Populair nieuws in the reader's A/B variant; window: the variant's, else decayed."""
-        chosen = self._online.choose(session_id, variant)
-        window = window or chosen.popular_window or "decayed"
-        self._release_due()
-        context = self._catalog.listed_id(context) if context else None
-        key = ("popular", chosen.name, k, section, window, frozenset(exclude), context)
-
-        def rank() -> RankedList:
-            # the context's Lees ook as the page shows it (same variant, from the cache)
-            shown = (
-                self._related_in(chosen, context, self.settings.default_k_related)
-                if context
-                else None
-            )
-            ranked = self._ranker.variant(chosen.weights, chosen.params).popular(
-                k, section=section, window=window, exclude=exclude, context=context, shown=shown
-            )
-            ranked.variant = chosen.name
-            return ranked
-
-        ranked = self._cached(key, rank)
-        card = self._catalog.get(context) if context else None
-        self._online.record(ranked, context, card.section if card else None)
-        return ranked
-
-    def _cached(self, key: tuple[object, ...], rank: Callable[[], RankedList]) -> RankedList:
-        """A list from the result cache, or ranked and cached under the lock that writes
-        invalidate under (so a list ranked before a write is never stored after it)."""
-        cache = self._cache
-        if cache.enabled:
-            cached = cache.get(key, self._ranker.generation)
-            if cached is not None:
-                return cached
-        with self._lock:
-            ranked = rank()
-            if cache.enabled:
-                cache.put(key, ranked, ranked.article_ids(), self._ranker.generation)
-            return ranked
-
-    # online evaluation ------------------------------------------------------------------------
-
     def overview(self, k: int = 6) -> dict[str, Any]:
         """What the dashboard shows beside click-through: the top lists now (not logged as
         served), the index and its age."""
         with self._lock:
-            top = {w: self._ranker.popular(k, window=w).items for w in ("decayed", "trending")}
+            top = {
+                window: [
+                    {"id": item.card.id, "title": item.card.title, "section": item.card.section}
+                    for item in self._ranker.popular(k, window=window).items
+                ]
+                for window in ("decayed", "trending")
+            }
             built_at = self._ranker.index.manifest.get("built_at")
-        shown = {w: [card_summary(item.card) for item in items] for w, items in top.items()}
-        return {"health": self.health(), "top": shown, "index_built_at": built_at}
-
-    def ctr_stats(self, days: float = 14.0) -> dict[str, Any]:
-        """Click-through per block, position, variant, section and day, with the A/B verdict."""
-        return self._online.stats(self._store, days)
+        return {"health": self.health(), "top": top, "index_built_at": built_at}

@@ -8,10 +8,13 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any
 
 from recommender.catalog import Catalog
 from recommender.config import Settings
+from recommender.errors import SharedStateUnavailable
 from recommender.events import Event
 from recommender.popularity import Popularity, PopularityCounters
 from recommender.readers import ReaderGate
@@ -35,12 +38,13 @@ class EventIntake:
         store: Store,
         catalog: Catalog,
         popularity: PopularityCounters,
-        lock: threading.RLock,
+        count_lock: AbstractContextManager[Any],
     ) -> None:
+        """count_lock: the service lock for in-process counters; none needed for Redis."""
         self._store = store
         self._catalog = catalog
         self._popularity = popularity
-        self._lock = lock
+        self._lock = count_lock
         # store-then-count is one step under this lock, so a snapshot never falls between them
         self._intake_lock = threading.Lock()
         self.gate = ReaderGate(
@@ -58,10 +62,17 @@ class EventIntake:
         live = [e for e in events if self._catalog.is_live(e.article_id)]
         with self._intake_lock:
             fresh = self._not_seen(live)
-            if fresh:
-                self._store.add_events(fresh)
-            with self._lock:
-                counted = self._popularity.record_many(e for e in fresh if self.gate.admit(e))
+            seqs = self._store.add_events(fresh) if fresh else []
+            try:
+                with self._lock:
+                    counted = self._popularity.record_many(e for e in fresh if self.gate.admit(e))
+            except SharedStateUnavailable as exc:
+                # stored, so acknowledged; the upkeep counts them once Redis is back
+                self._store.mark_uncounted(seqs)
+                log.warning(
+                    "events.count_deferred", extra={"events": len(seqs), "reason": str(exc)}
+                )
+                counted = 0
         return EventsResult(len(live), len(events) - len(live), counted)
 
     def _not_seen(self, events: list[Event]) -> list[Event]:

@@ -91,11 +91,9 @@ class IndexLifecycle:
         return self.reconcile(self.ranker.index, catalog=True)
 
     def index_health(self) -> dict[str, Any]:
-        """The index part of /health/ready: degraded (still serving) with the reason."""
+        """The index part of /health/ready (`degraded`, when set, is one of its reasons)."""
         manifest = self.ranker.index.manifest
         return {
-            "status": "degraded" if self.degraded else "ready",
-            "reason": self.degraded,
             "indexed": len(self.ranker.index),
             "index_folder": self.folder.name if self.folder else None,
             "index_built_at": manifest.get("built_at"),
@@ -149,6 +147,23 @@ class IndexLifecycle:
             self.serve(index, folder)
             self._synced_seq = max(self._synced_seq, seen)
         return changed
+
+    def follow_store(self) -> int:
+        """Catch up with articles written through other replicas since the last catch-up (the
+        change feed says when). Their vectors come from the store's embedding cache, filled by
+        the replica that received them, so nothing is embedded twice."""
+        with self._reload_lock:
+            seen = self.store.max_seq()
+            if seen <= self._synced_seq:
+                return 0
+            changed = self.reconcile(self.ranker.index, self._synced_seq, catalog=True)
+            self._synced_seq = seen
+            if changed:
+                # the result cache cannot know which cached lists the other replica's writes
+                # touch: a new generation drops them all, as a new index does
+                with self.lock:
+                    self.ranker.generation += 1
+            return changed
 
     def reload_if_changed(self, force: bool = False) -> ReloadResult:
         """Swap in the index CURRENT names when it is not the one serving. Loading and replay run

@@ -4,7 +4,7 @@ survives the process)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -19,9 +19,13 @@ class MemoryStore:
         self._seq = 0
         self._embeddings: dict[str, np.ndarray] = {}
         self._events: list[Event] = []
+        self._uncounted: set[int] = set()  # positions in _events; seq = position + 1
 
     def close(self) -> None:
         """Nothing to release."""
+
+    def health_problem(self) -> str | None:
+        return None
 
     def upsert_articles(self, articles: Sequence[Article]) -> int:
         with self._lock:
@@ -54,12 +58,27 @@ class MemoryStore:
         for key, vector in items:
             self._embeddings[key] = np.asarray(vector, np.float32).copy()
 
-    def add_events(self, events: Sequence[Event]) -> None:
+    def add_events(self, events: Sequence[Event], counted: bool = True) -> list[int]:
         with self._lock:
             seen = self.seen_event_ids([e.event_id for e in events if e.event_id])
             events = [e for e in events if e.event_id is None or e.event_id not in seen]
-        with self._lock:
+            first = len(self._events)
             self._events.extend(events)
+            if not counted:
+                self._uncounted.update(range(first, len(self._events)))
+            return list(range(first + 1, len(self._events) + 1))
+
+    def mark_uncounted(self, seqs: Sequence[int]) -> None:
+        with self._lock:
+            self._uncounted.update(seq - 1 for seq in seqs)
+
+    def take_uncounted(self, count: Callable[[list[Event]], object], limit: int = 1_000) -> int:
+        with self._lock:
+            taken = sorted(self._uncounted)[:limit]
+            if taken:
+                count([self._events[i] for i in taken])
+                self._uncounted.difference_update(taken)
+            return len(taken)
 
     def iter_events(
         self, since_ts: float = 0.0, chunk: int = 20_000, after_seq: int = 0

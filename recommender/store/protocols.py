@@ -1,9 +1,9 @@
-"""What the service needs of storage, as protocols: any backend (SQLite, in memory, later
-PostgreSQL) that passes the contract tests in tests/test_store_contract.py plugs in unchanged."""
+"""What the service needs of storage, as protocols: any backend (SQLite, PostgreSQL, in memory)
+that passes the contract tests in tests/test_store.py plugs in unchanged."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -27,13 +27,19 @@ class ArticleStore(Protocol):
 
 
 class EventLog(Protocol):
-    """Acknowledged events, durable, read back in the order they were written."""
+    """Acknowledged events, durable, read back in the order they were written. An event is
+    `counted` once the shared popularity has it; the ones written while it was unreachable are
+    handed over later by take_uncounted."""
 
-    def add_events(self, events: Sequence[Event]) -> None:
+    def add_events(self, events: Sequence[Event], counted: bool = True) -> list[int]:
         """Append durably; an event whose event_id is stored already is skipped (a retry)."""
         ...
 
     def seen_event_ids(self, event_ids: Sequence[str]) -> set[str]: ...
+
+    def mark_uncounted(self, seqs: Sequence[int]) -> None: ...
+
+    def take_uncounted(self, count: Callable[[list[Event]], object], limit: int = 1_000) -> int: ...
 
     def iter_events(
         self, since_ts: float = 0.0, chunk: int = 20_000, after_seq: int = 0
@@ -70,6 +76,10 @@ class VectorCache(Protocol):
 
 
 class Store(ArticleStore, EventLog, VectorCache, Protocol):
-    """One backend holding all three, as the embedded default does."""
+    """One backend holding all three."""
+
+    def health_problem(self) -> str | None:
+        """Why the backend cannot serve writes now, or None."""
+        ...
 
     def close(self) -> None: ...

@@ -8,6 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from recommender.events import ServedList
 
@@ -28,7 +29,7 @@ CREATE INDEX IF NOT EXISTS served_lists_ts ON served_lists(ts);
 SEPARATOR = "\x1f"
 
 
-def _rid_key(recommendation_id: str) -> bytes:
+def rid_key(recommendation_id: str) -> bytes:
     """uuid4 hex ids pack into 16 bytes; anything else is kept as its UTF-8 bytes."""
     try:
         if len(recommendation_id) == 32:
@@ -38,8 +39,20 @@ def _rid_key(recommendation_id: str) -> bytes:
     return recommendation_id.encode()
 
 
-def _rid_text(key: bytes) -> str:
+def rid_text(key: bytes) -> str:
     return key.hex() if len(key) == 16 else key.decode()
+
+
+def served_row(s: ServedList) -> tuple[Any, ...]:
+    """A served list as the row both SQL backends store."""
+    items = SEPARATOR.join(s.item_ids)
+    return (rid_key(s.recommendation_id), s.ts, s.kind, s.variant, s.context_id, s.section, items)
+
+
+def served_list(row: Sequence[Any]) -> ServedList:
+    rid, ts, kind, variant, context_id, section, items = row
+    ids = tuple(items.split(SEPARATOR)) if items else ()
+    return ServedList(rid_text(bytes(rid)), ts, kind, variant, context_id, section, ids)
 
 
 class SqliteServedLog:
@@ -60,18 +73,7 @@ class SqliteServedLog:
             self._conn.close()
 
     def add_served(self, lists: Sequence[ServedList]) -> None:
-        rows = [
-            (
-                _rid_key(s.recommendation_id),
-                s.ts,
-                s.kind,
-                s.variant,
-                s.context_id,
-                s.section,
-                SEPARATOR.join(s.item_ids),
-            )
-            for s in lists
-        ]
+        rows = [served_row(s) for s in lists]
         with self._lock:
             self._conn.execute("BEGIN")
             try:
@@ -90,9 +92,7 @@ class SqliteServedLog:
                 " WHERE ts >= ? ORDER BY ts",
                 (since_ts,),
             ).fetchall()
-        for rid, ts, kind, variant, context_id, section, items in rows:
-            ids = tuple(items.split(SEPARATOR)) if items else ()
-            yield ServedList(_rid_text(rid), ts, kind, variant, context_id, section, ids)
+        return (served_list(row) for row in rows)
 
     def prune_served(self, before_ts: float) -> int:
         with self._lock:

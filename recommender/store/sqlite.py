@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,37 +20,8 @@ import numpy as np
 from recommender.articles import Article
 from recommender.errors import StoreUnavailable
 from recommender.events import Event
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS articles (
-    id TEXT PRIMARY KEY,
-    data TEXT NOT NULL,
-    status TEXT NOT NULL,
-    url TEXT,
-    seq INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS articles_url ON articles(url);
-CREATE INDEX IF NOT EXISTS articles_seq ON articles(seq);
-CREATE TABLE IF NOT EXISTS embeddings (
-    key TEXT PRIMARY KEY,
-    dim INTEGER NOT NULL,
-    vector BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts REAL NOT NULL,
-    type TEXT NOT NULL,
-    article_id TEXT NOT NULL,
-    session_id TEXT,
-    recommendation_id TEXT,
-    position INTEGER
-);
-CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
-"""
-# added later: files from before it get the column on open
-EVENT_IDS = """
-CREATE UNIQUE INDEX IF NOT EXISTS events_event_id ON events(event_id) WHERE event_id IS NOT NULL;
-"""
+from recommender.store import migrations
+from recommender.store.sql import EVENT_COLUMNS, SqlReads, event_row
 
 
 def unavailable(exc: sqlite3.Error) -> StoreUnavailable:
@@ -68,7 +39,7 @@ def check_writable(path: Path) -> None:
             )
 
 
-class SqliteStore:
+class SqliteStore(SqlReads):
     def __init__(self, path: Path, synchronous: str = "FULL", busy_timeout_ms: int = 1000) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         check_writable(path)
@@ -80,25 +51,30 @@ class SqliteStore:
         self._conn.execute(f"PRAGMA synchronous={synchronous}")
         # short: a write that cannot get the lock answers 503 soon rather than hang a worker
         self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        self._conn.executescript(SCHEMA)
-        self._add_event_ids()
-        # reads of single articles on their own connection: in WAL mode a reader never waits
-        # for a writer, so a write stuck behind another process's lock cannot stall them
+        self._migrate()
+        # reads on their own connection: in WAL mode a reader never waits for a writer, so a
+        # write stuck behind another process's lock cannot stall them
         self._reader = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._reader.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         self._read_lock = threading.Lock()
 
-    def _add_event_ids(self) -> None:
-        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(events)")}
-        if "event_id" not in columns:
-            with self._write() as conn:
-                conn.execute("ALTER TABLE events ADD COLUMN event_id TEXT")
-        self._conn.executescript(EVENT_IDS)
+    def _migrate(self) -> None:
+        # BEGIN IMMEDIATE: a second process opening the same file waits, then finds it done
+        with self._write() as conn:
+            migrations.apply(conn.execute, migrations.SQLITE_TRACKING, migrations.SQLITE, "?")
+
+    def health_problem(self) -> str | None:
+        """An embedded file is there as long as the process is."""
+        return None
 
     def close(self) -> None:
         with self._lock, self._read_lock:
             self._reader.close()
             self._conn.close()
+
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        with self._read_lock:
+            return self._reader.execute(sql, params).fetchall()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -131,53 +107,14 @@ class SqliteStore:
             )
         return seq
 
-    def get_article(self, article_id: str) -> Article | None:
-        with self._read_lock:
-            row = self._reader.execute(
-                "SELECT data FROM articles WHERE id=?", (article_id,)
-            ).fetchone()
-        return None if row is None else Article.model_validate_json(row[0])
-
-    def iter_articles(self, chunk: int = 2_000, since_seq: int = 0) -> Iterator[Article]:
-        """All articles (published or not) changed after since_seq, in id order, streamed."""
-        last = ""
-        while True:
-            with self._lock:
-                rows = self._conn.execute(
-                    "SELECT id, data FROM articles WHERE id > ? AND seq > ? ORDER BY id LIMIT ?",
-                    (last, since_seq, chunk),
-                ).fetchall()
-            if not rows:
-                return
-            for _, data in rows:
-                yield Article.model_validate_json(data)
-            last = rows[-1][0]
-
-    def count_published(self) -> int:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT COUNT(*) FROM articles WHERE status = 'published'"
-            ).fetchone()
-        return int(row[0])
-
-    def max_seq(self) -> int:
-        with self._lock:
-            return int(
-                self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM articles").fetchone()[0]
-            )
-
     # embedding cache ----------------------------------------------------------------------------
 
-    def _select_in(
-        self, sql: str, keys: Sequence[str], read_only: bool = False
-    ) -> list[tuple[Any, ...]]:
+    def _select_in(self, sql: str, keys: Sequence[str]) -> list[tuple[Any, ...]]:
         """sql with `{marks}` for the keys, run over chunks of 500 (SQLite's variable limit)."""
-        conn, lock = (self._reader, self._read_lock) if read_only else (self._conn, self._lock)
         rows: list[tuple[Any, ...]] = []
         for start in range(0, len(keys), 500):
             part = list(keys[start : start + 500])
-            with lock:
-                rows += conn.execute(sql.format(marks=",".join("?" * len(part))), part).fetchall()
+            rows += self._rows(sql.format(marks=",".join("?" * len(part))), part)
         return rows
 
     def get_embeddings(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
@@ -198,54 +135,41 @@ class SqliteStore:
 
     # events -----------------------------------------------------------------------------------
 
-    def add_events(self, events: Sequence[Event]) -> None:
-        """Append durably; an event whose event_id is stored already is skipped (a retry)."""
+    def add_events(self, events: Sequence[Event], counted: bool = True) -> list[int]:
+        """Append durably; returns the events' sequence numbers, in order. An event whose
+        event_id is stored already is skipped (a retry)."""
+        if not events:
+            return []
         with self._write() as conn:
             conn.executemany(
-                "INSERT OR IGNORE INTO events"
-                " (ts, type, article_id, session_id, recommendation_id, position, event_id)"
-                " VALUES (?,?,?,?,?,?,?)",
-                [
-                    (
-                        e.ts,
-                        e.type,
-                        e.article_id,
-                        e.session_id,
-                        e.recommendation_id,
-                        e.position,
-                        e.event_id,
-                    )
-                    for e in events
-                ],
+                f"INSERT OR IGNORE INTO events ({EVENT_COLUMNS}, counted, event_id)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                [(*event_row(e), int(counted), e.event_id) for e in events],
             )
+            # one writer under BEGIN IMMEDIATE: the batch got consecutive numbers
+            last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
+        return list(range(last - len(events) + 1, last + 1))
 
     def seen_event_ids(self, event_ids: Sequence[str]) -> set[str]:
         """Which of these event ids are stored already."""
         sql = "SELECT event_id FROM events WHERE event_id IN ({marks})"
-        return {row[0] for row in self._select_in(sql, event_ids, read_only=True)}
+        return {row[0] for row in self._select_in(sql, event_ids)}
 
-    def iter_events(
-        self, since_ts: float = 0.0, chunk: int = 20_000, after_seq: int = 0
-    ) -> Iterator[Event]:
-        """Events in the order they were written (after sequence number after_seq), streamed."""
-        last_seq = after_seq
-        while True:
-            with self._lock:
-                rows = self._conn.execute(
-                    "SELECT seq, ts, type, article_id, session_id, recommendation_id, position,"
-                    " event_id FROM events WHERE seq > ? AND ts >= ? ORDER BY seq LIMIT ?",
-                    (last_seq, since_ts, chunk),
-                ).fetchall()
-            if not rows:
-                return
-            for row in rows:
-                yield Event(*row[1:])
-            last_seq = rows[-1][0]
+    def mark_uncounted(self, seqs: Sequence[int]) -> None:
+        with self._write() as conn:
+            conn.executemany("UPDATE events SET counted = 0 WHERE seq = ?", [(s,) for s in seqs])
 
-    def last_event_seq(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
-
-    def count_events(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+    def take_uncounted(self, count: Callable[[list[Event]], object], limit: int = 1_000) -> int:
+        """Hand the oldest events not yet counted to `count`; they are marked counted only when
+        it returns (an exception leaves them for the next try)."""
+        with self._write() as conn:
+            rows = conn.execute(
+                f"SELECT seq, {EVENT_COLUMNS} FROM events WHERE counted = 0 ORDER BY seq LIMIT ?",
+                (limit,),
+            ).fetchall()
+            if rows:
+                count([Event(*row[1:]) for row in rows])
+                conn.executemany(
+                    "UPDATE events SET counted = 1 WHERE seq = ?", [(row[0],) for row in rows]
+                )
+        return len(rows)
