@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from recommender.errors import BuildInProgress, IndexMismatch, IndexNotFound
-from recommender.fsutil import atomic_write_text
+from recommender.fsutil import atomic_write_text, read_pointer
 from recommender.index import MANIFEST_FILE, VectorIndex
 
 log = logging.getLogger(__name__)
@@ -32,16 +32,9 @@ LOCK = ".build.lock"
 
 
 def current_folder(root: Path) -> Path | None:
-    """The folder CURRENT names, or None when the pointer is missing or not a plain folder
-    name (a torn or garbled pointer must not send the loader elsewhere on disk)."""
-    pointer = root / CURRENT
-    try:
-        name = pointer.read_bytes().decode("utf-8", errors="replace").strip()
-    except OSError:
-        return None
-    if not name or "/" in name or "\\" in name or name in (".", "..") or "\ufffd" in name:
-        return None
-    return root / name
+    """The folder CURRENT names, or None when the pointer is missing or garbled."""
+    name = read_pointer(root / CURRENT)
+    return None if name is None else root / name
 
 
 def current_manifest(root: Path) -> dict[str, Any] | None:

@@ -1,59 +1,40 @@
 """Settings, read once at the entry point (API or CLI) and passed down; domain code never reads
-the environment itself. The typed configs of the components live here too, with their
-defaults: a setting's default is its component's default, so the two can never differ."""
+the environment itself. The typed configs of the components (component_configs.py) fill from
+them: a setting's default is its component's default, so the two can never differ."""
 
 from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+from recommender.component_configs import (
+    BUNDLED_MODEL,
+    PopularityConfig,
+    RankingParams,
+    TuneConfig,
+    VariantSpec,
+)
+from recommender.errors import InvalidInput
 
-
-@dataclass(frozen=True, slots=True)
-class PopularityConfig:
-    half_life_hours: float = 6.0
-    long_half_life_hours: float = 72.0
-    session_dedup_minutes: float = 30.0
-    click_weight: float = 1.0
-    view_weight: float = 1.0
-    impression_weight: float = 0.0
-    dedup_max_entries: int = 400_000
-
-
-@dataclass(frozen=True)
-class RankingParams:
-    candidates: int = 100
-    near_duplicate_threshold: float = 0.92
-    popular_dedup_threshold: float = 0.85
-    mmr_lambda: float = 0.8
-    freshness_half_life_days: float = 7.0
-    default_k_related: int = 4
-    # the most popular articles join the Lees-ook candidates, so the learned blend can rank a
-    # popular story that is not a near neighbour (the evaluation on MIND uses 50); 0 = none
-    popular_candidates: int = 50
-
-
-class VariantSpec(BaseModel):
-    """One ranking variant of an A/B test. Unset parts are the served ranking's own."""
-
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
-    share: float = Field(gt=0, description="relative share of readers")
-    ranker_path: Path | None = Field(default=None, description="a ranker file of its own")
-    weights: dict[str, float] | None = Field(default=None, description="blend weights to set")
-    signals_off: list[str] = Field(default_factory=list, description="features weighted 0")
-    mmr_lambda: float | None = Field(default=None, ge=0, le=1)
-    popular_window: Literal["decayed", "trending", "alltime"] | None = None
+# the component configs are imported from here as well, with the settings that fill them
+__all__ = [
+    "BUNDLED_MODEL",
+    "PopularityConfig",
+    "RankingParams",
+    "Settings",
+    "TuneConfig",
+    "VariantSpec",
+]
 
 
 _POPULARITY = PopularityConfig()
 _RANKING = RankingParams()
+_TUNE = TuneConfig()
 
 
 class Settings(BaseSettings):
@@ -135,6 +116,28 @@ class Settings(BaseSettings):
     # at a mean cosine > 0.999 to float32 (BENCHMARKS.md); elsewhere it is emulated and slower
     embed_dtype: Literal["float32", "bfloat16"] = "float32"
     """`bfloat16`: about twice as fast on CPUs with native bf16 (BENCHMARKS.md)"""
+
+    # tuning (`recommender tune`, POST /v1/admin/tune); the CLI and the API override these
+    tune_base_model: str = _TUNE.base_model
+    """the model `recommender tune` starts from"""
+    tune_device: str = _TUNE.device
+    """torch device of tuning (`cpu`, `cuda`, `cuda:N`)"""
+    tune_epochs: int = _TUNE.epochs
+    """tuning epochs at most (it stops early when validation stops improving)"""
+    tune_batch_size: int = _TUNE.batch_size
+    """pairs per tuning step (in-batch negatives)"""
+    tune_max_pairs: int | None = _TUNE.max_pairs
+    """training pairs per epoch at most; none: all"""
+    tune_max_minutes: float | None = _TUNE.max_minutes
+    """time budget of a tuning run (pairs are sampled to fit); none: no bound"""
+    tune_seed: int = _TUNE.seed
+    """seed of tuning: the same seed and data give the same model"""
+    tune_lr: float = _TUNE.lr
+    """tuning learning rate"""
+    tune_max_tokens: int = _TUNE.max_tokens
+    """tokens per text during tuning"""
+    keep_tuned_versions: int = 3
+    """tuned model folders kept (the current one always)"""
 
     # vector index
     index_type: Literal["auto", "flat", "hnsw"] = "auto"
@@ -282,6 +285,26 @@ class Settings(BaseSettings):
     @property
     def index_root(self) -> Path:
         return self.models_dir / "index"
+
+    @property
+    def tuned_root(self) -> Path:
+        return self.models_dir / "tuned"
+
+    def tune_config(self, **overrides: Any) -> TuneConfig:
+        """The tuning options: settings, with the given non-None overrides on top. Raises
+        InvalidInput with every problem on one line."""
+        values: dict[str, Any] = {
+            name: getattr(self, f"tune_{name}")
+            for name in (
+                "base_model", "device", "epochs", "batch_size", "max_pairs",
+                "max_minutes", "seed", "lr", "max_tokens",
+            )
+        }  # fmt: skip
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return TuneConfig(**values)
+        except ValueError as exc:
+            raise InvalidInput(f"bad tuning options: {exc}") from None
 
     @property
     def resolved_ranker_path(self) -> Path:

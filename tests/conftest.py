@@ -37,6 +37,24 @@ def client(settings: Settings, service: RecommenderService) -> Iterator[TestClie
 
 
 @pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a CLI run on a temporary folder with the fake embedder."""
+    return {
+        "RECOMMENDER_DATA_DIR": str(tmp_path / "var"),
+        "RECOMMENDER_MODELS_DIR": str(tmp_path / "models"),
+        "RECOMMENDER_MODEL_NAME": "fake",
+    }
+
+
+@pytest.fixture(scope="session")
+def base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny sentence-transformers model made from scratch, the base of tuning tests."""
+    from tests.tuning_support import tiny_model
+
+    return tiny_model(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
 def restore_logging() -> Iterator[None]:
     """The CLI points the root logger at the stderr CliRunner captures (and then closes)."""
     root = logging.getLogger()

@@ -15,15 +15,6 @@ from recommender.store import SqliteStore as Store
 from tests.factories import article
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "RECOMMENDER_DATA_DIR": str(tmp_path / "var"),
-        "RECOMMENDER_MODELS_DIR": str(tmp_path / "models"),
-        "RECOMMENDER_MODEL_NAME": "fake",
-    }
-
-
 def store_of(env: dict[str, str]) -> Store:
     return Store(Path(env["RECOMMENDER_DATA_DIR"]) / "recommender.db")
 

@@ -187,8 +187,9 @@ def index_age(built_at: str | None, now: float) -> str:
     return f"built {esc(built_at)} ({hours:.1f} h ago)"
 
 
-def render_dashboard(stats: dict[str, Any], overview: dict[str, Any]) -> str:
-    health = overview["health"]
+def render_dashboard(
+    stats: dict[str, Any], overview: dict[str, Any], health: dict[str, Any]
+) -> str:
     now = stats["generated_at"]
     generated = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M UTC")
     blocks = "".join(block_section(kind, block) for kind, block in page_order(stats))

@@ -1,5 +1,5 @@
 """`recommender ingest | build | serve | import-events | related | popular | demo | evaluate |
-train-ranker | settings | report`.
+train-ranker | settings | report | tune | activate-model | tuned-models`.
 
 \b
 Exit codes (scripts can tell them apart):
@@ -7,7 +7,8 @@ Exit codes (scripts can tell them apart):
   1  runtime error: no usable index, a build already running, I/O, a bug
   2  usage or configuration error: bad option or argument, missing input file, invalid
      RECOMMENDER_* setting
-  3  some records were rejected (each reported with its line number); the rest went in
+  3  some records were rejected (each reported with its line number); the rest went in;
+     `tune --activate`: the tuned model did not improve and was not made current
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Annotated
 import typer
 
 from recommender import __version__, logs
-from recommender.cli import data, evaluation, online, reference, serving
+from recommender.cli import data, evaluation, online, reference, serving, tuning
 from recommender.cli.common import LogLevel, out
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -59,3 +60,6 @@ app.command()(evaluation.evaluate)
 app.command("train-ranker")(evaluation.train_ranker)
 app.command("settings")(reference.settings_table)
 app.add_typer(online.report, name="report")
+app.command()(tuning.tune)
+app.command("activate-model")(tuning.activate_model)
+app.command("tuned-models")(tuning.tuned_models)

@@ -16,7 +16,7 @@ from recommender.build import BuildResult, build_index
 from recommender.catalog import Card, Catalog
 from recommender.config import Settings
 from recommender.embedding import Embedder, create_embedder, embed_articles
-from recommender.errors import ArticleNotFound, SharedStateUnavailable
+from recommender.errors import SharedStateUnavailable
 from recommender.events import Event
 from recommender.index import VectorIndex
 from recommender.popularity import PopularityCounters
@@ -25,17 +25,19 @@ from recommender.ranking.ranker_file import read_ranker_file, served_half_life, 
 from recommender.redis_state import RedisPopularity
 from recommender.service.cache import CacheStats, ResultCache, changed_keys
 from recommender.service.intake import EventIntake, EventsResult
-from recommender.service.jobs import RebuildJob, RebuildJobs
+from recommender.service.jobs import TUNE_FIELDS, BackgroundJobs, Job, RebuildJobs
 from recommender.service.lifecycle import IndexLifecycle, ReloadResult
 from recommender.service.online import OnlineEvaluation
 from recommender.service.purge import PurgeHook
 from recommender.service.reads import ListReads
 from recommender.service.shared import SharedUpkeep, open_feed, open_popularity
 from recommender.store import Store, open_served_log, open_store
+from recommender.tuning import TuneResult, run_tune
 
 log = logging.getLogger(__name__)
 
 BuildFunction = Callable[[Settings, Store, Embedder], BuildResult]
+TuneFunction = Callable[..., TuneResult]
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class RecommenderService(ListReads):
         embedder: Embedder | None = None,
         *,
         build: BuildFunction = build_index,
+        tune: TuneFunction = run_tune,
         catalog: Catalog | None = None,
         popularity: PopularityCounters | None = None,
         index: VectorIndex | None = None,
@@ -103,6 +106,8 @@ class RecommenderService(ListReads):
             if settings.purge_url
             else None
         )
+        self._tune = tune
+        self._tune_jobs = BackgroundJobs("tune", TUNE_FIELDS)
         self.ready = False
 
     @classmethod
@@ -154,6 +159,7 @@ class RecommenderService(ListReads):
         self._upkeep.stop()
         # a rebuild still running would find its store closed under it; give it a moment
         self._jobs.wait(timeout=10)
+        self._tune_jobs.wait(timeout=10)
         if self.ready:
             self._intake.close()
         self._online.close()
@@ -176,7 +182,7 @@ class RecommenderService(ListReads):
         self._lifecycle.stop_watching()
         self._upkeep.stop()
 
-    def start_rebuild(self) -> RebuildJob:
+    def start_rebuild(self) -> Job:
         return self._jobs.start()
 
     def rebuild_status(self) -> dict[str, Any] | None:
@@ -184,6 +190,34 @@ class RecommenderService(ListReads):
 
     def wait_for_rebuild(self, timeout: float | None = None) -> None:
         self._jobs.wait(timeout)
+
+    def start_tune(self, activate: bool = False, **options: Any) -> Job:
+        """Tune the embedding model in the background (the options override the settings'
+        tune_* values; bad ones raise InvalidInput at once). The served model changes only
+        after activation, a rebuild and a restart."""
+        config = self.settings.tune_config(**options)
+
+        def work() -> dict[str, Any]:
+            result = self._tune(self.settings, self._store, config, activate=activate)
+            manifest = result.manifest
+            return {
+                "folder": result.folder.name,
+                "model_name": manifest["model_name"],
+                "validation_before": manifest["validation"]["before"],
+                "validation_after": manifest["validation"]["after"],
+                "pairs": manifest["pairs"]["trained"],
+                "stopped": manifest["epochs"]["stopped"],
+                "activated": result.activated,
+                "seconds": manifest["seconds"],
+            }
+
+        return self._tune_jobs.start_work(work)
+
+    def tune_status(self) -> dict[str, Any] | None:
+        return self._tune_jobs.status()
+
+    def wait_for_tune(self, timeout: float | None = None) -> None:
+        self._tune_jobs.wait(timeout)
 
     def health(self) -> dict[str, Any]:
         """What /health/ready reports of a started service."""
@@ -256,33 +290,3 @@ class RecommenderService(ListReads):
         """Store and count events about live articles; the others allocate nothing."""
         self._release_due()
         return self._intake.record(events)
-
-    # reads ------------------------------------------------------------------------------------
-
-    def get_article(self, article_id: str, live_only: bool = False) -> Article:
-        """The stored article; live_only (the public view): only a published article whose
-        time has come, any other is unknown."""
-        self._release_due()
-        article = self._store.get_article(article_id)
-        if article is None or (live_only and not self._catalog.is_live(article_id)):
-            raise ArticleNotFound(f"no article with id {article_id!r}")
-        return article
-
-    def card(self, article_id: str) -> Card | None:
-        """What a list shows of an article (no text), from memory."""
-        self._release_due()
-        return self._catalog.get(article_id)
-
-    def overview(self, k: int = 6) -> dict[str, Any]:
-        """What the dashboard shows beside click-through: the top lists now (not logged as
-        served), the index and its age."""
-        with self._lock:
-            top = {
-                window: [
-                    {"id": item.card.id, "title": item.card.title, "section": item.card.section}
-                    for item in self._ranker.popular(k, window=window).items
-                ]
-                for window in ("decayed", "trending")
-            }
-            built_at = self._ranker.index.manifest.get("built_at")
-        return {"health": self.health(), "top": top, "index_built_at": built_at}

@@ -7,8 +7,10 @@ import threading
 from collections.abc import Callable, Collection
 from typing import Any
 
-from recommender.catalog import Catalog
+from recommender.articles import Article
+from recommender.catalog import Card, Catalog
 from recommender.config import Settings
+from recommender.errors import ArticleNotFound
 from recommender.ranking import RankedList, Ranker
 from recommender.ranking.variants import RankingVariant
 from recommender.service.cache import ResultCache, url_key
@@ -37,6 +39,34 @@ class ListReads:
             self._cache.clear()
             if self._purge is not None:
                 self._purge.notify(released)
+
+    def get_article(self, article_id: str, live_only: bool = False) -> Article:
+        """The stored article; live_only (the public view): only a published article whose
+        time has come, any other is unknown."""
+        self._release_due()
+        article = self._store.get_article(article_id)
+        if article is None or (live_only and not self._catalog.is_live(article_id)):
+            raise ArticleNotFound(f"no article with id {article_id!r}")
+        return article
+
+    def card(self, article_id: str) -> Card | None:
+        """What a list shows of an article (no text), from memory."""
+        self._release_due()
+        return self._catalog.get(article_id)
+
+    def overview(self, k: int = 6) -> dict[str, Any]:
+        """What the dashboard shows beside click-through: the top lists now (not logged as
+        served), the index and its age."""
+        with self._lock:
+            top = {
+                window: [
+                    {"id": item.card.id, "title": item.card.title, "section": item.card.section}
+                    for item in self._ranker.popular(k, window=window).items
+                ]
+                for window in ("decayed", "trending")
+            }
+            built_at = self._ranker.index.manifest.get("built_at")
+        return {"top": top, "index_built_at": built_at}
 
     def related(
         self,

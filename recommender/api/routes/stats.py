@@ -30,4 +30,4 @@ def ctr(svc: Service, days: Days = 14.0) -> dict[str, Any]:
     include_in_schema=False,
 )
 def dashboard(svc: Service, days: Days = 14.0) -> HTMLResponse:
-    return HTMLResponse(render_dashboard(svc.ctr_stats(days), svc.overview()))
+    return HTMLResponse(render_dashboard(svc.ctr_stats(days), svc.overview(), svc.health()))
