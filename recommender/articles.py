@@ -16,7 +16,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from recommender.errors import InvalidInput
 
@@ -26,7 +34,19 @@ def _to_str_id(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-ArticleId = Annotated[str, BeforeValidator(_to_str_id), Field(min_length=1, max_length=200)]
+def _reachable_id(value: str) -> str:
+    # every id must be reachable as one path segment: /v1/articles/{id}, DELETE included
+    if "/" in value:
+        raise ValueError("an article id cannot contain '/': /v1/articles/{id} could not reach it")
+    return value
+
+
+ArticleId = Annotated[
+    str,
+    BeforeValidator(_to_str_id),
+    Field(min_length=1, max_length=200),
+    AfterValidator(_reachable_id),
+]
 
 
 def _as_utc(value: datetime) -> datetime:

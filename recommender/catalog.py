@@ -4,13 +4,20 @@ so a request never touches the database."""
 from __future__ import annotations
 
 import bisect
+import dataclasses
+import logging
 import math
-from collections.abc import Collection, Iterable
+import time
+from collections.abc import Callable, Collection, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import numpy as np
 
 from recommender.articles import Article
+from recommender.schedule import Schedule
+
+log = logging.getLogger(__name__)
 
 NO_SECTION = -1  # section code of a card without a section
 UNKNOWN_SECTION = -2  # code of a section no card has: matches nothing
@@ -127,13 +134,18 @@ class Columns:
 
 class Catalog:
     """Cards by id and by url, plus the published ids newest first (for filling short lists)
-    and the ranking columns of every card."""
+    and the ranking columns of every card.
 
-    def __init__(self) -> None:
+    Embargo: a published card whose publication time is still ahead is kept as not published
+    (so no list, URL lookup or page shows it) until `release_due` makes it live at its time."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._cards: dict[str, Card] = {}
         self._by_url: dict[str, str] = {}
         self._newest: list[tuple[float, str]] | None = None
         self.columns = Columns()
+        self._clock = clock
+        self._embargo: Schedule[Card] = Schedule()  # the cards as they will go live
 
     def __len__(self) -> int:
         return len(self._cards)
@@ -145,10 +157,48 @@ class Catalog:
         return self._cards.get(article_id)
 
     def by_url(self, url: str) -> Card | None:
-        article_id = self._by_url.get(url.rstrip("/"))
-        return None if article_id is None else self._cards.get(article_id)
+        """The live article at this URL: an embargoed or unpublished page is not known by it."""
+        card = self._cards.get(self._by_url.get(url.rstrip("/"), ""))
+        return card if card is not None and card.published else None
 
     def put(self, card: Card) -> None:
+        self._embargo.discard(card.id)
+        if card.published and card.published_ts is not None and card.published_ts > self._clock():
+            self._embargo.add(card.id, card.published_ts, card)
+            card = dataclasses.replace(card, published=False)
+        self._show(card)
+
+    def next_release(self) -> float | None:
+        """When the next embargoed card goes live (None: none waits); a cheap peek."""
+        return self._embargo.next_time()
+
+    def release_due(self, now: float) -> list[str]:
+        """Make every embargoed card whose time has come live; the ids released."""
+        released = self._embargo.pop_due(now)
+        for card in released:
+            self._show(card)
+        return [card.id for card in released]
+
+    def release_if_due(self, lock: AbstractContextManager[object]) -> list[str]:
+        """release_due under the caller's lock, when anything is due (a cheap peek first)."""
+        due = self.next_release()
+        if due is None or due > self._clock():
+            return []
+        with lock:
+            released = self.release_due(self._clock())
+        log.info("articles.released", extra={"count": len(released), "ids": released[:20]})
+        return released
+
+    def is_live(self, article_id: str) -> bool:
+        card = self._cards.get(article_id)
+        return card is not None and card.published
+
+    def listed_id(self, article_id: str) -> str:
+        """The id to rank a list for: an article that exists but is not live (unpublished,
+        embargoed) is answered as an unknown one, so its list reveals nothing of it."""
+        return article_id if self.is_live(article_id) or article_id not in self else "unlisted:"
+
+    def _show(self, card: Card) -> None:
         old = self._cards.get(card.id)
         if old is not None and old.url:
             self._by_url.pop(old.url.rstrip("/"), None)

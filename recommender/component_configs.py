@@ -20,6 +20,7 @@ class PopularityConfig:
     click_weight: float = 1.0
     view_weight: float = 1.0
     impression_weight: float = 0.0
+    dedup_max_entries: int = 400_000
 
 
 @dataclass(frozen=True)

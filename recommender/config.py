@@ -4,6 +4,7 @@ them: a setting's default is its component's default, so the two can never diffe
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -53,6 +54,8 @@ class Settings(BaseSettings):
     """index folders (`index/<version>`, `index/CURRENT`)"""
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "FULL"
     """`FULL`: acknowledged writes survive a power cut; `NORMAL`: faster, the last may not"""
+    sqlite_busy_timeout_ms: int = Field(default=1_000, ge=0)
+    """a write waits this long for another process's lock, then answers 503"""
 
     # storage shared by replicas: PostgreSQL for the store, Redis for popularity and the feed
     database_url: str | None = None
@@ -77,6 +80,24 @@ class Settings(BaseSettings):
     """bearer token of the write endpoints; none: writes are refused (503)"""
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
     """origins allowed to call the API from a browser: comma-separated, or a JSON list"""
+    cors_allow_credentials: bool = False
+    """send `Access-Control-Allow-Credentials` (only with an explicit origin list, never `*`)"""
+    public_base_url: str | None = None
+    """the demo page's links to the widget (e.g. `https://reco.example.nl`); none: root-relative"""
+    metrics_require_token: bool = False
+    """`/metrics` needs the bearer token"""
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """proxies (IPs or CIDRs, comma-separated) whose `X-Forwarded-For` names the client"""
+    client_key_secret: SecretStr | None = None
+    """key of the hash that stands in for client addresses; none: a random one per process"""
+    events_per_minute_per_client: float = Field(default=600.0, gt=0)
+    """events one client may send per minute (`POST /v1/events`); beyond: 429 + Retry-After"""
+    events_burst_per_client: int = Field(default=500, gt=0)
+    """events one client may send at once before the per-minute rate applies"""
+    max_readers_per_client: int = Field(default=5, gt=0)
+    """readers (sessions) one client can add to one story per de-duplication window"""
+    event_clock_skew_seconds: float = Field(default=120.0, ge=0)
+    """a client's event time is clamped to at most this far from the server's receive time"""
     max_body_bytes: int = Field(default=1_000_000, gt=0)
     """larger request bodies get 413"""
     max_events_per_batch: int = Field(default=500, gt=0)
@@ -156,6 +177,10 @@ class Settings(BaseSettings):
     """popularity of one page view"""
     impression_weight: float = _POPULARITY.impression_weight
     """popularity of one impression"""
+    dedup_max_entries: int = Field(default=_POPULARITY.dedup_max_entries, ge=1_000)
+    """(session, story) pairs and (client, story) reader sets kept at most: bounded memory"""
+    popularity_snapshot_seconds: float = Field(default=300.0, ge=0)
+    """popularity is saved this often (and at shutdown); a restart replays only newer events"""
 
     # ranking
     candidates: int = _RANKING.candidates
@@ -256,7 +281,7 @@ class Settings(BaseSettings):
     reports_dir: Path = Path("reports")
     """where `evaluate` writes its report and `train-ranker` its ranker file"""
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         # `https://a.example,https://b.example` is what an operator writes; JSON works too
@@ -266,6 +291,10 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+    @property
+    def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(entry, strict=False) for entry in self.trusted_proxies]
 
     @property
     def db_path(self) -> Path:
@@ -320,6 +349,7 @@ class Settings(BaseSettings):
             click_weight=self.click_weight,
             view_weight=self.view_weight,
             impression_weight=self.impression_weight,
+            dedup_max_entries=self.dedup_max_entries,
         )
 
     def ranking_params(self) -> RankingParams:

@@ -27,6 +27,8 @@ class Event:
     session_id: str | None = None
     recommendation_id: str | None = None
     position: int | None = None
+    # the sender's own id of the event (namespaced by sender): a retried batch is stored once
+    event_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,8 @@ ever needed. Trending = the short-half-life rate over the long-half-life rate.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import math
 from collections.abc import Iterable, Iterator
 from typing import Protocol
@@ -100,6 +102,8 @@ class DecayedCounters:
         """Article ids by value, highest first. Sorts only the head unless more is consumed."""
         count = len(self._ids)
         logs = self._log[:count]
+        # one head serves every caller: the largest size asked for so far
+        first = max(first, self._head_size)
         head = min(first, count)
         if head == 0:
             return
@@ -127,8 +131,29 @@ class DecayedCounters:
     def __len__(self) -> int:
         return len(self._ids)
 
+    def state(self) -> tuple[list[str], np.ndarray]:
+        """What a snapshot keeps: the ids in slot order and their stored values."""
+        return list(self._ids), self._log[: len(self._ids)].copy()
+
+    def restore(self, ids: list[str], logs: np.ndarray) -> None:
+        self._ids = list(ids)
+        self._slot = {article_id: slot for slot, article_id in enumerate(self._ids)}
+        self._log = np.full(max(1024, 2 * len(ids)), -np.inf)
+        self._log[: len(ids)] = logs
+        self._max_log = float(np.max(logs)) if len(ids) else -math.inf
+        self._head = None
+        self._head_size = 0
+
+
+def pair_key(session_id: str, article_id: str) -> int:
+    """A stable 64-bit key of (session, article): the same in every process (snapshots)."""
+    digest = hashlib.blake2b(f"{session_id}\0{article_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
 
 WINDOWS = ("decayed", "trending", "alltime")
+# trending ranks among this many of the most read stories of the short window
+TRENDING_POOL = 500
 
 
 def trending(short: np.ndarray, long: np.ndarray, config: PopularityConfig) -> np.ndarray:
@@ -182,8 +207,10 @@ class Popularity:
             "impression": config.impression_weight,
         }
         self._dedup_seconds = config.session_dedup_minutes * 60
-        self._last_counted: dict[tuple[str, str], float] = {}
-        self._prune_at = 100_000
+        # keyed by a 64-bit hash of (session, article): a fraction of the strings' memory
+        self._last_counted: dict[int, float] = {}
+        self._max_entries = config.dedup_max_entries
+        self._prune_at = min(100_000, self._max_entries)
 
     def record(self, event: Event) -> bool:
         """Count one event; False when it carries no weight or is a repeat within the window."""
@@ -192,7 +219,7 @@ class Popularity:
             return False
         if event.session_id:
             # a refresh loop in one session must not push a story to the top
-            key = (event.session_id, event.article_id)
+            key = pair_key(event.session_id, event.article_id)
             last = self._last_counted.get(key)
             if last is not None and abs(event.ts - last) < self._dedup_seconds:
                 return False
@@ -208,9 +235,29 @@ class Popularity:
         return sum(self.record(e) for e in events)
 
     def _prune(self, now: float) -> None:
+        """Forget pairs older than the window and, when a stream is faster than the window can
+        hold, the oldest beyond half the cap (a refresh loop from one client is still held back
+        by the reader gate and the rate limit). In place, from the front (insertion order is
+        about time order): no second table, so memory does not step up at each prune."""
         horizon = now - self._dedup_seconds
-        self._last_counted = {k: t for k, t in self._last_counted.items() if t >= horizon}
-        self._prune_at = max(100_000, 2 * len(self._last_counted))
+        table = self._last_counted
+        excess = len(table) - self._max_entries // 2
+        doomed: list[int] = []
+        for key, ts in table.items():
+            if ts >= horizon and len(doomed) >= excess:
+                break
+            doomed.append(key)
+        for key in doomed:
+            del table[key]
+        self._prune_at = min(self._max_entries, max(100_000, 2 * len(table)))
+
+    def dedup_state(self) -> dict[int, float]:
+        """The session de-duplication of the current window (a snapshot keeps it)."""
+        self._prune(max(self._last_counted.values(), default=0.0))
+        return dict(self._last_counted)
+
+    def restore_dedup(self, last_counted: dict[int, float]) -> None:
+        self._last_counted = dict(last_counted)
 
     def counters(self, window: str) -> DecayedCounters:
         return {"decayed": self.short, "alltime": self.alltime}.get(window, self.short)
@@ -227,7 +274,9 @@ class Popularity:
         if window != "trending":
             yield from self.counters(window).ranked()
             return
-        ids = list(self.short._ids)
+        # candidates: the stories with the most readers now (the head add() keeps), never a
+        # scan of every id ever seen, so fabricated ids cannot slow this down
+        ids = list(itertools.islice(self.short.ranked(TRENDING_POOL), TRENDING_POOL))
         scores = self._trending(ids, now)
         for i in np.argsort(-scores, kind="stable"):
             if scores[i] > 0:

@@ -136,7 +136,8 @@ class ServerProcess:
                     pytrace=False,
                 )
             try:
-                return bool(get_json(self.base + "/health/ready", timeout=2)["status"] == "ready")
+                status = get_json(self.base + "/health/ready", timeout=2)["status"]
+                return status in ("ready", "degraded")  # degraded: serving, with a reason
             except (OSError, urllib.error.URLError, ValueError):
                 return False
 

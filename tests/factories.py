@@ -3,9 +3,11 @@ corpus and the write token's header. Imported by tests; fixtures stay in conftes
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from recommender.articles import Article
@@ -81,6 +83,19 @@ def small_corpus() -> list[Article]:
             "Samenleving",
         ),
     ]
+
+
+def serving_client(settings: Settings) -> Iterator[TestClient]:
+    """A started service over the small corpus, behind the app; closed afterwards."""
+    from recommender.api import create_app
+    from recommender.service import RecommenderService
+
+    svc = RecommenderService(settings)
+    svc.start()
+    svc.upsert(small_corpus())
+    with TestClient(create_app(settings, svc)) as client:
+        yield client
+    svc.close()
 
 
 def auth() -> dict[str, str]:

@@ -67,7 +67,11 @@ def test_events_count_in_popularity_and_context_removes_overlap(client: TestClie
     events += [{"type": "click", "article_id": "storm-1", "session_id": f"t{i}"} for i in range(2)]
     events += [{"type": "click", "article_id": "storm-1", "session_id": "t0"}]  # repeat: once
     response = client.post("/v1/events", json={"events": events})
-    assert response.status_code == 202 and response.json() == {"accepted": 6, "counted": 5}
+    assert response.status_code == 202 and response.json() == {
+        "accepted": 6,
+        "rejected": 0,
+        "counted": 5,
+    }
     assert item_ids(client.get("/v1/popular", params={"k": 2})) == ["cuba-2", "storm-1"]
     related = set(item_ids(client.get("/v1/articles/cuba-1/related")))
     popular = item_ids(client.get("/v1/popular", params={"k": 6, "context": "cuba-1"}))
@@ -141,14 +145,6 @@ def test_bad_input_gets_a_clear_4xx(client: TestClient) -> None:
         "type",
     )
     check(client.post("/v1/events", json={"events": []}), 422, "events")
-    check(
-        client.post(
-            "/v1/events",
-            json={"events": [{"type": "click", "article_id": "a", "ts": "2999-01-01T00:00:00Z"}]},
-        ),
-        422,
-        "future",
-    )
     many = {"events": [{"type": "view", "article_id": "a"}] * 501}
     check(client.post("/v1/events", json=many), 422, "at most")
     big = b'{"events": [' + b" " * (5 * 1024 * 1024) + b"]}"

@@ -138,7 +138,12 @@ def test_json_output_of_ingest_build_related_popular_and_import_events(
         (["popular"], {"RECOMMENDER_MAX_K": "many"}, ExitCode.USAGE_ERROR, "RECOMMENDER_MAX_K"),
         (["popular"], {"RECOMMENDER_CORS_ORIGINS": "[oops"}, ExitCode.USAGE_ERROR, "CORS"),
         (["ingest", "nope.jsonl"], {}, ExitCode.USAGE_ERROR, "no such file"),
-        (["related", "a"], {}, ExitCode.RUNTIME_ERROR, "no usable index"),
+        (
+            ["related", "a"],
+            {"RECOMMENDER_MAX_ARTICLES_WITHOUT_INDEX": "0"},
+            ExitCode.RUNTIME_ERROR,
+            "run `recommender build` first",
+        ),
     ],
 )
 def test_exit_codes_are_distinct_and_errors_one_line(
@@ -150,9 +155,11 @@ def test_exit_codes_are_distinct_and_errors_one_line(
     message: str,
 ) -> None:
     if args[0] == "related":
-        # an index folder that cannot be read: a runtime problem, not the caller's mistake
-        (Path(env["RECOMMENDER_MODELS_DIR"]) / "index" / "v1").mkdir(parents=True)
-        (Path(env["RECOMMENDER_MODELS_DIR"]) / "index" / "CURRENT").write_text("v1")
+        # no index and a store too big to embed at start: a runtime problem, not the caller's
+        # mistake (an unreadable index no longer is one: an index rebuilt from the store serves)
+        store = store_of(env)
+        store.upsert_articles([article("a", "Een", "tekst")])
+        store.close()
     result = CliRunner().invoke(app, args, env={**env, **extra_env})
     assert result.exit_code == code, result.output
     assert message.lower() in result.output.lower()

@@ -3,8 +3,8 @@ index from `serve`."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import json
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from recommender.embedding import FakeEmbedder
 from recommender.errors import IndexNotFound
 from recommender.index import INDEX_FILE
 from recommender.service import RecommenderService
+from tests.browser_support import running_server
 from tests.factories import make_settings
 from tests.lifecycle_support import (
     cli_env,
@@ -43,19 +44,24 @@ def test_corrupt_current_falls_back_to_last_good_folder(settings: Settings) -> N
     (root / CURRENT).write_text("20990101T000000000000Z")  # points at nothing
     assert load_serving_index(settings.index_root, name, dim, 128)[1] == older
 
-    # the service starts on the fallback too
+    # the service starts on the fallback too, and says it is degraded
     svc = RecommenderService(settings)
     svc.start()
     health = svc.health()
     assert health["index_folder"] == older.name and health["indexed"] == 15
+    assert health["status"] == "degraded" and older.name in " ".join(health["reasons"])
     svc.close()
 
     (older / "rows.json").write_text("[[")
     with pytest.raises(IndexNotFound, match="no usable index"):
         load_serving_index(settings.index_root, name, dim, 128)
+    # no folder loads: an index rebuilt from the store serves, degraded, with the reason
     svc = RecommenderService(settings)
-    with pytest.raises(IndexNotFound):
-        svc.start()
+    svc.start()
+    health = svc.health()
+    assert health["indexed"] == 15 and health["index_folder"] is None
+    assert health["status"] == "degraded" and "rebuilt in memory" in " ".join(health["reasons"])
+    assert svc.related(corpus(3)[0].id, 4).items
     svc.close()
     store.close()
 
@@ -75,22 +81,19 @@ def test_start_without_any_index(tmp_path: Path) -> None:
     svc.close()
 
 
-def test_serve_with_corrupt_index_prints_one_line(settings: Settings) -> None:
+def test_serve_with_a_corrupt_index_and_no_older_folder_serves_degraded(
+    settings: Settings, tmp_path: Path
+) -> None:
     store = seeded(settings, corpus(2))
     folder = build_index(settings, store, FakeEmbedder()).folder
     store.close()
     (folder / INDEX_FILE).write_bytes(b"broken")
-    done = subprocess.run(
-        [sys.executable, "-m", "recommender", "serve", "--port", "9"],
-        env=cli_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 1  # a runtime error (README: exit codes)
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert "Traceback" not in done.stderr
-    errors = [line for line in lines if line.startswith("error:")]
-    assert len(errors) == 1 and "no usable index" in errors[0], done.stderr
-    # the only other output is structured (JSON) log lines
-    assert all(line.startswith("{") for line in lines if not line.startswith("error:"))
+    with running_server(cli_env(settings), tmp_path) as server:
+        with urllib.request.urlopen(server.base + "/health/ready", timeout=10) as answer:
+            assert answer.status == 200
+            health = json.loads(answer.read())
+        assert health["status"] == "degraded" and "no usable index" in " ".join(health["reasons"])
+        assert health["indexed"] == 10
+        first = corpus(2)[0].id
+        with urllib.request.urlopen(f"{server.base}/v1/articles/{first}/related") as answer:
+            assert not json.loads(answer.read())["fallback"]

@@ -125,7 +125,11 @@ def test_events_are_kept_while_redis_is_down_and_counted_when_it_is_back(
                 {"type": "click", "article_id": "sport-2", "session_id": f"s{i}"} for i in range(3)
             ]
             answer = client.post("/v1/events", json={"events": clicks})
-            assert answer.status_code == 202 and answer.json() == {"accepted": 3, "counted": 0}
+            assert answer.status_code == 202 and answer.json() == {
+                "accepted": 3,
+                "rejected": 0,
+                "counted": 0,
+            }
             assert client.get("/v1/popular?k=3").status_code == 200  # reads keep serving
             proxy.start()
             assert service._upkeep.count_backlog() == 3
@@ -206,7 +210,7 @@ def test_a_restarted_empty_redis_is_refilled_from_the_event_log(
     service.start()
     service.upsert(small_corpus())
     clicks = [Event(time.time(), "click", "cuba-3", f"s{i}") for i in range(3)]
-    assert service.record_events(clicks) == 3
+    assert service.record_events(clicks).counted == 3
     client = redis.Redis.from_url(REDIS_URL)
     client.delete(*client.scan_iter(match=f"{{{redis_key_prefix}}}*"))  # Redis came back empty
     assert service._upkeep.count_backlog() == 3

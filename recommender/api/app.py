@@ -9,8 +9,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from recommender import __version__, logs
-from recommender.api import docs, errors, prometheus
+from recommender.api import contract, docs, errors, prometheus
 from recommender.api.access import AccessLog
+from recommender.api.clients import ClientKeys, RateLimiter
 from recommender.api.middleware import BodyLimit, HeadAsGet
 from recommender.api.routes import admin, health, pages, reads, stats, writes
 from recommender.config import Settings
@@ -30,6 +31,9 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
         svc.start_watching(settings.index_poll_seconds)
         yield
         svc.stop_watching()
+        # here, not only in close(): uvicorn re-raises SIGTERM once its shutdown is done, so
+        # code after uvicorn.run() may never run
+        svc.save_state()
         if owned:
             svc.close()
 
@@ -43,12 +47,16 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.client_keys = ClientKeys(settings)
+    app.state.rate_limiter = RateLimiter(
+        settings.events_per_minute_per_client, settings.events_burst_per_client
+    )
     app.add_middleware(
         errors.JsonCORSMiddleware,
         allow_origins=settings.cors_origins,
-        # the widget's click beacons go out with credentials; we authenticate with bearer tokens,
-        # never cookies, so allowing credentials exposes nothing
-        allow_credentials=True,
+        # the API authenticates with bearer tokens, never cookies: credentials only where an
+        # operator asks for them, and never for any origin ("*")
+        allow_credentials=settings.cors_allow_credentials and "*" not in settings.cors_origins,
         allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         expose_headers=["X-Request-ID"],
@@ -63,6 +71,7 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
     routers = (reads.router, writes.router, health.router, admin.router, stats.router, pages.router)
     for router in routers:
         app.include_router(router)
+    contract.install(app)
     return app
 
 

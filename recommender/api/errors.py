@@ -43,12 +43,20 @@ STATUS_OF: dict[type[RecommenderError], int] = {
 class ApiError(Exception):
     """An error that exists only over HTTP (authentication, a missing job)."""
 
-    def __init__(self, status: int, name: str, message: str, challenge: str = "Bearer") -> None:
+    def __init__(
+        self,
+        status: int,
+        name: str,
+        message: str,
+        challenge: str = "Bearer",
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.name = name
         self.message = message
         self.challenge = challenge  # WWW-Authenticate of a 401/403: how to authenticate
+        self.retry_after = retry_after  # seconds, of a 429 or 503
 
 
 def status_of(exc: RecommenderError) -> int:
@@ -61,13 +69,18 @@ def body(name: str, message: str) -> dict[str, str]:
 
 async def recommender_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RecommenderError)
-    return JSONResponse(body(type(exc).__name__, str(exc)), status_of(exc))
+    status = status_of(exc)
+    # a busy or read-only store is passing: the client may retry its batch in a moment
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return JSONResponse(body(type(exc).__name__, str(exc)), status, headers=headers)
 
 
 async def api_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    headers = {"WWW-Authenticate": exc.challenge} if exc.status in (401, 403) else None
-    return JSONResponse(body(exc.name, exc.message), exc.status, headers=headers)
+    headers = {"WWW-Authenticate": exc.challenge} if exc.status in (401, 403) else {}
+    if exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    return JSONResponse(body(exc.name, exc.message), exc.status, headers=headers or None)
 
 
 async def validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -27,6 +27,8 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from recommender.api.access import route_template
+from recommender.api.clients import has_write_token
+from recommender.api.errors import ApiError
 
 # the window of recommender_events_per_second: long enough to smooth page-view bursts, short
 # enough that a dead event pipeline shows within a minute
@@ -185,7 +187,9 @@ def install(app: FastAPI) -> None:
     app.add_middleware(_Measure, latency=latency, requests=requests)
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        if request.app.state.settings.metrics_require_token and not has_write_token(request):
+            raise ApiError(401, "Unauthorized", "/metrics needs the bearer token")
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 

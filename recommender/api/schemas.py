@@ -41,10 +41,30 @@ class EventIn(BaseModel):
     recommendation_id: str | None = Field(default=None, max_length=100)
     position: int | None = Field(default=None, ge=0, le=1_000)
     ts: datetime | None = Field(default=None, description="event time; default: when received")
+    event_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="the sender's id of this event: a batch sent again is stored and counted once",
+    )
 
 
 class EventBatch(BaseModel):
     events: list[EventIn] = Field(min_length=1)
+
+
+class EventsOut(BaseModel):
+    accepted: int = Field(description="events stored (about live articles)")
+    rejected: int = Field(description="events about unknown or not (yet) published articles")
+    counted: int = Field(description="accepted events that added to popularity")
+
+
+class ErrorOut(BaseModel):
+    """The body of every error answer."""
+
+    error: str
+    message: str
+    detail: list[str] | None = None
 
 
 class ArticleBatch(BaseModel):

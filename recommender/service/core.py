@@ -26,12 +26,14 @@ from recommender.ranking import Ranker
 from recommender.ranking.ranker_file import read_ranker_file, served_half_life, served_weights
 from recommender.redis_state import RedisPopularity
 from recommender.service.cache import CacheStats, ResultCache, changed_keys
+from recommender.service.intake import EventIntake, EventsResult
 from recommender.service.jobs import TUNE_FIELDS, BackgroundJobs, Job, RebuildJobs
 from recommender.service.lifecycle import IndexLifecycle, ReloadResult
 from recommender.service.online import OnlineEvaluation
 from recommender.service.purge import purge_hook_of
 from recommender.service.reads import ListReads
 from recommender.service.shared import SharedUpkeep, open_feed, open_popularity
+from recommender.service.tune_jobs import TuneJobsMixin
 from recommender.store import Store, open_served_log, open_store
 from recommender.tuning import TuneResult, run_tune
 
@@ -47,7 +49,7 @@ class UpsertResult:
     indexed: int
 
 
-class RecommenderService(ListReads):
+class RecommenderService(ListReads, TuneJobsMixin):
     def __init__(
         self,
         settings: Settings,
@@ -91,11 +93,7 @@ class RecommenderService(ListReads):
             settings, self._store, self._embedder, self._catalog, self._ranker, self._lock
         )
         self._online = OnlineEvaluation(settings, self._weights, open_served_log(settings))
-        self._upkeep = SharedUpkeep(
-            self._store, self._lifecycle, shared, self._feed, settings.feed_poll_seconds
-        )
-        # Redis counters are safe on their own: no round trip under the service lock
-        self._count_lock: AbstractContextManager[Any] = nullcontext() if shared else self._lock
+        self._wire_events(shared)
         self._jobs = RebuildJobs(
             lambda: build(settings, self._store, self._embedder),
             self._lifecycle.reload_if_changed,
@@ -107,6 +105,23 @@ class RecommenderService(ListReads):
         self._tune = tune
         self._tune_jobs = BackgroundJobs("tune", TUNE_FIELDS)
         self.ready = False
+
+    def _wire_events(self, shared: RedisPopularity | None) -> None:
+        """Events: stored, then counted in process or in Redis (kept up by the upkeep)."""
+        settings = self.settings
+        self._upkeep = SharedUpkeep(
+            self._store, self._lifecycle, shared, self._feed, settings.feed_poll_seconds
+        )
+        # Redis counters are safe on their own: no round trip under the service lock
+        self._count_lock: AbstractContextManager[Any] = nullcontext() if shared else self._lock
+        self._intake = EventIntake(
+            settings,
+            self._store,
+            self._catalog,
+            self._popularity,
+            self._count_lock,
+            on_stored=self._record_coreads,
+        )
 
     @classmethod
     def from_parts(
@@ -125,7 +140,8 @@ class RecommenderService(ListReads):
         started = time.perf_counter()
         reconciled = self._lifecycle.load_at_start()
         if self._upkeep.popularity is None:
-            counted = self._popularity.record_many(self._store.iter_events())
+            counted = self._intake.replay()  # from the snapshot on, when there is one
+            self._intake.start_snapshots()
         else:  # shared counters already hold the log; fill them only when Redis is empty
             counted = self._upkeep.count_backlog()
         # co-reads live in each replica's memory: each counts the whole log
@@ -143,12 +159,19 @@ class RecommenderService(ListReads):
             },
         )
 
+    def save_state(self) -> None:
+        """Snapshot popularity now (shutdown), so the next start replays only newer events."""
+        if self.ready:
+            self._intake.snapshot()
+
     def close(self) -> None:
         self._lifecycle.stop_watching()
         self._upkeep.stop()
         # a rebuild still running would find its store closed under it; give it a moment
         self._jobs.wait(timeout=10)
         self._tune_jobs.wait(timeout=10)
+        if self.ready:
+            self._intake.close()
         self._online.close()
         self._store.close()
         if self._purge is not None:
@@ -178,52 +201,16 @@ class RecommenderService(ListReads):
     def wait_for_rebuild(self, timeout: float | None = None) -> None:
         self._jobs.wait(timeout)
 
-    def start_tune(self, activate: bool = False, **options: Any) -> Job:
-        """Tune the embedding model in the background (the options override the settings'
-        tune_* values; bad ones raise InvalidInput at once). The served model changes only
-        after activation, a rebuild and a restart."""
-        config = self.settings.tune_config(**options)
-
-        def work() -> dict[str, Any]:
-            result = self._tune(self.settings, self._store, config, activate=activate)
-            manifest = result.manifest
-            return {
-                "folder": result.folder.name,
-                "model_name": manifest["model_name"],
-                "validation_before": manifest["validation"]["before"],
-                "validation_after": manifest["validation"]["after"],
-                "pairs": manifest["pairs"]["trained"],
-                "stopped": manifest["epochs"]["stopped"],
-                "activated": result.activated,
-                "seconds": manifest["seconds"],
-            }
-
-        return self._tune_jobs.start_work(work)
-
-    def tune_status(self) -> dict[str, Any] | None:
-        return self._tune_jobs.status()
-
-    def wait_for_tune(self, timeout: float | None = None) -> None:
-        self._tune_jobs.wait(timeout)
-
     def health(self) -> dict[str, Any]:
         """What /health/ready reports of a started service."""
-        folder = self._lifecycle.folder
-        manifest = self._ranker.index.manifest
-        problems = [
-            problem
-            for problem in (self._store.health_problem(), self._popularity.health_problem())
-            if problem
-        ]
+        stores = (self._store.health_problem(), self._popularity.health_problem())
+        problems = [problem for problem in (*stores, self._lifecycle.degraded) if problem]
         return {
             # degraded: reads still serve from local state (see README, "Replicas")
             "status": "degraded" if problems else "ready",
             "reasons": problems,
             "articles": len(self._catalog),
-            "indexed": len(self._ranker.index),
-            "index_folder": folder.name if folder else None,
-            "index_built_at": manifest.get("built_at"),
-            "index_build_seconds": manifest.get("build_seconds"),
+            **self._lifecycle.index_health(),
             "model": self._embedder.name,
             # "settings" when no usable file is at ranker_path: the operator sees which
             "ranker": self._weights.source,
@@ -284,17 +271,11 @@ class RecommenderService(ListReads):
             except SharedStateUnavailable as exc:
                 log.warning("feed.publish_failed", extra={"seq": seq, "reason": str(exc)})
 
-    def record_events(self, events: Sequence[Event]) -> int:
-        """Store first (a failure there is a 503 and nothing is acknowledged), then count.
-        Events Redis could not count stay marked in the store; the upkeep counts them once
-        Redis is back. Returns how many were counted now."""
-        seqs = self._store.add_events(events)
+    def record_events(self, events: Sequence[Event]) -> EventsResult:
+        """Store and count events about live articles; the others allocate nothing."""
+        self._release_due()
+        return self._intake.record(events)
+
+    def _record_coreads(self, events: Sequence[Event]) -> None:
         with self._lock:
             self._coreads.record_many(events)  # in memory: never deferred
-        try:
-            with self._count_lock:
-                return self._popularity.record_many(events)
-        except SharedStateUnavailable as exc:
-            self._store.mark_uncounted(seqs)
-            log.warning("events.count_deferred", extra={"events": len(seqs), "reason": str(exc)})
-            return 0

@@ -9,6 +9,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from recommender.articles import Article, embedding_text, text_hash
 from recommender.artifacts import (
@@ -61,6 +62,7 @@ class IndexLifecycle:
         self.ranker = ranker
         self.lock = lock
         self.folder: Path | None = None  # the folder being served; None: built in memory
+        self.degraded: str | None = None  # why the index served is not the one CURRENT names
         # one reload at a time (poller and admin endpoint); never held by a request
         self._reload_lock = threading.Lock()
         self._synced_seq = 0  # store changes up to here are in the catalogue
@@ -78,11 +80,16 @@ class IndexLifecycle:
                 root, self.embedder.name, self.embedder.dim, self.settings.hnsw_ef_search
             )
             self.serve(index, load_folder_lexical(folder, self.settings.lexical_max_words), folder)
+            current = current_folder(root)
+            if folder != current:
+                self.degraded = f"serving {folder.name}: the index CURRENT names did not load"
         except IndexNotFound as exc:
-            # an index that exists but cannot be read is an operator's problem to see, not
-            # something to paper over by embedding the whole store in memory
             if has_index_folders(root):
-                raise
+                # every folder is unreadable: serve an index rebuilt from the store (the
+                # embedding cache holds the vectors) and say so in /health/ready
+                self.degraded = f"serving an index rebuilt in memory from the store: {exc}"
+                log.error("index.unusable", extra={"reason": str(exc)})
+                return self.reconcile(self.ranker.index, self.lexical, catalog=True)
             published = self.store.count_published()
             if published > self.settings.max_articles_without_index:
                 raise IndexNotFound(
@@ -99,11 +106,22 @@ class IndexLifecycle:
         assert isinstance(lexical, LexicalSearch)
         return lexical
 
+    def index_health(self) -> dict[str, Any]:
+        """The index part of /health/ready (`degraded`, when set, is one of its reasons)."""
+        manifest = self.ranker.index.manifest
+        return {
+            "indexed": len(self.ranker.index),
+            "index_folder": self.folder.name if self.folder else None,
+            "index_built_at": manifest.get("built_at"),
+            "index_build_seconds": manifest.get("build_seconds"),
+        }
+
     def serve(self, index: VectorIndex, lexical: LexicalSearch, folder: Path | None) -> None:
         with self.lock:
             self.ranker.swap_index(index)
             self.ranker.lexical = lexical
             self.folder = folder
+            self.degraded = None
 
     def reconcile(
         self,

@@ -15,6 +15,7 @@ from recommender.ranking import RankedList, Ranker
 from recommender.ranking.variants import RankingVariant
 from recommender.service.cache import ResultCache, url_key
 from recommender.service.online import OnlineEvaluation
+from recommender.service.purge import PurgeHook
 from recommender.store import Store
 
 
@@ -28,15 +29,29 @@ class ListReads:
     _lock: threading.RLock
     _cache: ResultCache
     _online: OnlineEvaluation
+    _purge: PurgeHook | None
 
-    def get_article(self, article_id: str) -> Article:
+    def _release_due(self) -> None:
+        """Embargoed articles whose time has come go live; cached lists (ours, a CDN's) are
+        dropped then, so the story shows at once rather than after their TTL. Rare: a clear."""
+        released = self._catalog.release_if_due(self._lock)
+        if released:
+            self._cache.clear()
+            if self._purge is not None:
+                self._purge.notify(released)
+
+    def get_article(self, article_id: str, live_only: bool = False) -> Article:
+        """The stored article; live_only (the public view): only a published article whose
+        time has come, any other is unknown."""
+        self._release_due()
         article = self._store.get_article(article_id)
-        if article is None:
+        if article is None or (live_only and not self._catalog.is_live(article_id)):
             raise ArticleNotFound(f"no article with id {article_id!r}")
         return article
 
     def card(self, article_id: str) -> Card | None:
         """What a list shows of an article (no text), from memory."""
+        self._release_due()
         return self._catalog.get(article_id)
 
     def overview(self, k: int = 6) -> dict[str, Any]:
@@ -66,8 +81,10 @@ class ListReads:
     ) -> RankedList:
         """Lees ook in the reader's A/B variant (session_id), or the one a site asks for."""
         chosen = self._online.choose(session_id, variant)
+        self._release_due()
+        query = self._catalog.listed_id(article_id)  # a hidden article: as an unknown one
         ranked = self._related_in(
-            chosen, article_id, k, section=section, max_age_days=max_age_days, exclude=exclude
+            chosen, query, k, section=section, max_age_days=max_age_days, exclude=exclude
         )
         card = self._catalog.get(article_id)
         self._online.record(ranked, article_id, card.section if card else None)
@@ -132,6 +149,8 @@ class ListReads:
         """Populair nieuws in the reader's A/B variant; window: the variant's, else decayed."""
         chosen = self._online.choose(session_id, variant)
         window = window or chosen.popular_window or "decayed"
+        self._release_due()
+        context = self._catalog.listed_id(context) if context else None
         key = ("popular", chosen.name, k, section, window, frozenset(exclude), context)
 
         def rank() -> RankedList:

@@ -32,7 +32,11 @@ def open_store(settings: Settings) -> Store:
     dir) or `postgresql://...`."""
     url = settings.resolved_database_url
     if url.startswith(SQLITE_PREFIX):
-        return SqliteStore(Path(url[len(SQLITE_PREFIX) :]), settings.sqlite_synchronous)
+        return SqliteStore(
+            Path(url[len(SQLITE_PREFIX) :]),
+            settings.sqlite_synchronous,
+            settings.sqlite_busy_timeout_ms,
+        )
     if url.startswith(("postgresql://", "postgres://")):
         # imported here: the embedded default never loads the PostgreSQL driver
         from recommender.store.postgres import PostgresStore

@@ -60,6 +60,8 @@ class MemoryStore:
 
     def add_events(self, events: Sequence[Event], counted: bool = True) -> list[int]:
         with self._lock:
+            seen = self.seen_event_ids([e.event_id for e in events if e.event_id])
+            events = [e for e in events if e.event_id is None or e.event_id not in seen]
             first = len(self._events)
             self._events.extend(events)
             if not counted:
@@ -78,10 +80,19 @@ class MemoryStore:
                 self._uncounted.difference_update(taken)
             return len(taken)
 
-    def iter_events(self, since_ts: float = 0.0, chunk: int = 20_000) -> Iterator[Event]:
+    def iter_events(
+        self, since_ts: float = 0.0, chunk: int = 20_000, after_seq: int = 0
+    ) -> Iterator[Event]:
         with self._lock:
-            events = list(self._events)
+            events = list(self._events[after_seq:])
         return (event for event in events if event.ts >= since_ts)
+
+    def seen_event_ids(self, event_ids: Sequence[str]) -> set[str]:
+        wanted = set(event_ids)
+        return {e.event_id for e in self._events if e.event_id in wanted and e.event_id}
+
+    def last_event_seq(self) -> int:
+        return len(self._events)
 
     def count_events(self) -> int:
         return len(self._events)

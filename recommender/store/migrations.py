@@ -58,6 +58,14 @@ SQLITE: tuple[Migration, ...] = (
             "CREATE INDEX events_uncounted ON events(seq) WHERE counted = 0",
         ),
     ),
+    Migration(
+        3,
+        "event ids: a batch retried after a lost answer is stored once",
+        (
+            "ALTER TABLE events ADD COLUMN event_id TEXT",
+            "CREATE UNIQUE INDEX events_event_id ON events(event_id) WHERE event_id IS NOT NULL",
+        ),
+    ),
 )
 
 POSTGRES: tuple[Migration, ...] = (

@@ -139,6 +139,11 @@ class PostgresStore(SqlReads):
             ).fetchall()
         return sorted(int(row[0]) for row in rows)
 
+    def seen_event_ids(self, event_ids: Sequence[str]) -> set[str]:
+        """Event ids are kept by the embedded (SQLite) store only so far: none is known here,
+        so a retried batch is stored again (README, Replicas)."""
+        return set()
+
     def mark_uncounted(self, seqs: Sequence[int]) -> None:
         with self._transaction() as conn:
             conn.execute("UPDATE events SET counted = FALSE WHERE seq = ANY(%s)", (list(seqs),))

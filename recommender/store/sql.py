@@ -54,9 +54,11 @@ class SqlReads:
     def max_seq(self) -> int:
         return int(self._value("SELECT COALESCE(MAX(seq), 0) FROM articles"))
 
-    def iter_events(self, since_ts: float = 0.0, chunk: int = 20_000) -> Iterator[Event]:
-        """Events in the order they were written, streamed in chunks."""
-        last_seq = 0
+    def iter_events(
+        self, since_ts: float = 0.0, chunk: int = 20_000, after_seq: int = 0
+    ) -> Iterator[Event]:
+        """Events in the order they were written (after sequence number after_seq), streamed."""
+        last_seq = after_seq
         while rows := self._rows(
             f"SELECT seq, {EVENT_COLUMNS} FROM events WHERE seq > ? AND ts >= ?"
             " ORDER BY seq LIMIT ?",
@@ -65,6 +67,9 @@ class SqlReads:
             for row in rows:
                 yield Event(*row[1:])
             last_seq = rows[-1][0]
+
+    def last_event_seq(self) -> int:
+        return int(self._value("SELECT COALESCE(MAX(seq), 0) FROM events"))
 
     def count_events(self) -> int:
         return int(self._value("SELECT COUNT(*) FROM events"))

@@ -7,31 +7,56 @@ connection keeps acknowledged writes visible to every reader in the process at o
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from recommender.articles import Article
+from recommender.errors import StoreUnavailable
 from recommender.events import Event
 from recommender.store import migrations
 from recommender.store.sql import EVENT_COLUMNS, SqlReads, event_row
 
 
+def unavailable(exc: sqlite3.Error) -> StoreUnavailable:
+    return StoreUnavailable(f"the database cannot take writes now ({exc}); nothing was written")
+
+
+def check_writable(path: Path) -> None:
+    """SQLite in WAL mode maps the -shm file: one it cannot write kills the process (SIGBUS)
+    without a word, so say so before opening. (A read-only database file itself is fine: reads
+    are served, writes answer 503.)"""
+    for side in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if side.exists() and not os.access(side, os.R_OK | os.W_OK):
+            raise StoreUnavailable(
+                f"{side} is not readable and writable by this process: fix its owner or mode"
+            )
+
+
 class SqliteStore(SqlReads):
-    def __init__(self, path: Path, synchronous: str = "FULL") -> None:
+    def __init__(self, path: Path, synchronous: str = "FULL", busy_timeout_ms: int = 1000) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        check_writable(path)
         self.path = path
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
         # FULL: an acknowledged write survives power loss, not only a process crash
         self._conn.execute(f"PRAGMA synchronous={synchronous}")
-        self._conn.execute("PRAGMA busy_timeout=10000")
+        # short: a write that cannot get the lock answers 503 soon rather than hang a worker
+        self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         self._migrate()
+        # reads on their own connection: in WAL mode a reader never waits for a writer, so a
+        # write stuck behind another process's lock cannot stall them
+        self._reader = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._reader.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        self._read_lock = threading.Lock()
 
     def _migrate(self) -> None:
         # BEGIN IMMEDIATE: a second process opening the same file waits, then finds it done
@@ -43,23 +68,31 @@ class SqliteStore(SqlReads):
         return None
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._read_lock:
+            self._reader.close()
             self._conn.close()
 
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+        with self._read_lock:
+            return self._reader.execute(sql, params).fetchall()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction under the lock; rolled back when anything fails."""
+        """One write transaction under the lock; rolled back when anything fails. A database
+        locked by another process, read-only or failing is StoreUnavailable (503)."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise unavailable(exc) from exc
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+            except BaseException as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise unavailable(exc) from exc
                 raise
 
     # articles --------------------------------------------------------------------------------
@@ -76,17 +109,19 @@ class SqliteStore(SqlReads):
 
     # embedding cache ----------------------------------------------------------------------------
 
-    def get_embeddings(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
+    def _select_in(self, sql: str, keys: Sequence[str]) -> list[tuple[Any, ...]]:
+        """sql with `{marks}` for the keys, run over chunks of 500 (SQLite's variable limit)."""
+        rows: list[tuple[Any, ...]] = []
         for start in range(0, len(keys), 500):
             part = list(keys[start : start + 500])
-            marks = ",".join("?" * len(part))
-            with self._lock:
-                rows = self._conn.execute(
-                    f"SELECT key, vector FROM embeddings WHERE key IN ({marks})", part
-                ).fetchall()
-            for key, blob in rows:
-                found[key] = np.frombuffer(blob, dtype=np.float32)
+            rows += self._rows(sql.format(marks=",".join("?" * len(part))), part)
+        return rows
+
+    def get_embeddings(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        sql = "SELECT key, vector FROM embeddings WHERE key IN ({marks})"
+        for key, blob in self._select_in(sql, keys):
+            found[key] = np.frombuffer(blob, dtype=np.float32)
         return found
 
     def put_embeddings(self, items: Iterable[tuple[str, np.ndarray]]) -> None:
@@ -101,17 +136,24 @@ class SqliteStore(SqlReads):
     # events -----------------------------------------------------------------------------------
 
     def add_events(self, events: Sequence[Event], counted: bool = True) -> list[int]:
-        """Append durably; returns the events' sequence numbers, in order."""
+        """Append durably; returns the events' sequence numbers, in order. An event whose
+        event_id is stored already is skipped (a retry)."""
         if not events:
             return []
         with self._write() as conn:
             conn.executemany(
-                f"INSERT INTO events ({EVENT_COLUMNS}, counted) VALUES (?,?,?,?,?,?,?)",
-                [(*event_row(e), int(counted)) for e in events],
+                f"INSERT OR IGNORE INTO events ({EVENT_COLUMNS}, counted, event_id)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                [(*event_row(e), int(counted), e.event_id) for e in events],
             )
             # one writer under BEGIN IMMEDIATE: the batch got consecutive numbers
             last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
         return list(range(last - len(events) + 1, last + 1))
+
+    def seen_event_ids(self, event_ids: Sequence[str]) -> set[str]:
+        """Which of these event ids are stored already."""
+        sql = "SELECT event_id FROM events WHERE event_id IN ({marks})"
+        return {row[0] for row in self._select_in(sql, event_ids)}
 
     def mark_uncounted(self, seqs: Sequence[int]) -> None:
         with self._write() as conn:

@@ -10,7 +10,7 @@
  * data-title-related, data-title-popular, data-time-zone, data-timeout-ms and
  * data-link-template ("/demo/{id}": link items there instead of to their own URL).
  *
- * Dependency-free ES2017, no build step. The only global is window.RecommenderWidget = {init}.
+ * Dependency-free ES2017, no build step. The only global is window.RecommenderWidget = {init, consent}.
  * Server data is only ever written with textContent / setAttribute, never as HTML.
  * Any failure (service down, non-2xx, malformed JSON, timeout) leaves the container empty
  * and never throws, rejects unhandled or logs above console.debug.
@@ -289,11 +289,51 @@
 
   // ------------------------------------------------------------------ events
 
+  /**
+   * Consent: a page that sets data-consent="required" (on the script tag or on a .rec-widget
+   * container) gets its lists, but the widget creates no session id and sends no event until
+   * the page calls RecommenderWidget.consent() (its consent manager's "accepted" callback).
+   * Events of this page view wait in memory until then (at most MAX_PENDING); consent(false)
+   * drops them.
+   */
+  var MAX_PENDING = 50;
+  var consentState = '';  // '', 'given' or 'denied'
+  var pendingEvents = [];
+
+  function consentRequired() {
+    if (attr(OWN_SCRIPT, 'data-consent') === 'required') {
+      return true;
+    }
+    try {
+      return document.querySelector('.rec-widget[data-consent="required"]') !== null;
+    } catch (ignored) {
+      return true;  // cannot tell: stay on the safe side
+    }
+  }
+
+  function trackingAllowed() {
+    return consentState === 'given' || (consentState === '' && !consentRequired());
+  }
+
+  function consent(given) {
+    consentState = given === false ? 'denied' : 'given';
+    var queued = pendingEvents;
+    pendingEvents = [];
+    if (consentState !== 'given') {
+      return;
+    }
+    var byBase = {};
+    queued.forEach(function (entry) {
+      (byBase[entry.base] = byBase[entry.base] || []).push(entry.event);
+    });
+    Object.keys(byBase).forEach(function (base) { sendEvents(base, byBase[base]); });
+  }
+
   function makeEvent(type, articleId, recommendationId, position) {
+    // the session id is added when the event is sent: none exists before consent
     return {
       type: type,
       article_id: articleId,
-      session_id: sessionId(),
       recommendation_id: recommendationId || null,
       position: typeof position === 'number' ? position : null,
       ts: new Date().toISOString(),
@@ -301,13 +341,22 @@
   }
 
   /**
-   * Fire-and-forget POST {base}/v1/events. sendBeacon first (survives navigation and never
-   * delays it), fetch with keepalive as the fallback. Never throws, never rejects.
+   * Fire-and-forget POST {base}/v1/events: fetch with keepalive (survives navigation, never
+   * delays it), sendBeacon where fetch is missing. Never throws, never rejects.
    */
   function sendEvents(base, events) {
     if (!base || !events.length) {
       return;
     }
+    if (!trackingAllowed()) {
+      if (consentState === '') {
+        events.forEach(function (event) { pendingEvents.push({base: base, event: event}); });
+        pendingEvents = pendingEvents.slice(-MAX_PENDING);
+      }
+      return;
+    }
+    var session = sessionId();
+    events.forEach(function (event) { event.session_id = session; });
     var url = base + '/v1/events';
     var body;
     try {
@@ -316,15 +365,9 @@
       debug('could not encode events', err);
       return;
     }
-    try {
-      if (navigator && typeof navigator.sendBeacon === 'function' && typeof Blob === 'function') {
-        if (navigator.sendBeacon(url, new Blob([body], {type: 'application/json'}))) {
-          return;
-        }
-      }
-    } catch (err) {
-      debug('sendBeacon failed, falling back to fetch', err);
-    }
+    // fetch with keepalive first: it survives navigation like a beacon, and it can go out
+    // without credentials; a cross-origin beacon always carries them, which the API's CORS
+    // (never credentialed by default) refuses
     try {
       if (typeof fetch === 'function') {
         fetch(url, {
@@ -337,6 +380,10 @@
         }).catch(function (err) {
           debug('event delivery failed', err);
         });
+        return;
+      }
+      if (navigator && typeof navigator.sendBeacon === 'function' && typeof Blob === 'function') {
+        navigator.sendBeacon(url, new Blob([body], {type: 'application/json'}));
       }
     } catch (err) {
       debug('event delivery failed', err);
@@ -844,7 +891,7 @@
     }
   }
 
-  window.RecommenderWidget = {init: init};
+  window.RecommenderWidget = {init: init, consent: consent};
 
   if (document.readyState === 'loading') {
     document.addEventListener('DOMContentLoaded', function () { init(); }, {once: true});

@@ -121,7 +121,7 @@ async def widget_versioned(version: str, name: str, request: Request) -> Respons
 def demo_page(article_id: str, request: Request) -> HTMLResponse:
     """A demo article page laid out like a real news site, with both widget blocks."""
     try:
-        article = request.app.state.service.get_article(article_id)
+        article = request.app.state.service.get_article(article_id, live_only=True)
     except ArticleNotFound:
         return HTMLResponse(
             "<!doctype html><title>Niet gevonden</title><h1>Artikel niet gevonden</h1>",
@@ -129,7 +129,9 @@ def demo_page(article_id: str, request: Request) -> HTMLResponse:
         )
     published = article.published_at
     paragraphs = [p for p in article.text.split("\n") if p.strip()] or [article.text]
-    base = str(request.base_url).rstrip("/")
+    # never the request's Host header: a cache that does not key on it would serve a page
+    # pointing at whatever host an attacker sent
+    base = (request.app.state.settings.public_base_url or "").rstrip("/")
     body = PAGE.substitute(
         lang=html.escape(article.language or "nl"),
         title=html.escape(article.title),

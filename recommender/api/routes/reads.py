@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from recommender.api.clients import has_write_token
 from recommender.api.deps import (
     Config,
     Exclude,
@@ -119,5 +120,7 @@ async def popular(
 
 
 @router.get("/v1/articles/{article_id}", response_model=Article)
-def get_article(article_id: str, svc: Service) -> Article:
-    return svc.get_article(article_id)
+def get_article(article_id: str, svc: Service, request: Request) -> Article:
+    """The stored article. Without the write token only a published article whose
+    `published_at` has come is found (embargo); with it, any."""
+    return svc.get_article(article_id, live_only=not has_write_token(request))

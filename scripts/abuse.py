@@ -1,0 +1,494 @@
+"""Every attack of issue 12 against a real `recommender serve` on loopback, with its outcome.
+
+    .venv/bin/python scripts/abuse.py                       # all scenarios, bounded sizes
+    .venv/bin/python scripts/abuse.py --only flood,faults   # some of them
+    .venv/bin/python scripts/abuse.py --fabricated 500000 --soak 2000000   # the issue's sizes
+
+Scenarios: `flood` (1,000 invented sessions from one client within a minute, against stories
+read by 40-90 distinct readers; then 500 clicks without a session; then a back-dated flood),
+`fabricated` (events for made-up ids, then /popular?window=trending worst of 50 and /related p50
+idle vs while two clients loop trending), `soak` (a stream of events over 5k articles with
+rotating sessions: RSS at checkpoints), `kill` (kill -9 mid-stream, the client retries its
+unacknowledged batches: acknowledged events lost, events stored twice), `faults` (another
+process holds SQLite's write lock: what writes and reads answer). The server uses the fake
+embedder; organic readers are told apart by X-Forwarded-For from a trusted proxy (loopback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_report import cpu_description, write_section  # noqa: E402
+
+TOKEN = "abuse-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+REPORT: list[str] = []
+
+
+def say(*parts: str) -> None:
+    """Print an outcome and keep it for BENCHMARKS.md (--write)."""
+    line = "".join(parts)
+    print(line, flush=True)
+    REPORT.append(line)
+
+
+class Server:
+    """`recommender serve` in a subprocess on a free loopback port."""
+
+    def __init__(self, folder: Path, extra: dict[str, str] | None = None) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "RECOMMENDER_DATA_DIR": str(folder / "var"),
+            "RECOMMENDER_MODELS_DIR": str(folder / "models"),
+            "RECOMMENDER_MODEL_NAME": "fake",
+            "RECOMMENDER_API_TOKEN": TOKEN,
+            "RECOMMENDER_TRUSTED_PROXIES": "127.0.0.1",
+            "RECOMMENDER_SERVED_LOG": "false",
+            **(extra or {}),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> float:
+        """Start and wait for /health/ready; the seconds it took."""
+        started = time.perf_counter()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        log = (self.folder / f"server-{self.port}.log").open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "recommender", "serve", "--port", str(self.port)],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        while time.perf_counter() - started < 120:
+            try:
+                if call(self.base, "GET", "/health/ready")[0] == 200:
+                    return time.perf_counter() - started
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("the server did not become ready")
+
+    def rss_mb(self) -> float:
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def call(
+    base: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any, dict[str, str]]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
+            text = response.read()
+            return response.status, json.loads(text) if text else None, dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        text = exc.read()
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = text.decode(errors="replace")
+        return exc.code, parsed, dict(exc.headers)
+
+
+def articles(count: int, now: datetime) -> list[dict[str, Any]]:
+    """Stories with words of their own, so the fake embedder keeps them apart (Populair
+    leaves out near-duplicates)."""
+    rng = random.Random(7)
+    return [
+        {
+            "id": f"a{i}",
+            "title": f"Verhaal {i}",
+            "text": " ".join(f"w{rng.randrange(50_000)}" for _ in range(40)),
+            "section": rng.choice(["Binnenland", "Sport", "Economie"]),
+            "url": f"https://krant.example/a{i}",
+            "published_at": (now - timedelta(hours=rng.uniform(1, 48))).isoformat(),
+        }
+        for i in range(count)
+    ]
+
+
+def ingest(server: Server, count: int) -> None:
+    batch = articles(count, datetime.now(UTC))
+    for start in range(0, count, 1_000):
+        status, body, _ = call(
+            server.base, "POST", "/v1/articles", {"articles": batch[start : start + 1_000]}, AUTH
+        )
+        assert status == 200, body
+
+
+def clicks(article_id: str, sessions: list[str | None], **extra: Any) -> dict[str, Any]:
+    return {
+        "events": [
+            {"type": "click", "article_id": article_id, "session_id": s, **extra} for s in sessions
+        ]
+    }
+
+
+def rank_of(server: Server, article_id: str, k: int = 6, window: str = "decayed") -> str:
+    _, body, _ = call(server.base, "GET", f"/v1/popular?k={k}&window={window}")
+    ids = [item["id"] for item in body["items"]]
+    return f"rank {ids.index(article_id) + 1}" if article_id in ids else f"not in the top {k}"
+
+
+def organic_readers(server: Server, stories: list[str]) -> None:
+    """40-90 distinct readers per story, each from its own address (behind the proxy)."""
+    rng = random.Random(3)
+    for n, story in enumerate(stories):
+        for reader in range(40 + (50 * n) // max(1, len(stories) - 1)):
+            address = f"10.{n}.{reader // 250}.{reader % 250 + 1}"
+            session = f"r{n}-{reader}-{rng.random():.6f}"[:40]
+            call(
+                server.base,
+                "POST",
+                "/v1/events",
+                clicks(story, [session]),
+                {"X-Forwarded-For": address},
+            )
+
+
+def scenario_flood(folder: Path) -> None:
+    # limits high enough that only the reader cap stands between the flood and the top
+    unlimited = {"RECOMMENDER_EVENTS_PER_MINUTE_PER_CLIENT": "1000000"}
+    server = Server(folder / "flood", {**unlimited, "RECOMMENDER_EVENTS_BURST_PER_CLIENT": "5000"})
+    server.start()
+    try:
+        ingest(server, 60)
+        organic_readers(server, [f"a{i}" for i in range(10)])
+        attacker = {"X-Forwarded-For": "203.0.113.66"}
+        started = time.perf_counter()
+        answers = [
+            call(
+                server.base,
+                "POST",
+                "/v1/events",
+                clicks("a50", [f"fake{i}" for i in range(j, j + 100)]),
+                attacker,
+            )
+            for j in range(0, 1_000, 100)
+        ]
+        seconds = time.perf_counter() - started
+        statuses = sorted({status for status, _, _ in answers})
+        counted = sum(body["counted"] for status, body, _ in answers if status == 202)
+        say(
+            f"fake-session flood: 1,000 sessions from one client in {seconds:.2f} s, statuses "
+            f"{statuses}, counted {counted}; story {rank_of(server, 'a50')} (organic: 40-90 "
+            f"readers)"
+        )
+        status, body, _ = call(
+            server.base,
+            "POST",
+            "/v1/events",
+            clicks("a51", [None] * 500),
+            {"X-Forwarded-For": "203.0.113.67"},
+        )
+        say(
+            f"no-session flood: 500 clicks in one request → {status} {body}; story "
+            f"{rank_of(server, 'a51')}"
+        )
+        long_ago = datetime.now(UTC) - timedelta(days=3)
+        dated = [
+            {
+                "type": "click",
+                "article_id": "a52",
+                "session_id": "same",
+                "ts": (long_ago + timedelta(minutes=31 * i)).isoformat(),
+            }
+            for i in range(100)
+        ]
+        status, body, _ = call(
+            server.base,
+            "POST",
+            "/v1/events",
+            {"events": dated},
+            {"X-Forwarded-For": "203.0.113.68"},
+        )
+        say(
+            f"back-dated flood: 100 clicks of one session spread over 2 days → {status} {body}; "
+            f"story {rank_of(server, 'a52')}"
+        )
+    finally:
+        server.stop()
+
+
+def timings(base: str, path: str, count: int) -> list[float]:
+    taken = []
+    for _ in range(count):
+        started = time.perf_counter()
+        urllib.request.urlopen(base + path, timeout=30).read()  # noqa: S310 (loopback)
+        taken.append((time.perf_counter() - started) * 1000)
+    return taken
+
+
+def scenario_fabricated(folder: Path, fabricated: int) -> None:
+    server = Server(folder / "fabricated")
+    server.start()
+    try:
+        ingest(server, 2_000)
+        organic_readers(server, [f"a{i}" for i in range(10)])
+        rejected = 0
+        started = time.perf_counter()
+        for start in range(0, fabricated, 500):
+            batch = {
+                "events": [
+                    {
+                        "type": "click",
+                        "article_id": f"made-up-{start + i}",
+                        "session_id": f"s{start + i}",
+                    }
+                    for i in range(500)
+                ]
+            }
+            status, body, _ = call(server.base, "POST", "/v1/events", batch, AUTH)
+            rejected += body["rejected"] if status == 202 else 0
+        say(
+            f"fabricated-id flood: {fabricated:,} events in {time.perf_counter() - started:.0f} s, "
+            f"rejected {rejected:,}; RSS {server.rss_mb():.0f} MB"
+        )
+        trending = timings(server.base, "/v1/popular?window=trending", 50)
+        say(
+            f"  /v1/popular?window=trending: worst of 50 {max(trending):.2f} ms, p50 "
+            f"{statistics.median(trending):.2f} ms"
+        )
+        idle = statistics.median(timings(server.base, "/v1/articles/a1/related", 200))
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.is_set():
+                urllib.request.urlopen(
+                    server.base + "/v1/popular?window=trending", timeout=30
+                ).read()  # noqa: S310
+
+        loopers = [threading.Thread(target=loop) for _ in range(2)]
+        for thread in loopers:
+            thread.start()
+        busy = statistics.median(timings(server.base, "/v1/articles/a1/related", 200))
+        stop.set()
+        for thread in loopers:
+            thread.join()
+        say(
+            f"  /related p50: idle {idle:.2f} ms, while two clients loop trending {busy:.2f} ms "
+            f"({busy / idle:.2f}×)"
+        )
+    finally:
+        server.stop()
+
+
+def scenario_soak(folder: Path, total: int) -> None:
+    server = Server(folder / "soak")
+    server.start()
+    try:
+        ingest(server, 5_000)
+        rng = random.Random(11)
+        checkpoints = []
+        sent = 0
+        while sent < total:
+            batch = {
+                "events": [
+                    {
+                        "type": "view",
+                        "article_id": f"a{int(rng.paretovariate(1.2)) % 5_000}",
+                        "session_id": f"s{(sent + i) // 8}",
+                    }
+                    for i in range(500)
+                ]
+            }
+            call(server.base, "POST", "/v1/events", batch, AUTH)
+            sent += 500
+            if sent % max(500, total // 10) == 0:
+                checkpoints.append((sent, server.rss_mb()))
+        second_half = [rss for n, rss in checkpoints if n > total // 2]
+        spread = (
+            (max(second_half) - min(second_half)) / min(second_half) * 100 if second_half else 0
+        )
+        shown = ", ".join(f"{n // 1000}k: {rss:.0f}" for n, rss in checkpoints)
+        say(f"memory soak: {total:,} events over 5k articles, rotating sessions; RSS MB {shown}")
+        say(f"  second half: RSS within ±{spread / 2:.1f}% of its middle")
+        server.stop()
+        ready = server.start()
+        say(f"  restart with {total:,} events stored: ready in {ready:.2f} s (from the snapshot)")
+        server.stop()
+        (server.folder / "var" / "popularity.snapshot").unlink()
+        full = server.start()
+        say(f"  the same without the snapshot (full replay): ready in {full:.2f} s")
+    finally:
+        server.stop()
+
+
+def scenario_kill(folder: Path, batches: int = 60) -> None:
+    server = Server(folder / "kill")
+    server.start()
+    ingest(server, 100)
+    acknowledged: set[str] = set()
+    pending: list[dict[str, Any]] = []
+    killer = threading.Timer(1.0, server.kill)
+    killer.start()
+    for b in range(batches):
+        events = [
+            {
+                "type": "view",
+                "article_id": f"a{(b * 7 + i) % 100}",
+                "event_id": f"b{b}-{i}",
+                "session_id": f"s{b}-{i}",
+            }
+            for i in range(100)
+        ]
+        pending.append({"events": events})
+        sent = pending[:]
+        for batch in sent:
+            try:
+                status, _, _ = call(server.base, "POST", "/v1/events", batch, AUTH)
+            except OSError:
+                status = 0
+            if status == 202:
+                acknowledged.update(e["event_id"] for e in batch["events"])
+                pending.remove(batch)
+            elif status == 0 and server.process is not None and server.process.poll() is not None:
+                server.start()  # the client's retries find the restarted server
+        time.sleep(0.03)
+    # a retry of an acknowledged batch whose answer was lost: must not be counted twice
+    call(
+        server.base,
+        "POST",
+        "/v1/events",
+        {
+            "events": [
+                {"type": "view", "article_id": "a0", "event_id": "b0-0", "session_id": "s0-0"}
+            ]
+        },
+        AUTH,
+    )
+    server.stop()
+    connection = sqlite3.connect(folder / "kill" / "var" / "recommender.db")
+    # stored per sender: the token's events carry the "token:" prefix
+    ids = [row[0].partition(":")[2] for row in connection.execute("SELECT event_id FROM events")]
+    connection.close()
+    lost = len(acknowledged - set(ids))
+    twice = len(ids) - len(set(ids))
+    say(
+        f"kill -9 mid-stream with retries: {len(acknowledged):,} acknowledged, {lost} lost, "
+        f"{twice} stored twice"
+    )
+
+
+def scenario_faults(folder: Path) -> None:
+    server = Server(folder / "faults", {"RECOMMENDER_SQLITE_BUSY_TIMEOUT_MS": "1000"})
+    server.start()
+    try:
+        ingest(server, 100)
+        other = sqlite3.connect(folder / "faults" / "var" / "recommender.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        started = time.perf_counter()
+        status, body, headers = call(server.base, "POST", "/v1/events", clicks("a1", ["x"]))
+        write_ms = (time.perf_counter() - started) * 1000
+        reads = timings(server.base, "/v1/articles/a1", 20) + timings(server.base, "/demo/a1", 20)
+        other.execute("ROLLBACK")
+        other.close()
+        say(
+            f"SQLite write lock held by another process: event write → {status} {body} "
+            f"(Retry-After {headers.get('retry-after') or headers.get('Retry-After')}) after "
+            f"{write_ms:.0f} ms; GET article/demo worst {max(reads):.1f} ms"
+        )
+        status, body, _ = call(server.base, "POST", "/v1/events", clicks("a1", ["x"]))
+        say(f"  lock released: {status} {body}")
+        burst = [
+            call(
+                server.base,
+                "POST",
+                "/v1/events",
+                clicks("a2", [f"b{i}-{j}" for j in range(100)]),
+                {"X-Forwarded-For": "203.0.113.69"},
+            )
+            for i in range(12)
+        ]
+        limited = [
+            (s, h.get("retry-after") or h.get("Retry-After")) for s, _, h in burst if s == 429
+        ]
+        say(
+            f"rate limit: 12 × 100 events at once from one client → {len(limited)} answered 429, "
+            f"Retry-After {limited[0][1] if limited else '-'} s"
+        )
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--only", default="flood,fabricated,soak,kill,faults")
+    parser.add_argument("--fabricated", type=int, default=100_000, help="fabricated-id events")
+    parser.add_argument("--soak", type=int, default=200_000, help="events of the memory soak")
+    parser.add_argument("--write", action="store_true", help="write the outcomes to BENCHMARKS.md")
+    args = parser.parse_args()
+    wanted = args.only.split(",")
+    with tempfile.TemporaryDirectory(prefix="abuse-") as tmp:
+        folder = Path(tmp)
+        if "flood" in wanted:
+            scenario_flood(folder)
+        if "fabricated" in wanted:
+            scenario_fabricated(folder, args.fabricated)
+        if "soak" in wanted:
+            scenario_soak(folder, args.soak)
+        if "kill" in wanted:
+            scenario_kill(folder)
+        if "faults" in wanted:
+            scenario_faults(folder)
+    if args.write:
+        command = "python scripts/abuse.py " + " ".join(sys.argv[1:])
+        body = "\n".join(
+            ["## Abuse (issue 12)", "", f"`{command}` on {cpu_description()}", "", "```", *REPORT]
+            + ["```"]
+        )
+        write_section(ROOT / "BENCHMARKS.md", "abuse", body)
+
+
+if __name__ == "__main__":
+    main()
