@@ -181,6 +181,12 @@ class Settings(BaseSettings):
     """(session, story) pairs and (client, story) reader sets kept at most: bounded memory"""
     popularity_snapshot_seconds: float = Field(default=300.0, ge=0)
     """popularity is saved this often (and at shutdown); a restart replays only newer events"""
+    event_retention_days: float = Field(default=30.0, gt=0)
+    """raw events older than this are compacted into per-article hourly aggregates"""
+    compaction_interval_seconds: float = Field(default=3600.0, ge=0)
+    """how often a server compacts events past the retention window (0: only the CLI does)"""
+    compaction_batch_events: int = Field(default=10_000, gt=0)
+    """events moved per compaction transaction"""
 
     # ranking
     candidates: int = _RANKING.candidates

@@ -45,6 +45,27 @@ class ServedList:
     item_ids: tuple[str, ...]
 
 
+HOUR = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class EventAggregate:
+    """Raw events past the retention window, compacted: how many of one type an article got in
+    one hour (`hour`: whole hours since the epoch), and how many of those popularity counted
+    (not a session repeat, not over a client's reader cap)."""
+
+    article_id: str
+    hour: int
+    type: str
+    events: int
+    counted: int
+
+    @property
+    def ts(self) -> float:
+        """The middle of its hour: replayed there, off by at most half an hour."""
+        return self.hour * HOUR + HOUR / 2
+
+
 EventResult = Iterator[tuple[int, Event | RecordError]]
 
 

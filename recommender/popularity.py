@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from recommender.config import PopularityConfig
-from recommender.events import Event
+from recommender.events import Event, EventAggregate
 
 LN2 = math.log(2.0)
 # origin of the log-space clock; any fixed time works, this one keeps exponents small
@@ -214,8 +214,18 @@ class Popularity:
 
     def record(self, event: Event) -> bool:
         """Count one event; False when it carries no weight or is a repeat within the window."""
-        weight = self._weights.get(event.type, 0.0)
-        if weight <= 0:
+        if not self.admits(event):
+            return False
+        weight = self._weights[event.type]
+        self.short.add(event.article_id, weight, event.ts)
+        self.long.add(event.article_id, weight, event.ts)
+        self.alltime.add(event.article_id, weight, event.ts)
+        return True
+
+    def admits(self, event: Event) -> bool:
+        """Whether record() would count the event, remembering it as record() does (compaction
+        counts old events this way without touching the counters)."""
+        if self._weights.get(event.type, 0.0) <= 0:
             return False
         if event.session_id:
             # a refresh loop in one session must not push a story to the top
@@ -226,13 +236,23 @@ class Popularity:
             self._last_counted[key] = event.ts
             if len(self._last_counted) > self._prune_at:
                 self._prune(event.ts)
-        self.short.add(event.article_id, weight, event.ts)
-        self.long.add(event.article_id, weight, event.ts)
-        self.alltime.add(event.article_id, weight, event.ts)
         return True
 
     def record_many(self, events: Iterable[Event]) -> int:
         return sum(self.record(e) for e in events)
+
+    def record_aggregates(self, aggregates: Iterable[EventAggregate]) -> int:
+        """Count compacted hours (already de-duplicated when they were compacted) at the middle
+        of their hour. Returns the events counted."""
+        counted = 0
+        for aggregate in aggregates:
+            weight = self._weights.get(aggregate.type, 0.0)
+            if weight <= 0 or aggregate.counted <= 0:
+                continue
+            for counters in (self.short, self.long, self.alltime):
+                counters.add(aggregate.article_id, weight * aggregate.counted, aggregate.ts)
+            counted += aggregate.counted
+        return counted
 
     def _prune(self, now: float) -> None:
         """Forget pairs older than the window and, when a stream is faster than the window can

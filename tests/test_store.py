@@ -144,3 +144,23 @@ def test_sqlite_database_from_before_versioning_is_migrated(tmp_path: Path) -> N
 def test_unreachable_postgres_is_a_named_error() -> None:
     with pytest.raises(StoreUnavailable, match="cannot connect"):
         PostgresStore("postgresql://root@127.0.0.1:9/test", timeout=1)
+
+
+def test_an_event_id_is_stored_once_also_when_the_store_is_asked_twice(
+    open_backend: Opener,
+) -> None:
+    """The store itself turns a retry away (two replicas may both take it before either has
+    stored it), not only the intake's look-up before writing."""
+    store = open_backend()
+    first = store.add_events([Event(1.0, "click", "a", event_id="x"), Event(2.0, "view", "b")])
+    assert len(first) == 2
+    again = open_backend()
+    retried = again.add_events(
+        [Event(3.0, "click", "a", event_id="x"), Event(4.0, "click", "c", event_id="z")]
+    )
+    assert len(retried) == 1 and retried[0] > max(first)
+    assert again.count_events() == 3
+    assert [e.article_id for e in again.iter_events()] == ["a", "b", "c"]
+    assert again.seen_event_ids(["x", "y", "z"]) == {"x", "z"}
+    assert again.add_events([Event(5.0, "click", "a", event_id="x")]) == []
+    again.close()

@@ -1,5 +1,5 @@
-"""`recommender ingest | build | serve | import-events | related | popular | demo | evaluate |
-train-ranker | settings | report | tune | activate-model | tuned-models`.
+"""`recommender ingest | build | serve | import-events | compact-events | related | popular | demo |
+evaluate | train-ranker | settings | report | tune | activate-model | tuned-models`.
 
 \b
 Exit codes (scripts can tell them apart):
@@ -53,6 +53,7 @@ app.command()(data.ingest)
 app.command()(data.build)
 app.command()(serving.serve)
 app.command("import-events")(data.import_events)
+app.command("compact-events")(data.compact_events)
 app.command()(serving.related)
 app.command()(serving.popular)
 app.command()(data.demo)

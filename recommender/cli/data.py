@@ -12,6 +12,7 @@ from recommender.cli.common import (
     ExitCode,
     Loaded,
     emit_json,
+    err,
     fails_cleanly,
     load_in_batches,
     load_settings,
@@ -120,6 +121,38 @@ def import_events(
     finally:
         store.close()
     _finish_load(file, loaded, "imported {} events", as_json)
+
+
+@fails_cleanly
+def compact_events(as_json: JsonOption = False) -> None:
+    """Move raw events older than RECOMMENDER_EVENT_RETENTION_DAYS into per-article hourly
+    aggregates, one transaction per batch (safe to interrupt and run again; a running server
+    does this every RECOMMENDER_COMPACTION_INTERVAL_SECONDS). Exit code 0 also when nothing was
+    old enough; 1 when the database cannot take writes."""
+    from recommender.service.compaction import compact_events as compact
+
+    settings = load_settings()
+    store = open_store(settings)
+    try:
+        result = compact(store, settings, progress=lambda n: err.print(f"compacted {n} events"))
+        left = store.count_events()
+    finally:
+        store.close()
+    if as_json:
+        emit_json(
+            {
+                "compacted": result.moved,
+                "batches": result.batches,
+                "before_ts": result.before_ts,
+                "events_left": left,
+                "seconds": round(result.seconds, 3),
+            }
+        )
+        return
+    out.print(
+        f"compacted {result.moved} events from before {result.before_ts:.0f} into hourly"
+        f" aggregates in {result.seconds:.1f}s; {left} raw events left"
+    )
 
 
 @fails_cleanly

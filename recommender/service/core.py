@@ -26,6 +26,7 @@ from recommender.ranking import Ranker
 from recommender.ranking.ranker_file import read_ranker_file, served_half_life, served_weights
 from recommender.redis_state import RedisPopularity
 from recommender.service.cache import CacheStats, ResultCache, changed_keys
+from recommender.service.compaction import PeriodicCompaction
 from recommender.service.intake import EventIntake, EventsResult
 from recommender.service.jobs import TUNE_FIELDS, BackgroundJobs, Job, RebuildJobs
 from recommender.service.lifecycle import IndexLifecycle, ReloadResult
@@ -114,6 +115,7 @@ class RecommenderService(ListReads, TuneJobsMixin):
         )
         # Redis counters are safe on their own: no round trip under the service lock
         self._count_lock: AbstractContextManager[Any] = nullcontext() if shared else self._lock
+        self._compaction = PeriodicCompaction(self._store, settings)
         self._intake = EventIntake(
             settings,
             self._store,
@@ -147,6 +149,7 @@ class RecommenderService(ListReads, TuneJobsMixin):
         # co-reads live in each replica's memory: each counts the whole log
         self._coreads.record_many(self._store.iter_events())
         self._online.start()
+        self._compaction.start()
         self.ready = True
         log.info(
             "service.started",
@@ -167,6 +170,7 @@ class RecommenderService(ListReads, TuneJobsMixin):
     def close(self) -> None:
         self._lifecycle.stop_watching()
         self._upkeep.stop()
+        self._compaction.stop()
         # a rebuild still running would find its store closed under it; give it a moment
         self._jobs.wait(timeout=10)
         self._tune_jobs.wait(timeout=10)

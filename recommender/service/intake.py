@@ -97,20 +97,31 @@ class EventIntake:
         return fresh
 
     def replay(self) -> int:
-        """Count the stored events at start-up: from the snapshot on, when there is one. The gate
-        admits what it admitted live; ids no longer in the store allocate nothing."""
+        """Count the stored events at start-up: from the snapshot on, when there is one, else the
+        compacted hours and then the raw window. The gate admits what it admitted live; ids no
+        longer in the store allocate nothing."""
         after = 0
-        if isinstance(self._popularity, Popularity) and self._snapshot_every > 0:
-            after = load_snapshot(self._snapshot_path, self._popularity, self.gate)
-            if after > self._store.last_event_seq():
-                # a snapshot of another database (restored from a backup, replaced): start over
-                log.warning("snapshot.ahead_of_store", extra={"seq": after})
-                self._popularity.__init__(self._popularity.config)  # type: ignore[misc]
+        popularity = self._popularity
+        if isinstance(popularity, Popularity) and self._snapshot_every > 0:
+            after = load_snapshot(self._snapshot_path, popularity, self.gate)
+            if (
+                after > self._store.last_event_seq()
+                or 0 < after < self._store.compacted_through()[0]
+            ):
+                # a snapshot of another database (restored from a backup, replaced), or one
+                # older than events compacted since: start over from the aggregates
+                log.warning("snapshot.not_usable", extra={"seq": after})
+                popularity.__init__(popularity.config)  # type: ignore[misc]
                 self.gate.restore([])
                 after = 0
         self.snapshot_seq = after
+        counted = 0
         with self._lock:
-            return self._popularity.record_many(
+            if after == 0 and isinstance(popularity, Popularity):
+                counted = popularity.record_aggregates(
+                    a for a in self._store.iter_aggregates() if a.article_id in self._catalog
+                )
+            return counted + popularity.record_many(
                 e
                 for e in self._store.iter_events(after_seq=after)
                 if e.article_id in self._catalog and self.gate.admit(e)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from recommender.articles import Article
-from recommender.events import Event
+from recommender.events import Event, EventAggregate
 
 
 class MemoryStore:
@@ -18,7 +18,10 @@ class MemoryStore:
         self._articles: dict[str, tuple[int, Article]] = {}
         self._seq = 0
         self._embeddings: dict[str, np.ndarray] = {}
-        self._events: list[Event] = []
+        # a compacted event leaves None behind: positions stay the sequence numbers
+        self._events: list[Event | None] = []
+        self._aggregates: dict[tuple[str, int, str], EventAggregate] = {}
+        self._compacted = (0, 0.0)
         self._uncounted: set[int] = set()  # positions in _events; seq = position + 1
 
     def close(self) -> None:
@@ -76,7 +79,7 @@ class MemoryStore:
         with self._lock:
             taken = sorted(self._uncounted)[:limit]
             if taken:
-                count([self._events[i] for i in taken])
+                count([e for e in (self._events[i] for i in taken) if e is not None])
                 self._uncounted.difference_update(taken)
             return len(taken)
 
@@ -85,14 +88,51 @@ class MemoryStore:
     ) -> Iterator[Event]:
         with self._lock:
             events = list(self._events[after_seq:])
-        return (event for event in events if event.ts >= since_ts)
+        return (event for event in events if event is not None and event.ts >= since_ts)
 
     def seen_event_ids(self, event_ids: Sequence[str]) -> set[str]:
         wanted = set(event_ids)
-        return {e.event_id for e in self._events if e.event_id in wanted and e.event_id}
+        return {e.event_id for e in self._events if e and e.event_id in wanted and e.event_id}
 
     def last_event_seq(self) -> int:
         return len(self._events)
 
     def count_events(self) -> int:
-        return len(self._events)
+        return sum(event is not None for event in self._events)
+
+    def compact_events(
+        self,
+        before_ts: float,
+        aggregate: Callable[[list[Event]], Sequence[EventAggregate]],
+        limit: int = 10_000,
+    ) -> int:
+        with self._lock:
+            old = sorted(
+                (e.ts, i)
+                for i, e in enumerate(self._events)
+                if e is not None and e.ts < before_ts and i not in self._uncounted
+            )[:limit]
+            events = [e for e in (self._events[i] for _, i in old) if e is not None]
+            for found in aggregate(events):
+                key = (found.article_id, found.hour, found.type)
+                if (before := self._aggregates.get(key)) is not None:
+                    found = EventAggregate(
+                        *key, before.events + found.events, before.counted + found.counted
+                    )
+                self._aggregates[key] = found
+            for _, i in old:
+                self._events[i] = None
+            if old:
+                self._compacted = (
+                    max(self._compacted[0], max(i for _, i in old) + 1),
+                    max(self._compacted[1], old[-1][0]),
+                )
+            return len(old)
+
+    def iter_aggregates(self, chunk: int = 20_000) -> Iterator[EventAggregate]:
+        with self._lock:
+            found = sorted(self._aggregates.values(), key=lambda a: (a.hour, a.article_id, a.type))
+        return iter(found)
+
+    def compacted_through(self) -> tuple[int, float]:
+        return self._compacted

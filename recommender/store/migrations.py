@@ -66,6 +66,17 @@ SQLITE: tuple[Migration, ...] = (
             "CREATE UNIQUE INDEX events_event_id ON events(event_id) WHERE event_id IS NOT NULL",
         ),
     ),
+    Migration(
+        4,
+        "event aggregates: raw events past the retention window, per article and hour",
+        (
+            "CREATE TABLE event_aggregates (article_id TEXT NOT NULL, hour INTEGER NOT NULL,"
+            " type TEXT NOT NULL, events INTEGER NOT NULL, counted INTEGER NOT NULL,"
+            " PRIMARY KEY (article_id, hour, type))",
+            "CREATE TABLE event_compaction (id INTEGER PRIMARY KEY CHECK (id = 1),"
+            " through_seq INTEGER NOT NULL, through_ts REAL NOT NULL)",
+        ),
+    ),
 )
 
 POSTGRES: tuple[Migration, ...] = (
@@ -102,6 +113,25 @@ POSTGRES: tuple[Migration, ...] = (
             " kind TEXT NOT NULL, variant TEXT NOT NULL, context_id TEXT, section TEXT,"
             " items TEXT NOT NULL)",
             "CREATE INDEX served_lists_ts ON served_lists(ts)",
+        ),
+    ),
+    Migration(
+        4,
+        "event ids: a batch retried after a lost answer is stored once",
+        (
+            "ALTER TABLE events ADD COLUMN event_id TEXT",
+            "CREATE UNIQUE INDEX events_event_id ON events(event_id) WHERE event_id IS NOT NULL",
+        ),
+    ),
+    Migration(
+        5,
+        "event aggregates: raw events past the retention window, per article and hour",
+        (
+            "CREATE TABLE event_aggregates (article_id TEXT NOT NULL, hour BIGINT NOT NULL,"
+            " type TEXT NOT NULL, events BIGINT NOT NULL, counted BIGINT NOT NULL,"
+            " PRIMARY KEY (article_id, hour, type))",
+            "CREATE TABLE event_compaction (id INTEGER PRIMARY KEY CHECK (id = 1),"
+            " through_seq BIGINT NOT NULL, through_ts DOUBLE PRECISION NOT NULL)",
         ),
     ),
 )

@@ -19,14 +19,24 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from recommender.articles import Article
 from recommender.errors import StoreUnavailable
-from recommender.events import Event, ServedList
+from recommender.events import Event, EventAggregate, ServedList
 from recommender.store import migrations
 from recommender.store.served import served_list, served_row
-from recommender.store.sql import EVENT_COLUMNS, SqlReads, event_row
+from recommender.store.sql import (
+    ADVANCE_COMPACTION,
+    EVENT_COLUMNS,
+    OLDEST_EVENTS,
+    UPSERT_AGGREGATE,
+    SqlReads,
+    aggregate_rows,
+    event_row,
+)
 
 # advisory lock keys, per schema: the migration runner, and the article batch numbering
 MIGRATE_LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':migrate'))"
 ARTICLES_LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':articles'))"
+# replicas compact one batch at a time: the compaction watermark only moves forward
+COMPACT_LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':compact'))"
 
 
 class PostgresStore(SqlReads):
@@ -126,23 +136,31 @@ class PostgresStore(SqlReads):
     # events -----------------------------------------------------------------------------------
 
     def add_events(self, events: Sequence[Event], counted: bool = True) -> list[int]:
-        """Append durably in one statement; returns the events' sequence numbers."""
+        """Append durably in one statement; returns the stored events' sequence numbers. An
+        event whose event_id is stored already (by any replica) is skipped: a retry."""
         if not events:
             return []
         columns = list(zip(*(event_row(e) for e in events), strict=True))
+        event_ids = [e.event_id for e in events]
         with self._transaction() as conn:
             rows = conn.execute(
-                f"INSERT INTO events ({EVENT_COLUMNS}, counted)"
+                f"INSERT INTO events ({EVENT_COLUMNS}, event_id, counted)"
                 " SELECT *, %s FROM unnest(%s::float8[], %s::text[], %s::text[], %s::text[],"
-                " %s::text[], %s::int4[]) RETURNING seq",
-                [counted, *(list(column) for column in columns)],
+                " %s::text[], %s::int4[], %s::text[])"
+                " ON CONFLICT (event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING seq",
+                [counted, *(list(column) for column in columns), event_ids],
             ).fetchall()
         return sorted(int(row[0]) for row in rows)
 
     def seen_event_ids(self, event_ids: Sequence[str]) -> set[str]:
-        """Event ids are kept by the embedded (SQLite) store only so far: none is known here,
-        so a retried batch is stored again (README, Replicas)."""
-        return set()
+        """Which of these event ids are stored already."""
+        if not event_ids:
+            return set()
+        with self._transaction() as conn:
+            rows = conn.execute(
+                "SELECT event_id FROM events WHERE event_id = ANY(%s)", (list(event_ids),)
+            ).fetchall()
+        return {row[0] for row in rows}
 
     def mark_uncounted(self, seqs: Sequence[int]) -> None:
         with self._transaction() as conn:
@@ -162,6 +180,29 @@ class PostgresStore(SqlReads):
                 conn.execute(
                     "UPDATE events SET counted = TRUE WHERE seq = ANY(%s)",
                     ([row[0] for row in rows],),
+                )
+        return len(rows)
+
+    def compact_events(
+        self,
+        before_ts: float,
+        aggregate: Callable[[list[Event]], Sequence[EventAggregate]],
+        limit: int = 10_000,
+    ) -> int:
+        """As SqliteStore.compact_events: one transaction per batch, one replica at a time."""
+        with self._transaction() as conn:
+            conn.execute(COMPACT_LOCK)
+            rows = conn.execute(OLDEST_EVENTS.replace("?", "%s"), (before_ts, limit)).fetchall()
+            if rows:
+                events = [Event(*row[1:]) for row in rows]
+                with conn.cursor() as cur:
+                    cur.executemany(
+                        UPSERT_AGGREGATE.replace("?", "%s"), aggregate_rows(aggregate(events))
+                    )
+                conn.execute("DELETE FROM events WHERE seq = ANY(%s)", ([row[0] for row in rows],))
+                conn.execute(
+                    ADVANCE_COMPACTION.replace("?", "%s"),
+                    (max(row[0] for row in rows), max(e.ts for e in events)),
                 )
         return len(rows)
 

@@ -9,7 +9,7 @@ from typing import Protocol
 import numpy as np
 
 from recommender.articles import Article
-from recommender.events import Event, ServedList
+from recommender.events import Event, EventAggregate, ServedList
 
 
 class ArticleStore(Protocol):
@@ -50,6 +50,24 @@ class EventLog(Protocol):
         ...
 
     def count_events(self) -> int: ...
+
+    def compact_events(
+        self,
+        before_ts: float,
+        aggregate: Callable[[list[Event]], Sequence[EventAggregate]],
+        limit: int = 10_000,
+    ) -> int:
+        """Move up to `limit` of the oldest (counted) events from before before_ts into hourly
+        aggregates, in one transaction; returns how many moved."""
+        ...
+
+    def iter_aggregates(self, chunk: int = 20_000) -> Iterator[EventAggregate]:
+        """The compacted events, oldest hour first."""
+        ...
+
+    def compacted_through(self) -> tuple[int, float]:
+        """The sequence number and time of the newest event compacted ((0, 0.0): none)."""
+        ...
 
 
 class ServedLog(Protocol):

@@ -19,9 +19,17 @@ import numpy as np
 
 from recommender.articles import Article
 from recommender.errors import StoreUnavailable
-from recommender.events import Event
+from recommender.events import Event, EventAggregate
 from recommender.store import migrations
-from recommender.store.sql import EVENT_COLUMNS, SqlReads, event_row
+from recommender.store.sql import (
+    ADVANCE_COMPACTION,
+    EVENT_COLUMNS,
+    OLDEST_EVENTS,
+    UPSERT_AGGREGATE,
+    SqlReads,
+    aggregate_rows,
+    event_row,
+)
 
 
 def unavailable(exc: sqlite3.Error) -> StoreUnavailable:
@@ -141,14 +149,18 @@ class SqliteStore(SqlReads):
         if not events:
             return []
         with self._write() as conn:
+            before = conn.total_changes
             conn.executemany(
                 f"INSERT OR IGNORE INTO events ({EVENT_COLUMNS}, counted, event_id)"
                 " VALUES (?,?,?,?,?,?,?,?)",
                 [(*event_row(e), int(counted), e.event_id) for e in events],
             )
-            # one writer under BEGIN IMMEDIATE: the batch got consecutive numbers
+            stored = conn.total_changes - before
+            if not stored:
+                return []
+            # one writer under BEGIN IMMEDIATE: what it stored got consecutive numbers
             last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
-        return list(range(last - len(events) + 1, last + 1))
+        return list(range(last - stored + 1, last + 1))
 
     def seen_event_ids(self, event_ids: Sequence[str]) -> set[str]:
         """Which of these event ids are stored already."""
@@ -171,5 +183,26 @@ class SqliteStore(SqlReads):
                 count([Event(*row[1:]) for row in rows])
                 conn.executemany(
                     "UPDATE events SET counted = 1 WHERE seq = ?", [(row[0],) for row in rows]
+                )
+        return len(rows)
+
+    def compact_events(
+        self,
+        before_ts: float,
+        aggregate: Callable[[list[Event]], Sequence[EventAggregate]],
+        limit: int = 10_000,
+    ) -> int:
+        """Move up to `limit` of the oldest events from before before_ts into the hourly
+        aggregates `aggregate` makes of them, in one transaction: a crash leaves both or neither,
+        so nothing is counted twice or lost. Events the shared popularity has not counted yet
+        stay. Returns how many were moved (0: nothing left)."""
+        with self._write() as conn:
+            rows = conn.execute(OLDEST_EVENTS, (before_ts, limit)).fetchall()
+            if rows:
+                events = [Event(*row[1:]) for row in rows]
+                conn.executemany(UPSERT_AGGREGATE, aggregate_rows(aggregate(events)))
+                conn.executemany("DELETE FROM events WHERE seq = ?", [(row[0],) for row in rows])
+                conn.execute(
+                    ADVANCE_COMPACTION, (max(row[0] for row in rows), max(e.ts for e in events))
                 )
         return len(rows)
