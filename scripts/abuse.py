@@ -267,6 +267,42 @@ def timings(base: str, path: str, count: int) -> list[float]:
     return taken
 
 
+LOOP = """
+import sys, urllib.request
+while True:
+    urllib.request.urlopen(sys.argv[1], timeout=30).read()
+"""
+
+
+def busy_related(base: str, processes: bool) -> float:
+    """/related p50 while two clients loop /popular?window=trending: as separate processes
+    (what two readers' browsers are) or as threads of this process."""
+    trending = base + "/v1/popular?window=trending"
+    if processes:
+        loopers = [subprocess.Popen([sys.executable, "-c", LOOP, trending]) for _ in range(2)]
+        time.sleep(0.5)  # both started and looping
+        try:
+            return statistics.median(timings(base, "/v1/articles/a1/related", 200))
+        finally:
+            for looper in loopers:
+                looper.kill()
+                looper.wait()
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            urllib.request.urlopen(trending, timeout=30).read()  # noqa: S310 (loopback)
+
+    threads = [threading.Thread(target=loop) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    busy = statistics.median(timings(base, "/v1/articles/a1/related", 200))
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return busy
+
+
 def scenario_fabricated(folder: Path, fabricated: int) -> None:
     server = Server(folder / "fabricated")
     server.start()
@@ -298,24 +334,13 @@ def scenario_fabricated(folder: Path, fabricated: int) -> None:
             f"{statistics.median(trending):.2f} ms"
         )
         idle = statistics.median(timings(server.base, "/v1/articles/a1/related", 200))
-        stop = threading.Event()
-
-        def loop() -> None:
-            while not stop.is_set():
-                urllib.request.urlopen(
-                    server.base + "/v1/popular?window=trending", timeout=30
-                ).read()  # noqa: S310
-
-        loopers = [threading.Thread(target=loop) for _ in range(2)]
-        for thread in loopers:
-            thread.start()
-        busy = statistics.median(timings(server.base, "/v1/articles/a1/related", 200))
-        stop.set()
-        for thread in loopers:
-            thread.join()
+        in_processes = busy_related(server.base, processes=True)
+        in_threads = busy_related(server.base, processes=False)
         say(
-            f"  /related p50: idle {idle:.2f} ms, while two clients loop trending {busy:.2f} ms "
-            f"({busy / idle:.2f}×)"
+            f"  /related p50: idle {idle:.2f} ms; while two client processes loop trending "
+            f"{in_processes:.2f} ms ({in_processes / idle:.2f}×); two client threads in this "
+            f"process (their GIL is the measuring client's too) {in_threads:.2f} ms "
+            f"({in_threads / idle:.2f}×)"
         )
     finally:
         server.stop()
@@ -358,8 +383,58 @@ def scenario_soak(folder: Path, total: int) -> None:
         (server.folder / "var" / "popularity.snapshot").unlink()
         full = server.start()
         say(f"  the same without the snapshot (full replay): ready in {full:.2f} s")
+        compacted_restart(server)
     finally:
         server.stop()
+
+
+def top_alltime(server: Server) -> list[str]:
+    status, body, _ = call(server.base, "GET", "/v1/popular?window=alltime&k=20")
+    return [item["id"] for item in body["items"]] if status == 200 else []
+
+
+def sqlite_sizes(db: Path) -> tuple[float, float, int]:
+    """The database file's size and its free pages (reused by later writes), in MB; raw
+    events left."""
+    with sqlite3.connect(db) as conn:
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0] * page
+        events = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    return db.stat().st_size / 1e6, free / 1e6, events
+
+
+def compacted_restart(server: Server) -> None:
+    """Retention: every soak event past a window of a few seconds is compacted into hourly
+    aggregates (`recommender compact-events`); a restart without a snapshot counts them."""
+    before = top_alltime(server)
+    server.stop()
+    time.sleep(2)  # every soak event is older than the window below
+    db = server.folder / "var" / "recommender.db"
+    size, _, events = sqlite_sizes(db)
+    env = {**server.env, "RECOMMENDER_EVENT_RETENTION_DAYS": str(1 / 86_400)}
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "recommender", "compact-events", "--json"],
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    report = json.loads(done.stdout) if done.returncode == 0 else {"error": done.stderr[-300:]}
+    size_after, free, left = sqlite_sizes(db)
+    say(
+        f"  compact-events (exit {done.returncode}): {report.get('compacted', 0):,} of "
+        f"{events:,} raw events into hourly aggregates in {seconds:.1f} s; {left:,} raw left; "
+        f"database {size:.0f} MB → {size_after:.0f} MB, of which {free:.0f} MB free pages that "
+        "new events reuse"
+    )
+    (server.folder / "var" / "popularity.snapshot").unlink(missing_ok=True)
+    ready = server.start()
+    after = top_alltime(server)
+    say(
+        f"  restart without a snapshot after compaction: ready in {ready:.2f} s; alltime top 20 "
+        f"{'the same' if after == before else 'DIFFERENT'} as before compaction"
+    )
 
 
 def scenario_kill(folder: Path, batches: int = 60) -> None:

@@ -55,15 +55,14 @@ class HourlyAggregator:
 class CompactionResult:
     moved: int  # raw events compacted
     batches: int
-    before_ts: float  # events older than this (a whole hour) were compacted
+    before_ts: float  # events older than this were compacted
     seconds: float
 
 
 def retention_cutoff(settings: Settings, now: float) -> float:
-    """The start of the hour the retention window reaches back to: whole hours only, so an hour
-    is compacted in one run."""
-    before = now - settings.event_retention_days * DAY
-    return (before // HOUR) * HOUR
+    """Events before this time are past the retention window. An hour the cutoff splits is
+    finished by the next run: its aggregate rows add up."""
+    return now - settings.event_retention_days * DAY
 
 
 def compact_events(
