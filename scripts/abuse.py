@@ -420,7 +420,9 @@ def compacted_restart(server: Server) -> None:
         check=False,
     )
     seconds = time.perf_counter() - started
-    report = json.loads(done.stdout) if done.returncode == 0 else {"error": done.stderr[-300:]}
+    report = (
+        json.loads(done.stdout) if done.returncode == 0 else {"error": done.stderr.decode()[-300:]}
+    )
     size_after, free, left = sqlite_sizes(db)
     say(
         f"  compact-events (exit {done.returncode}): {report.get('compacted', 0):,} of "
