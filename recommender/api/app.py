@@ -11,11 +11,12 @@ from fastapi import FastAPI
 from recommender import __version__, logs
 from recommender.api import contract, docs, errors, prometheus
 from recommender.api.access import AccessLog
-from recommender.api.clients import ClientKeys, RateLimiter
+from recommender.api.clients import ClientKeys
 from recommender.api.middleware import BodyLimit, HeadAsGet
 from recommender.api.routes import admin, health, pages, reads, stats, writes
 from recommender.config import Settings
 from recommender.service import RecommenderService
+from recommender.service.shared import open_rate_limiter
 
 
 def create_app(settings: Settings, service: RecommenderService | None = None) -> FastAPI:
@@ -48,9 +49,7 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
     )
     app.state.settings = settings
     app.state.client_keys = ClientKeys(settings)
-    app.state.rate_limiter = RateLimiter(
-        settings.events_per_minute_per_client, settings.events_burst_per_client
-    )
+    app.state.rate_limiter = open_rate_limiter(settings)
     app.add_middleware(
         errors.JsonCORSMiddleware,
         allow_origins=settings.cors_origins,

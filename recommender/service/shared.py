@@ -14,7 +14,9 @@ from typing import Protocol
 
 from recommender.config import PopularityConfig, Settings
 from recommender.errors import SharedStateUnavailable, StoreUnavailable
+from recommender.limits import EventLimiter, RateLimiter
 from recommender.popularity import Popularity, PopularityCounters
+from recommender.redis_limits import RedisRateLimiter
 from recommender.redis_state import RedisFeed, RedisPopularity, connect
 from recommender.service.lifecycle import IndexLifecycle
 from recommender.store import Store
@@ -43,6 +45,14 @@ def open_popularity(settings: Settings, config: PopularityConfig) -> PopularityC
         snapshot_size=settings.redis_snapshot_size,
         refresh_seconds=settings.redis_refresh_seconds,
     )
+
+
+def open_rate_limiter(settings: Settings) -> EventLimiter:
+    """Per-client event limits shared through Redis when it is configured, else per process."""
+    per_minute, burst = settings.events_per_minute_per_client, settings.events_burst_per_client
+    if settings.redis_url is None:
+        return RateLimiter(per_minute, burst)
+    return RedisRateLimiter(connect(settings.redis_url), settings.redis_prefix, per_minute, burst)
 
 
 def open_feed(settings: Settings) -> ChangeFeed | None:
