@@ -58,4 +58,12 @@ class RedisRateLimiter:
         self._retry_at = time.monotonic() + RETRY_SECONDS
 
     def health_problem(self) -> str | None:
-        return self._problem
+        """Set from the last failed take; a ping clears it once Redis answers again, so health
+        does not wait for the next event to say Redis is back."""
+        if self._problem is not None:
+            try:
+                self.client.ping()
+            except redis.RedisError:
+                return self._problem
+            self._problem, self._retry_at = None, 0.0
+        return None

@@ -18,6 +18,7 @@ from recommender.errors import SharedStateUnavailable
 from recommender.events import Event
 from recommender.popularity import Popularity, PopularityCounters
 from recommender.readers import ReaderGate
+from recommender.redis_state import RedisPopularity
 from recommender.service.snapshot import load_snapshot, save_snapshot
 from recommender.store import Store
 
@@ -55,6 +56,10 @@ class EventIntake:
             settings.max_readers_per_client,
             settings.dedup_max_entries,
         )
+        # counters in Redis cap readers there, for every replica at once (count_events.lua)
+        self._gate_in_counters = isinstance(popularity, RedisPopularity) and bool(
+            popularity.readers_per_client
+        )
         self._snapshot_path = settings.data_dir / "popularity.snapshot"
         self._snapshot_every = settings.popularity_snapshot_seconds
         self._stop = threading.Event()
@@ -70,7 +75,7 @@ class EventIntake:
                 self._on_stored(fresh)
             try:
                 with self._lock:
-                    counted = self._popularity.record_many(e for e in fresh if self.gate.admit(e))
+                    counted = self._popularity.record_many(e for e in fresh if self._admit(e))
             except SharedStateUnavailable as exc:
                 # stored, so acknowledged; the upkeep counts them once Redis is back
                 self._store.mark_uncounted(seqs)
@@ -79,6 +84,9 @@ class EventIntake:
                 )
                 counted = 0
         return EventsResult(len(live), len(events) - len(live), counted)
+
+    def _admit(self, event: Event) -> bool:
+        return self._gate_in_counters or self.gate.admit(event)
 
     def _not_seen(self, events: list[Event]) -> list[Event]:
         """Without the events a retry sends again (their event ids stored already, or twice in
@@ -113,7 +121,7 @@ class EventIntake:
             return self._popularity.record_many(
                 e
                 for e in self._store.iter_events(after_seq=after)
-                if e.article_id in self._catalog and self.gate.admit(e)
+                if e.article_id in self._catalog and self._admit(e)
             )
 
     def snapshot(self) -> None:

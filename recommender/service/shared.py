@@ -17,7 +17,8 @@ from recommender.errors import SharedStateUnavailable, StoreUnavailable
 from recommender.limits import EventLimiter, RateLimiter
 from recommender.popularity import Popularity, PopularityCounters
 from recommender.redis_limits import RedisRateLimiter
-from recommender.redis_state import RedisFeed, RedisPopularity, connect
+from recommender.redis_feed import RedisFeed
+from recommender.redis_state import RedisPopularity, connect
 from recommender.service.lifecycle import IndexLifecycle
 from recommender.store import Store
 
@@ -44,6 +45,7 @@ def open_popularity(settings: Settings, config: PopularityConfig) -> PopularityC
         settings.redis_prefix,
         snapshot_size=settings.redis_snapshot_size,
         refresh_seconds=settings.redis_refresh_seconds,
+        readers_per_client=settings.max_readers_per_client,
     )
 
 
