@@ -24,9 +24,7 @@ RETRY_SECONDS = 1.0  # while Redis is down, how often a request tries it again
 class RedisRateLimiter:
     """EventLimiter over Redis (tests/test_rate_limit_contract.py runs both limiters)."""
 
-    def __init__(
-        self, client: redis.Redis, prefix: str, per_minute: float, burst: float
-    ) -> None:
+    def __init__(self, client: redis.Redis, prefix: str, per_minute: float, burst: float) -> None:
         self.client = client
         self.key = f"{{{prefix}}}:rate"
         self.rate = per_minute / 60.0
@@ -67,3 +65,18 @@ class RedisRateLimiter:
                 return self._problem
             self._problem, self._retry_at = None, 0.0
         return None
+
+
+def shared_secret(client: redis.Redis, prefix: str, local: bytes) -> bytes:
+    """The client-key secret every replica uses when none is configured: the first replica's
+    own, kept in Redis (SET NX). Each replica hashing addresses under a secret of its own would
+    give one client a rate limit and a reader cap per replica. Redis down: the local one (and a
+    warning); a configured RECOMMENDER_CLIENT_KEY_SECRET needs none of this."""
+    key = f"{{{prefix}}}:client-key-secret"
+    try:
+        client.set(key, local.hex(), nx=True)
+        stored = client.get(key)
+        return bytes.fromhex(stored.decode() if isinstance(stored, bytes) else str(stored))
+    except (redis.RedisError, ValueError, AttributeError) as exc:
+        log.warning("client_key.not_shared", extra={"reason": str(exc)})
+        return local

@@ -16,7 +16,7 @@ from recommender.api.middleware import BodyLimit, HeadAsGet
 from recommender.api.routes import admin, health, pages, reads, stats, writes
 from recommender.config import Settings
 from recommender.service import RecommenderService
-from recommender.service.shared import open_rate_limiter
+from recommender.service.shared import client_secret_sharer, open_rate_limiter
 
 
 def create_app(settings: Settings, service: RecommenderService | None = None) -> FastAPI:
@@ -48,7 +48,7 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.client_keys = ClientKeys(settings)
+    app.state.client_keys = ClientKeys(settings, client_secret_sharer(settings))
     app.state.rate_limiter = open_rate_limiter(settings)
     app.add_middleware(
         errors.JsonCORSMiddleware,

@@ -8,6 +8,7 @@ import ipaddress
 import logging
 import math
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import Request
@@ -74,11 +75,14 @@ class ClientKeys:
     one kept in the data folder: a client keeps its key across restarts, so a batch it retries
     after a crash is still recognised by its event ids."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, share: Callable[[bytes], bytes] | None = None) -> None:
+        """share: makes the random secret the same on every replica (kept in Redis)."""
         secret = settings.client_key_secret
-        self._secret = (
-            secret.get_secret_value().encode() if secret else local_secret(settings.data_dir)
-        )
+        if secret is not None:
+            self._secret = secret.get_secret_value().encode()
+        else:
+            local = local_secret(settings.data_dir)
+            self._secret = share(local) if share else local
 
     def of(self, address: str) -> str:
         return client_key(address, self._secret)

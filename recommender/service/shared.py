@@ -10,14 +10,15 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Protocol
 
 from recommender.config import PopularityConfig, Settings
 from recommender.errors import SharedStateUnavailable, StoreUnavailable
 from recommender.limits import EventLimiter, RateLimiter
 from recommender.popularity import Popularity, PopularityCounters
-from recommender.redis_limits import RedisRateLimiter
 from recommender.redis_feed import RedisFeed
+from recommender.redis_limits import RedisRateLimiter, shared_secret
 from recommender.redis_state import RedisPopularity, connect
 from recommender.service.lifecycle import IndexLifecycle
 from recommender.store import Store
@@ -55,6 +56,14 @@ def open_rate_limiter(settings: Settings) -> EventLimiter:
     if settings.redis_url is None:
         return RateLimiter(per_minute, burst)
     return RedisRateLimiter(connect(settings.redis_url), settings.redis_prefix, per_minute, burst)
+
+
+def client_secret_sharer(settings: Settings) -> Callable[[bytes], bytes] | None:
+    """With Redis and no configured client-key secret, replicas agree on one through Redis."""
+    if settings.redis_url is None or settings.client_key_secret is not None:
+        return None
+    client, prefix = connect(settings.redis_url), settings.redis_prefix
+    return lambda local: shared_secret(client, prefix, local)
 
 
 def open_feed(settings: Settings) -> ChangeFeed | None:
