@@ -142,3 +142,47 @@ class CoReads:
     def entries(self) -> int:
         """Pairs held: what bounds memory (at most 2 x neighbours per article)."""
         return sum(len(p) for p in self.pairs.values())
+
+    # snapshots (service/snapshot.py): arrays only, so the file needs no pickle ---------------
+
+    def state(self) -> tuple[dict[str, float | None], dict[str, np.ndarray]]:
+        """The clock (reference and latest read) and the table as flat arrays: pairs, counts
+        and the sessions' recent reads, least recently active session first."""
+        pair_a = [a for a, partners in self.pairs.items() for _ in partners]
+        pair_b = [b for partners in self.pairs.values() for b in partners]
+        pair_v = [v for partners in self.pairs.values() for v in partners.values()]
+        reads = [(s, a, t) for s, recent in self._sessions.items() for a, t in recent]
+        arrays = {
+            "pair_a": np.array(pair_a, dtype=str),
+            "pair_b": np.array(pair_b, dtype=str),
+            "pair_v": np.array(pair_v, dtype=np.float64),
+            "count_ids": np.array(list(self.counts), dtype=str),
+            "count_v": np.array(list(self.counts.values()), dtype=np.float64),
+            "read_session": np.array([s for s, _, _ in reads], dtype=str),
+            "read_article": np.array([a for _, a, _ in reads], dtype=str),
+            "read_ts": np.array([t for _, _, t in reads], dtype=np.float64),
+        }
+        return {"ref": self._ref, "last": self._last}, arrays
+
+    def restore(self, clock: dict[str, float | None], arrays: dict[str, np.ndarray]) -> None:
+        def strings(name: str) -> list[str]:
+            return [str(x) for x in arrays[name].tolist()]
+
+        self._ref, self._last = clock["ref"], float(clock["last"] or 0.0)
+        self.pairs = {}
+        for a, b, v in zip(
+            strings("pair_a"), strings("pair_b"), arrays["pair_v"].tolist(), strict=True
+        ):
+            self.pairs.setdefault(a, {})[b] = float(v)
+        self.counts = dict(
+            zip(strings("count_ids"), map(float, arrays["count_v"].tolist()), strict=True)
+        )
+        self._sessions = OrderedDict()
+        reads = zip(
+            strings("read_session"),
+            strings("read_article"),
+            arrays["read_ts"].tolist(),
+            strict=True,
+        )
+        for session, article_id, ts in reads:
+            self._sessions.setdefault(session, []).append((article_id, float(ts)))

@@ -18,10 +18,11 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import redis
@@ -68,6 +69,12 @@ def guarded() -> Iterator[None]:
         raise SharedStateUnavailable(f"redis unreachable: {type(exc).__name__}: {exc}") from exc
 
 
+class Rider(Protocol):
+    """A table that counts events in the counters' transaction (redis_coreads.RedisCoReads)."""
+
+    def queue(self, pipe: redis.client.Pipeline, events: Sequence[Event]) -> None: ...
+
+
 @dataclass
 class _Window:
     """One window's head as fetched: ids best first and their stored log values."""
@@ -108,9 +115,12 @@ class RedisPopularity:
         snapshot_size: int = 5_000,
         refresh_seconds: float = 1.0,
         readers_per_client: int | None = None,
+        riders: Sequence[Rider] = (),
     ) -> None:
-        """readers_per_client: readers.ReaderGate's cap, kept in Redis for every replica."""
+        """readers_per_client: readers.ReaderGate's cap, kept in Redis for every replica.
+        riders: what else counts each batch in the same transaction (the co-read table)."""
         self.client = client
+        self.riders = riders
         self.readers_per_client = readers_per_client
         self.config = config
         self.key = f"{{{prefix}}}"
@@ -137,11 +147,11 @@ class RedisPopularity:
         return self.record_many([event]) == 1
 
     def record_many(self, events: Iterable[Event]) -> int:
-        """Count the events in one MULTI/EXEC: all of them or, when Redis fails, none."""
-        weighted = [(e, self._weights.get(e.type, 0.0)) for e in events]
+        """Count the events, and let the riders count them, in one MULTI/EXEC: all of it or,
+        when Redis fails, none."""
+        batch = list(events)
+        weighted = [(e, self._weights.get(e.type, 0.0)) for e in batch]
         weighted = [(e, w) for e, w in weighted if w > 0]
-        if not weighted:
-            return 0
         window = self.config.session_dedup_minutes * 60
         pipe = self.client.pipeline(transaction=True)
         for start in range(0, len(weighted), SCRIPT_BATCH):
@@ -151,8 +161,13 @@ class RedisPopularity:
                 keys += [self._seen_key(event), self._gate_key(event)]
                 args += [event.article_id, math.log(weight), event.ts, event.session_id or ""]
             self._count(keys=keys, args=args, client=pipe)
+        ours = len(pipe)
+        for rider in self.riders:
+            rider.queue(pipe, batch)
+        if not len(pipe):
+            return 0
         with guarded():
-            return sum(int(counted) for counted in pipe.execute())
+            return sum(int(counted) for counted in pipe.execute()[:ours])
 
     def _seen_key(self, event: Event) -> str:
         if not event.session_id:

@@ -7,13 +7,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from recommender.catalog import Catalog
 from recommender.config import Settings
+from recommender.coreads import CoReads
 from recommender.errors import SharedStateUnavailable
 from recommender.events import Event
 from recommender.popularity import Popularity, PopularityCounters
@@ -41,9 +42,13 @@ class EventIntake:
         popularity: PopularityCounters,
         count_lock: AbstractContextManager[Any],
         on_stored: Callable[[Sequence[Event]], None] | None = None,
+        coreads: CoReads | None = None,
     ) -> None:
         """count_lock: the service lock for in-process counters; none needed for Redis.
-        on_stored: what else learns from each stored batch (the co-read table)."""
+        on_stored: what else learns from each stored batch (the co-read table).
+        coreads: the in-process co-read table, snapshotted and replayed with popularity."""
+        # `is None`, not `or`: an empty table has len 0 and would be replaced by a copy
+        self._coreads = CoReads(settings.coread_config()) if coreads is None else coreads
         self._on_stored = on_stored
         self._store = store
         self._catalog = catalog
@@ -109,20 +114,25 @@ class EventIntake:
         admits what it admitted live; ids no longer in the store allocate nothing."""
         after = 0
         if isinstance(self._popularity, Popularity) and self._snapshot_every > 0:
-            after = load_snapshot(self._snapshot_path, self._popularity, self.gate)
+            after = load_snapshot(self._snapshot_path, self._popularity, self.gate, self._coreads)
             if after > self._store.last_event_seq():
                 # a snapshot of another database (restored from a backup, replaced): start over
                 log.warning("snapshot.ahead_of_store", extra={"seq": after})
                 self._popularity.__init__(self._popularity.config)  # type: ignore[misc]
+                self._coreads.__init__(self._coreads.config)  # type: ignore[misc]
                 self.gate.restore([])
                 after = 0
         self.snapshot_seq = after
         with self._lock:
-            return self._popularity.record_many(
-                e
-                for e in self._store.iter_events(after_seq=after)
-                if e.article_id in self._catalog and self._admit(e)
-            )
+            return self._popularity.record_many(self._to_count(after))
+
+    def _to_count(self, after: int) -> Iterator[Event]:
+        """The stored events after `after`; the co-read table learns each (as it did live),
+        popularity those the gate admits about articles still in the catalogue."""
+        for event in self._store.iter_events(after_seq=after):
+            self._coreads.record(event)
+            if event.article_id in self._catalog and self._admit(event):
+                yield event
 
     def snapshot(self) -> None:
         if not isinstance(self._popularity, Popularity) or self._snapshot_every <= 0:
@@ -130,7 +140,7 @@ class EventIntake:
         started = time.perf_counter()
         with self._intake_lock:
             seq = self._store.last_event_seq()
-            save_snapshot(self._snapshot_path, seq, self._popularity, self.gate)
+            save_snapshot(self._snapshot_path, seq, self._popularity, self.gate, self._coreads)
         log.info("snapshot.saved", extra={"seq": seq, "seconds": time.perf_counter() - started})
 
     def start_snapshots(self) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from recommender.config import PopularityConfig, Settings
+from recommender.coreads import CoReads
 from recommender.errors import SharedStateUnavailable, StoreUnavailable
 from recommender.limits import EventLimiter, RateLimiter
 from recommender.popularity import Popularity, PopularityCounters
@@ -36,8 +37,23 @@ class ChangeFeed(Protocol):
     def wait(self, after: str, timeout: float) -> tuple[str, int]: ...
 
 
-def open_popularity(settings: Settings, config: PopularityConfig) -> PopularityCounters:
-    """Redis counters when RECOMMENDER_REDIS_URL is set, else in process (one replica)."""
+def open_coreads(settings: Settings) -> CoReads | RedisCoReads:
+    """The co-read table in Redis when RECOMMENDER_REDIS_URL is set, else in process."""
+    if settings.redis_url is None:
+        return CoReads(settings.coread_config())
+    return RedisCoReads(
+        connect(settings.redis_url),
+        settings.coread_config(),
+        settings.redis_prefix,
+        cache_seconds=settings.redis_refresh_seconds,
+    )
+
+
+def open_popularity(
+    settings: Settings, config: PopularityConfig, coreads: CoReads | RedisCoReads | None = None
+) -> PopularityCounters:
+    """Redis counters when RECOMMENDER_REDIS_URL is set, else in process (one replica). Co-reads
+    in Redis are counted in the counters' transaction."""
     if settings.redis_url is None:
         return Popularity(config)
     return RedisPopularity(
@@ -47,6 +63,7 @@ def open_popularity(settings: Settings, config: PopularityConfig) -> PopularityC
         snapshot_size=settings.redis_snapshot_size,
         refresh_seconds=settings.redis_refresh_seconds,
         readers_per_client=settings.max_readers_per_client,
+        riders=[coreads] if isinstance(coreads, RedisCoReads) else [],
     )
 
 
