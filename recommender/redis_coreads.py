@@ -131,7 +131,7 @@ class RedisCoReads:
         norm = np.exp((partners.own + pair[:, 1]) / 2 - decay)
         with np.errstate(invalid="ignore", divide="ignore"):
             sims = together / (norm + self.config.shrinkage)
-        return np.nan_to_num(sims, nan=0.0)
+        return np.asarray(np.nan_to_num(sims, nan=0.0), dtype=np.float64)
 
     def neighbours(
         self, article_id: str, k: int, now: float | None = None
@@ -151,7 +151,7 @@ class RedisCoReads:
         partners = self._partners(article_id)
         if not partners.logs or not candidate_ids:
             return np.zeros(len(candidate_ids))
-        return np.minimum(self._sims(partners, candidate_ids, now), 1.0)
+        return np.asarray(np.minimum(self._sims(partners, candidate_ids, now), 1.0))
 
     def entries(self, article_id: str) -> int:
         """Partners held for one article in Redis (at most 2 x neighbours)."""

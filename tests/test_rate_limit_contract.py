@@ -21,9 +21,7 @@ def make(request: pytest.FixtureRequest) -> Iterator[Make]:
         yield RateLimiter
         return
     prefix = request.getfixturevalue("redis_key_prefix")
-    yield lambda per_minute, burst: RedisRateLimiter(
-        connect(REDIS_URL), prefix, per_minute, burst
-    )
+    yield lambda per_minute, burst: RedisRateLimiter(connect(REDIS_URL), prefix, per_minute, burst)
 
 
 def test_a_burst_passes_then_the_bucket_refills_at_the_rate(make: Make) -> None:

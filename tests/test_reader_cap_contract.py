@@ -38,9 +38,13 @@ def make(request: pytest.FixtureRequest) -> Iterator[Callable[[int], Count]]:
         return
     prefix = request.getfixturevalue("redis_key_prefix")
     client = connect(REDIS_URL)
-    yield lambda per_client: RedisPopularity(
-        client, CONFIG, prefix, refresh_seconds=0, readers_per_client=per_client
-    ).record_many
+    yield (
+        lambda per_client: (
+            RedisPopularity(
+                client, CONFIG, prefix, refresh_seconds=0, readers_per_client=per_client
+            ).record_many
+        )
+    )
     client.close()
 
 

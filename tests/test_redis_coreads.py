@@ -18,8 +18,8 @@ from tests.test_coreads import NO_DECAY, random_events
 IDS = [f"a{i}" for i in range(40)]
 
 
-def shared(prefix: str, config: CoReadConfig, **options: float) -> RedisCoReads:
-    return RedisCoReads(connect(REDIS_URL), config, prefix, cache_seconds=0, **options)
+def shared(prefix: str, config: CoReadConfig, cache_size: int = 10_000) -> RedisCoReads:
+    return RedisCoReads(connect(REDIS_URL), config, prefix, cache_seconds=0, cache_size=cache_size)
 
 
 def assert_same(memory: CoReads, redis_table: RedisCoReads, now: float) -> None:

@@ -18,6 +18,7 @@ from recommender.coreads import CoReads
 from recommender.errors import SharedStateUnavailable, StoreUnavailable
 from recommender.limits import EventLimiter, RateLimiter
 from recommender.popularity import Popularity, PopularityCounters
+from recommender.redis_coreads import RedisCoReads
 from recommender.redis_feed import RedisFeed
 from recommender.redis_limits import RedisRateLimiter, shared_secret
 from recommender.redis_state import RedisPopularity, connect
