@@ -4,12 +4,14 @@ the Redis one falls back to a local bucket, and says so, when Redis is down."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from recommender.limits import EventLimiter, RateLimiter
 from recommender.redis_limits import RedisRateLimiter
 from recommender.redis_state import connect
+from tests.factories import make_settings, serving_client
 from tests.servers import REDIS_URL
 
 Make = Callable[[float, float], EventLimiter]
@@ -66,3 +68,19 @@ def test_redis_down_falls_back_to_a_local_bucket_and_says_so() -> None:
     assert limiter.take("k", 1, now=0.0) == pytest.approx(1.0)  # still limited, per process
     problem = limiter.health_problem()
     assert problem is not None and "redis unreachable" in problem
+
+
+def test_the_api_limits_locally_and_reports_degraded_while_redis_is_down(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, events_per_minute_per_client=60, events_burst_per_client=2)
+    for client in serving_client(settings):
+        assert client.get("/health/ready").json()["status"] == "ready"
+        client.app.state.rate_limiter = RedisRateLimiter(  # type: ignore[attr-defined]
+            connect("redis://127.0.0.1:1/0"), "down", 60, 2
+        )
+        body = {"events": [{"type": "view", "article_id": "storm-1"}] * 2}
+        assert client.post("/v1/events", json=body).status_code == 202
+        refused = client.post("/v1/events", json=body)
+        assert refused.status_code == 429 and refused.headers["retry-after"]
+        ready = client.get("/health/ready").json()
+        assert ready["status"] == "degraded"
+        assert any("rate limits per process" in reason for reason in ready["reasons"])
