@@ -146,43 +146,44 @@ class CoReads:
     # snapshots (service/snapshot.py): arrays only, so the file needs no pickle ---------------
 
     def state(self) -> tuple[dict[str, float | None], dict[str, np.ndarray]]:
-        """The clock (reference and latest read) and the table as flat arrays: pairs, counts
-        and the sessions' recent reads, least recently active session first."""
-        pair_a = [a for a, partners in self.pairs.items() for _ in partners]
-        pair_b = [b for partners in self.pairs.values() for b in partners]
-        pair_v = [v for partners in self.pairs.values() for v in partners.values()]
-        reads = [(s, a, t) for s, recent in self._sessions.items() for a, t in recent]
+        """The clock (reference and latest read) and the table as flat arrays. Ids are kept
+        once each (`articles`, `sessions`) and referred to by position: numpy stores strings
+        at the width of the longest, so one copy per read would multiply that width."""
+        vocabulary: dict[str, int] = {}
+
+        def positions(ids: Iterable[str]) -> np.ndarray:
+            return np.fromiter((vocabulary.setdefault(i, len(vocabulary)) for i in ids), np.int64)
+
         arrays = {
-            "pair_a": np.array(pair_a, dtype=str),
-            "pair_b": np.array(pair_b, dtype=str),
-            "pair_v": np.array(pair_v, dtype=np.float64),
-            "count_ids": np.array(list(self.counts), dtype=str),
-            "count_v": np.array(list(self.counts.values()), dtype=np.float64),
-            "read_session": np.array([s for s, _, _ in reads], dtype=str),
-            "read_article": np.array([a for _, a, _ in reads], dtype=str),
-            "read_ts": np.array([t for _, _, t in reads], dtype=np.float64),
+            "pair_a": positions(a for a, partners in self.pairs.items() for _ in partners),
+            "pair_b": positions(b for partners in self.pairs.values() for b in partners),
+            "pair_v": np.fromiter((v for p in self.pairs.values() for v in p.values()), float),
+            "count_ids": positions(self.counts),
+            "count_v": np.fromiter(self.counts.values(), float),
+            # sessions least recently active first, each with its reads in order
+            "sessions": np.array(list(self._sessions), dtype=str),
+            "session_reads": np.fromiter(map(len, self._sessions.values()), np.int64),
+            "read_article": positions(a for r in self._sessions.values() for a, _ in r),
+            "read_ts": np.fromiter((t for r in self._sessions.values() for _, t in r), float),
         }
+        arrays["articles"] = np.array(list(vocabulary), dtype=str)
         return {"ref": self._ref, "last": self._last}, arrays
 
     def restore(self, clock: dict[str, float | None], arrays: dict[str, np.ndarray]) -> None:
-        def strings(name: str) -> list[str]:
-            return [str(x) for x in arrays[name].tolist()]
+        articles = [str(a) for a in arrays["articles"].tolist()]
+
+        def ids(name: str) -> list[str]:
+            return [articles[n] for n in arrays[name].tolist()]
 
         self._ref, self._last = clock["ref"], float(clock["last"] or 0.0)
         self.pairs = {}
-        for a, b, v in zip(
-            strings("pair_a"), strings("pair_b"), arrays["pair_v"].tolist(), strict=True
-        ):
+        for a, b, v in zip(ids("pair_a"), ids("pair_b"), arrays["pair_v"].tolist(), strict=True):
             self.pairs.setdefault(a, {})[b] = float(v)
-        self.counts = dict(
-            zip(strings("count_ids"), map(float, arrays["count_v"].tolist()), strict=True)
-        )
+        self.counts = dict(zip(ids("count_ids"), arrays["count_v"].tolist(), strict=True))
+        reads = list(zip(ids("read_article"), arrays["read_ts"].tolist(), strict=True))
         self._sessions = OrderedDict()
-        reads = zip(
-            strings("read_session"),
-            strings("read_article"),
-            arrays["read_ts"].tolist(),
-            strict=True,
-        )
-        for session, article_id, ts in reads:
-            self._sessions.setdefault(session, []).append((article_id, float(ts)))
+        at = 0
+        lengths = arrays["session_reads"].tolist()
+        for session, n in zip(arrays["sessions"].tolist(), lengths, strict=True):
+            self._sessions[str(session)] = reads[at : at + n]
+            at += n
