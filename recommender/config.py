@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     redis_snapshot_size: int = 5_000
     """articles per window of the local copy of the Redis counters each replica serves from"""
     redis_refresh_seconds: float = 1.0
-    """how often that copy is refreshed, in the background; kept while Redis is down"""
+    """how often that copy (and each cached co-read list) is refreshed; kept while Redis is down"""
     feed_poll_seconds: float = 5.0
     """replicas catch up with the store this often even when no change-feed message arrives"""
 
