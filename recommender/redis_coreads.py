@@ -16,8 +16,9 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from recommender.config import CoReadConfig
 from recommender.coreads import HOUR, READ_TYPES
 from recommender.events import Event
 from recommender.popularity import LN2, T0
+from recommender.redis_state import guarded
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,30 @@ class RedisCoReads:
         pipe = self.client.pipeline(transaction=True)
         self.queue(pipe, events)
         return sum(int(n) for n in pipe.execute())
+
+    def mark_seeded(self) -> None:
+        with guarded():
+            self.client.set(f"{self.key}:seeded", "1")
+
+    def needs_seed(self) -> bool:
+        """True when the table never learned the event log: the counters were seeded before
+        co-reads moved to Redis (an upgrade). A Redis restart empties both, and the counters'
+        seeding then fills the table too."""
+        with guarded():
+            return not self.client.exists(f"{self.key}:seeded")
+
+    def seed(self, events: Iterable[Event], chunk: int = 2_000) -> int | None:
+        """Learn the whole event log once; None when another replica is doing it."""
+        lock = f"{self.key}:seeding"
+        with guarded():
+            if not self.client.set(lock, "1", nx=True, ex=900):
+                return None
+            learned, rest = 0, iter(events)
+            while batch := list(islice(rest, chunk)):
+                learned += self.record_many(batch)
+            self.mark_seeded()
+            self.client.delete(lock)
+        return learned
 
     # reads -------------------------------------------------------------------------------
 

@@ -74,6 +74,9 @@ class Rider(Protocol):
 
     def queue(self, pipe: redis.client.Pipeline, events: Sequence[Event]) -> None: ...
 
+    def mark_seeded(self) -> None:
+        """The counters' seeding replayed the whole log through the rider too."""
+
 
 @dataclass
 class _Window:
@@ -197,6 +200,8 @@ class RedisPopularity:
                     counted, batch = counted + self.record_many(batch), []
             counted += self.record_many(batch)
             self.client.set(f"{self.key}:seeded", "1")
+            for rider in self.riders:
+                rider.mark_seeded()
             self.client.delete(lock)
         self._retry_at = 0.0
         return counted

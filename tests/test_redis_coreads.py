@@ -12,6 +12,8 @@ from recommender.coreads import CoReads
 from recommender.events import Event
 from recommender.redis_coreads import RedisCoReads
 from recommender.redis_state import RedisPopularity, connect
+from recommender.service.shared import SharedUpkeep
+from recommender.store.memory import MemoryStore
 from tests.servers import REDIS_URL
 from tests.test_coreads import NO_DECAY, random_events
 
@@ -88,3 +90,42 @@ def test_reads_serve_the_cache_while_redis_is_down(redis_key_prefix: str) -> Non
     table._read = table.client.register_script(table._read.script)
     assert [b for b, _ in table.neighbours("x", 3, t)] == ["y"]  # the last copy
     assert table.neighbours("unknown", 3, t) == []
+
+
+def test_seeding_the_counters_fills_the_table_and_an_upgrade_seeds_it_alone(
+    redis_key_prefix: str,
+) -> None:
+    t = 1_800_000_000.0
+    log = [Event(t + i, "view", a, f"s{i % 3}") for i, a in enumerate("xyxyzz")]
+    table = shared(redis_key_prefix, CoReadConfig())
+    counters = RedisPopularity(connect(REDIS_URL), PopularityConfig(), redis_key_prefix)
+    counters.riders = [table]
+    assert table.needs_seed()
+    assert counters.seed(log) is not None
+    assert not table.needs_seed()  # the counters' seeding filled it
+    expected = table.neighbours("x", 3, t)
+    assert expected
+    # an upgrade: counters seeded long ago, the co-read table empty
+    table.client.delete(*table.client.keys(f"{{{redis_key_prefix}}}:co:*"))
+    assert table.needs_seed() and table.neighbours("x", 3, t) == []
+    assert table.seed(log) == len(log)  # six distinct (session, story) reads
+    assert not table.needs_seed() and table.neighbours("x", 3, t) == expected
+
+
+def test_a_replica_seeds_an_empty_co_read_table_once_after_an_upgrade(
+    redis_key_prefix: str,
+) -> None:
+    t = 1_800_000_000.0
+    store = MemoryStore()
+    store.add_events([Event(t + i, "view", a, f"s{i % 2}") for i, a in enumerate("xyyx")])
+    table = shared(redis_key_prefix, CoReadConfig())
+    counters = RedisPopularity(
+        connect(REDIS_URL), PopularityConfig(), redis_key_prefix, riders=[table]
+    )
+    counters.client.set(f"{{{redis_key_prefix}}}:seeded", "1")  # seeded by an older version
+    upkeep = SharedUpkeep(store, None, counters, None, 60.0)  # type: ignore[arg-type]
+    upkeep.count_backlog()
+    assert [b for b, _ in table.neighbours("x", 3, t)] == ["y"]
+    store.add_events([Event(t + 9, "view", "z", "s0")])
+    upkeep.count_backlog()  # once: the log is not learned again
+    assert [b for b, _ in table.neighbours("x", 3, t)] == ["y"]

@@ -109,6 +109,7 @@ class SharedUpkeep:
         self.feed = feed
         self.poll_seconds = poll_seconds
         self._position: str | None = None
+        self._coreads_seeded = False
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -131,11 +132,24 @@ class SharedUpkeep:
                 return seeded
             while taken := self.store.take_uncounted(popularity.record_many):
                 counted += taken
+            self._seed_coreads(popularity)
         except (SharedStateUnavailable, StoreUnavailable) as exc:
             log.debug("popularity.backlog_waits", extra={"reason": str(exc)})
         if counted:
             log.info("popularity.backlog_counted", extra={"events": counted})
         return counted
+
+    def _seed_coreads(self, popularity: RedisPopularity) -> None:
+        """Co-reads in Redis that missed the counters' seeding (an upgrade) learn the log once."""
+        if self._coreads_seeded:
+            return
+        for rider in popularity.riders:
+            if isinstance(rider, RedisCoReads) and rider.needs_seed():
+                learned = rider.seed(self.store.iter_events())
+                if learned is None:
+                    return  # another replica is at it: look again next step
+                log.info("coreads.seeded", extra={"reads": learned})
+        self._coreads_seeded = True
 
     def step(self, last_sync: float) -> float:
         """Wait for the feed (or a second), catch up with the store when it spoke or the poll
