@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     redis_snapshot_size: int = 5_000
     """articles per window of the local copy of the Redis counters each replica serves from"""
     redis_refresh_seconds: float = 1.0
-    """how often that copy is refreshed, in the background; kept while Redis is down"""
+    """how often that copy (and each cached co-read list) is refreshed; kept while Redis is down"""
     feed_poll_seconds: float = 5.0
     """replicas catch up with the store this often even when no change-feed message arrives"""
 
@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """proxies (IPs or CIDRs, comma-separated) whose `X-Forwarded-For` names the client"""
     client_key_secret: SecretStr | None = None
-    """key of the hash that stands in for client addresses; none: a random one per process"""
+    """key of the hash that stands in for client addresses; none: random, shared through Redis"""
     events_per_minute_per_client: float = Field(default=600.0, gt=0)
     """events one client may send per minute (`POST /v1/events`); beyond: 429 + Retry-After"""
     events_burst_per_client: int = Field(default=500, gt=0)

@@ -13,6 +13,7 @@ Memory is bounded: at most `neighbours` partners per article (the weakest go fir
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -142,3 +143,60 @@ class CoReads:
     def entries(self) -> int:
         """Pairs held: what bounds memory (at most 2 x neighbours per article)."""
         return sum(len(p) for p in self.pairs.values())
+
+    # snapshots (service/snapshot.py): arrays only, so the file needs no pickle ---------------
+
+    def state(self) -> tuple[dict[str, float | None], dict[str, np.ndarray]]:
+        """The clock (reference and latest read) and the table as flat arrays. Ids are kept
+        once each (`articles`, `sessions`) and referred to by position: numpy stores strings
+        at the width of the longest, so one copy per read would multiply that width. Built
+        with C-level iteration (chain, map): it runs under the intake lock."""
+        chain = itertools.chain.from_iterable
+        reads = list(chain(self._sessions.values()))
+        read_ids = [a for a, _ in reads]
+        articles = list({**dict.fromkeys(self.pairs), **dict.fromkeys(self.counts)})
+        articles += list(dict.fromkeys(read_ids).keys() - set(articles))
+        position = {a: n for n, a in enumerate(articles)}.__getitem__
+
+        def positions(ids: Iterable[str]) -> np.ndarray:
+            return np.fromiter(map(position, ids), dtype=np.int64)
+
+        arrays = {
+            "articles": np.array(articles, dtype=str),
+            "pair_a": np.repeat(positions(self.pairs), [len(p) for p in self.pairs.values()]),
+            "pair_b": positions(chain(self.pairs.values())),
+            "pair_v": np.fromiter(chain(p.values() for p in self.pairs.values()), np.float64),
+            "count_ids": positions(self.counts),
+            "count_v": np.fromiter(self.counts.values(), np.float64),
+            # sessions least recently active first, each with its reads in order
+            "sessions": np.array(list(self._sessions), dtype=str),
+            "session_reads": np.fromiter(map(len, self._sessions.values()), np.int64),
+            "read_article": positions(read_ids),
+            "read_ts": np.fromiter((t for _, t in reads), np.float64),
+        }
+        return {"ref": self._ref, "last": self._last}, arrays
+
+    def restore(self, clock: dict[str, float | None], arrays: dict[str, np.ndarray]) -> None:
+        names = np.array(arrays["articles"].tolist(), dtype=object)
+
+        def ids(name: str) -> list[str]:
+            return list(names[arrays[name]].tolist())
+
+        self._ref, self._last = clock["ref"], float(clock["last"] or 0.0)
+        # pairs are stored grouped by article: one dict(zip(...)) per article
+        pair_a, partners, values = arrays["pair_a"], ids("pair_b"), arrays["pair_v"].tolist()
+        starts = np.flatnonzero(np.diff(pair_a, prepend=-1)) if len(pair_a) else pair_a
+        bounds = [*starts.tolist(), len(pair_a)]
+        heads = names[pair_a[starts]].tolist() if len(pair_a) else []
+        self.pairs = {
+            a: dict(zip(partners[lo:hi], values[lo:hi], strict=True))
+            for a, lo, hi in zip(heads, bounds, bounds[1:], strict=False)
+        }
+        self.counts = dict(zip(ids("count_ids"), arrays["count_v"].tolist(), strict=True))
+        reads = list(zip(ids("read_article"), arrays["read_ts"].tolist(), strict=True))
+        ends = np.cumsum(arrays["session_reads"]).tolist()
+        sessions = arrays["sessions"].tolist()
+        self._sessions = OrderedDict(
+            (str(s), reads[end - n : end])
+            for s, n, end in zip(sessions, arrays["session_reads"].tolist(), ends, strict=True)
+        )

@@ -1,5 +1,6 @@
 """State shared by replicas through Redis: decayed popularity counters, session de-duplication
-and the change feed. The only redis user.
+and the reader caps (the change feed is in redis_feed, rate limits in redis_limits, co-reads in
+redis_coreads).
 
 Counters are sorted sets holding, per article, log(sum_i w_i * 2^((t_i - T0)/h)) as in
 popularity.DecayedCounters: one event is one atomic Lua update of the three windows, no sweep
@@ -17,11 +18,11 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import numpy as np
 import redis
@@ -32,6 +33,7 @@ from recommender.config import PopularityConfig
 from recommender.errors import SharedStateUnavailable
 from recommender.events import Event
 from recommender.popularity import LN2, T0, log_scaled, trending
+from recommender.readers import client_of
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,15 @@ def guarded() -> Iterator[None]:
         yield
     except redis.RedisError as exc:
         raise SharedStateUnavailable(f"redis unreachable: {type(exc).__name__}: {exc}") from exc
+
+
+class Rider(Protocol):
+    """A table that counts events in the counters' transaction (redis_coreads.RedisCoReads)."""
+
+    def queue(self, pipe: redis.client.Pipeline, events: Sequence[Event]) -> None: ...
+
+    def mark_seeded(self) -> None:
+        """The counters' seeding replayed the whole log through the rider too."""
 
 
 @dataclass
@@ -106,8 +117,14 @@ class RedisPopularity:
         *,
         snapshot_size: int = 5_000,
         refresh_seconds: float = 1.0,
+        readers_per_client: int | None = None,
+        riders: Sequence[Rider] = (),
     ) -> None:
+        """readers_per_client: readers.ReaderGate's cap, kept in Redis for every replica.
+        riders: what else counts each batch in the same transaction (the co-read table)."""
         self.client = client
+        self.riders = riders
+        self.readers_per_client = readers_per_client
         self.config = config
         self.key = f"{{{prefix}}}"
         self.windows = [f"{self.key}:pop:{name}" for name in ("short", "long", "alltime")]
@@ -133,23 +150,36 @@ class RedisPopularity:
         return self.record_many([event]) == 1
 
     def record_many(self, events: Iterable[Event]) -> int:
-        """Count the events in one MULTI/EXEC: all of them or, when Redis fails, none."""
-        weighted = [(e, self._weights.get(e.type, 0.0)) for e in events]
+        """Count the events, and let the riders count them, in one MULTI/EXEC: all of it or,
+        when Redis fails, none."""
+        batch = list(events)
+        weighted = [(e, self._weights.get(e.type, 0.0)) for e in batch]
         weighted = [(e, w) for e, w in weighted if w > 0]
-        if not weighted:
-            return 0
         window = self.config.session_dedup_minutes * 60
         pipe = self.client.pipeline(transaction=True)
         for start in range(0, len(weighted), SCRIPT_BATCH):
             keys = list(self.windows)
-            args: list[str | float] = [*self.rates, window]
+            args: list[str | float] = [*self.rates, window, self.readers_per_client or 0]
             for event, weight in weighted[start : start + SCRIPT_BATCH]:
-                seen = f"{self.key}:seen:{event.session_id}:{event.article_id}"
-                keys.append(seen if event.session_id else "")
-                args += [event.article_id, math.log(weight), event.ts]
+                keys += [self._seen_key(event), self._gate_key(event)]
+                args += [event.article_id, math.log(weight), event.ts, event.session_id or ""]
             self._count(keys=keys, args=args, client=pipe)
+        ours = len(pipe)
+        for rider in self.riders:
+            rider.queue(pipe, batch)
+        if not len(pipe):
+            return 0
         with guarded():
-            return sum(int(counted) for counted in pipe.execute())
+            return sum(int(counted) for counted in pipe.execute()[:ours])
+
+    def _seen_key(self, event: Event) -> str:
+        if not event.session_id:
+            return ""
+        return f"{self.key}:seen:{event.session_id}:{event.article_id}"
+
+    def _gate_key(self, event: Event) -> str:
+        client = client_of(event.session_id) if self.readers_per_client else None
+        return f"{self.key}:readers:{client}:{event.article_id}" if client else ""
 
     def needs_seed(self) -> bool:
         """True when these counters were never filled from the event log (a new or restarted
@@ -170,6 +200,8 @@ class RedisPopularity:
                     counted, batch = counted + self.record_many(batch), []
             counted += self.record_many(batch)
             self.client.set(f"{self.key}:seeded", "1")
+            for rider in self.riders:
+                rider.mark_seeded()
             self.client.delete(lock)
         self._retry_at = 0.0
         return counted
@@ -264,35 +296,3 @@ class RedisPopularity:
         except redis.RedisError as exc:
             return f"redis unreachable: {type(exc).__name__}"
         return None
-
-
-class RedisFeed:
-    """The change feed: a stream of store change numbers. A replica that writes articles adds
-    one entry; every replica follows the stream and catches up with the store on each entry
-    (the vectors travel through the store's shared embedding cache, so nobody re-embeds)."""
-
-    def __init__(self, client: redis.Redis, prefix: str, origin: str) -> None:
-        self.client = client
-        self.key = f"{{{prefix}}}:feed"
-        self.origin = origin
-
-    def publish(self, seq: int) -> None:
-        with guarded():
-            # capped: a follower that falls further behind catches up from the store anyway
-            self.client.xadd(self.key, {"seq": seq, "origin": self.origin}, maxlen=10_000)
-
-    def latest(self) -> str:
-        with guarded():
-            rows = self.client.xrevrange(self.key, count=1)
-        return str(rows[0][0]) if rows else "0-0"
-
-    def wait(self, after: str, timeout: float) -> tuple[str, int]:
-        """Block up to timeout for entries after `after`: (the last entry id, how many)."""
-        with guarded():
-            answer: Any = self.client.xread(
-                {self.key: after}, count=1_000, block=int(timeout * 1000)
-            )
-        if not answer:
-            return after, 0
-        entries = answer[0][1]
-        return str(entries[-1][0]), len(entries)

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from recommender.api import create_app
 from recommender.config import Settings
 from recommender.service import RecommenderService
-from tests.factories import make_settings, small_corpus
-from tests.servers import postgres_schema, redis_prefix
+from tests.factories import TOKEN, make_settings, small_corpus
+from tests.servers import REDIS_URL, ROOT, postgres_schema, redis_prefix
 
 
 @pytest.fixture
@@ -76,3 +76,19 @@ def redis_key_prefix() -> Iterator[str]:
     """A Redis key prefix of this test's own on the real Redis."""
     with redis_prefix() as prefix:
         yield prefix
+
+
+@pytest.fixture
+def shared_env(postgres_url: str, redis_key_prefix: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of replicas sharing the real PostgreSQL and Redis (tests/test_replicas*)."""
+    return {
+        "RECOMMENDER_DATABASE_URL": postgres_url,
+        "RECOMMENDER_REDIS_URL": REDIS_URL,
+        "RECOMMENDER_REDIS_PREFIX": redis_key_prefix,
+        "RECOMMENDER_MODEL_NAME": "fake",
+        "RECOMMENDER_MODELS_DIR": str(tmp_path / "models"),  # the shared snapshots folder
+        "RECOMMENDER_API_TOKEN": TOKEN,
+        # popularity shows in cached lists at most this late (README, Caching)
+        "RECOMMENDER_RESULT_CACHE_TTL_SECONDS": "1",
+        "PYTHONPATH": str(ROOT),
+    }

@@ -122,3 +122,19 @@ def test_pairs_are_symmetric() -> None:
     every = ((a, b) for a, partners in counter.pairs.items() for b in partners)
     for a, b in itertools.islice(every, 200):
         assert counter.pairs[a][b] == pytest.approx(counter.pairs[b][a])
+
+
+def test_state_restores_an_equal_table_with_ids_kept_once() -> None:
+    config = CoReadConfig(neighbours=4, session_items=5)
+    table = CoReads(config)
+    events = random_events(3_000, seed=6, articles=60, sessions=80)
+    table.record_many(events[:2_000])
+    clock, arrays = table.state()
+    assert len(arrays["articles"]) == len(set(arrays["articles"].tolist())) <= 60
+    assert len(arrays["sessions"]) == len(table._sessions)
+    restored = CoReads(config)
+    restored.restore(clock, arrays)
+    for counter in (table, restored):  # both go on learning: they must stay equal
+        counter.record_many(events[2_000:])
+    assert restored.pairs == table.pairs and restored.counts == table.counts
+    assert list(restored._sessions.items()) == list(table._sessions.items())

@@ -8,7 +8,8 @@ import pytest
 from recommender.config import PopularityConfig
 from recommender.errors import SharedStateUnavailable
 from recommender.events import Event
-from recommender.redis_state import RedisFeed, RedisPopularity, connect
+from recommender.redis_feed import RedisFeed
+from recommender.redis_state import RedisPopularity, connect
 from tests.proxy import TcpProxy
 from tests.servers import REDIS_URL
 

@@ -26,7 +26,7 @@ from recommender.cli.common import ExitCode
 from recommender.config import PopularityConfig
 from recommender.redis_state import RedisPopularity, connect
 from recommender.store.postgres import PostgresStore
-from tests.factories import TOKEN, auth, small_corpus
+from tests.factories import auth, small_corpus
 from tests.servers import REDIS_URL, ROOT
 
 START_TIMEOUT = 60.0
@@ -86,21 +86,6 @@ def eventually(check: Callable[[], bool], within: float) -> float:
         assert time.monotonic() - started < within, "did not happen in time"
         time.sleep(0.01)
     return time.monotonic() - started
-
-
-@pytest.fixture
-def shared_env(postgres_url: str, redis_key_prefix: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        "RECOMMENDER_DATABASE_URL": postgres_url,
-        "RECOMMENDER_REDIS_URL": REDIS_URL,
-        "RECOMMENDER_REDIS_PREFIX": redis_key_prefix,
-        "RECOMMENDER_MODEL_NAME": "fake",
-        "RECOMMENDER_MODELS_DIR": str(tmp_path / "models"),  # the shared snapshots folder
-        "RECOMMENDER_API_TOKEN": TOKEN,
-        # popularity shows in cached lists at most this late (README, Caching)
-        "RECOMMENDER_RESULT_CACHE_TTL_SECONDS": "1",
-        "PYTHONPATH": str(ROOT),
-    }
 
 
 @pytest.fixture

@@ -81,3 +81,40 @@ def test_the_app_saves_a_snapshot_at_shutdown(tmp_path: Path) -> None:
         client.post("/v1/articles", json=body, headers=auth())
         client.post("/v1/events", json={"events": [{"type": "view", "article_id": "storm-1"}]})
     assert (tmp_path / "var" / "popularity.snapshot").is_file()
+
+
+def co_read(start: int, count: int) -> list[Event]:
+    """Sessions that each read three stories in a row: co-reads to learn."""
+    now = NOW.timestamp()
+    return [
+        Event(now - (count - i), "view", IDS[(start + i * 7) % len(IDS)], f"r{(start + i) // 3}")
+        for i in range(count)
+    ]
+
+
+def table(svc: RecommenderService) -> dict[str, list[tuple[str, float]]]:
+    now = NOW.timestamp()
+    return {i: svc._coreads.neighbours(i, 5, now) for i in IDS}
+
+
+def test_co_reads_restart_from_the_snapshot_without_replaying_the_log(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    svc = RecommenderService(settings)
+    svc.start()
+    svc.upsert(small_corpus())
+    svc.record_events(co_read(0, 300))
+    svc._intake.snapshot()
+    # after the snapshot, some sessions go on reading: their earlier reads come from the file
+    svc.record_events(co_read(298, 40))
+    live = table(svc)
+    assert any(live.values())
+    svc._store.close()
+
+    restarted = RecommenderService(settings)
+    restarted.start()
+    assert restarted._intake.snapshot_seq == 300
+    for article_id, neighbours in live.items():
+        got = table(restarted)[article_id]
+        assert [b for b, _ in got] == [b for b, _ in neighbours]
+        np.testing.assert_allclose([v for _, v in got], [v for _, v in neighbours])
+    restarted.close()

@@ -11,11 +11,12 @@ from fastapi import FastAPI
 from recommender import __version__, logs
 from recommender.api import contract, docs, errors, prometheus
 from recommender.api.access import AccessLog
-from recommender.api.clients import ClientKeys, RateLimiter
+from recommender.api.clients import ClientKeys
 from recommender.api.middleware import BodyLimit, HeadAsGet
 from recommender.api.routes import admin, health, pages, reads, stats, writes
 from recommender.config import Settings
 from recommender.service import RecommenderService
+from recommender.service.shared import client_secret_sharer, open_rate_limiter
 
 
 def create_app(settings: Settings, service: RecommenderService | None = None) -> FastAPI:
@@ -47,10 +48,8 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.client_keys = ClientKeys(settings)
-    app.state.rate_limiter = RateLimiter(
-        settings.events_per_minute_per_client, settings.events_burst_per_client
-    )
+    app.state.client_keys = ClientKeys(settings, client_secret_sharer(settings))
+    app.state.rate_limiter = open_rate_limiter(settings)
     app.add_middleware(
         errors.JsonCORSMiddleware,
         allow_origins=settings.cors_origins,

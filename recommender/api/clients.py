@@ -1,6 +1,6 @@
 """Who is calling: the client address (the peer, or the forwarding header's address when the peer
 is a trusted proxy), its keyed hash, whether the request carries the write token, and a
-per-client token bucket on events (429 with Retry-After)."""
+per-client token bucket on events (429 with Retry-After; recommender.limits)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,19 @@ import ipaddress
 import logging
 import math
 import secrets
-import threading
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import Request
 
 from recommender.api.errors import ApiError
 from recommender.config import Settings
+from recommender.limits import EventLimiter, RateLimiter
 from recommender.readers import client_key
 
 log = logging.getLogger(__name__)
+
+__all__ = ["ClientKeys", "RateLimiter", "check_rate", "client_address", "has_write_token"]
 
 
 def has_write_token(request: Request) -> bool:
@@ -73,54 +75,21 @@ class ClientKeys:
     one kept in the data folder: a client keeps its key across restarts, so a batch it retries
     after a crash is still recognised by its event ids."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, share: Callable[[bytes], bytes] | None = None) -> None:
+        """share: makes the random secret the same on every replica (kept in Redis)."""
         secret = settings.client_key_secret
-        self._secret = (
-            secret.get_secret_value().encode() if secret else local_secret(settings.data_dir)
-        )
+        if secret is not None:
+            self._secret = secret.get_secret_value().encode()
+        else:
+            local = local_secret(settings.data_dir)
+            self._secret = share(local) if share else local
 
     def of(self, address: str) -> str:
         return client_key(address, self._secret)
 
 
-class RateLimiter:
-    """A token bucket per client key: `per_minute` events refill it, `burst` is its size.
-    Idle buckets are dropped, so memory follows the clients of the last minutes."""
-
-    def __init__(self, per_minute: float, burst: float) -> None:
-        self.rate = per_minute / 60.0
-        self.burst = burst
-        self._buckets: dict[str, tuple[float, float]] = {}  # key → (tokens, at)
-        self._lock = threading.Lock()
-        self._prune_at = 10_000
-
-    def take(self, key: str, cost: float, now: float | None = None) -> float:
-        """0 when the client may send `cost` events now, else the seconds until it may."""
-        now = time.monotonic() if now is None else now
-        cost = min(cost, self.burst)
-        with self._lock:
-            tokens, at = self._buckets.get(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - at) * self.rate)
-            if tokens < cost:
-                self._buckets[key] = (tokens, now)
-                return (cost - tokens) / self.rate
-            self._buckets[key] = (tokens - cost, now)
-            if len(self._buckets) > self._prune_at:
-                self._prune(now)
-        return 0.0
-
-    def _prune(self, now: float) -> None:
-        # a bucket idle long enough to be full again holds nothing worth keeping
-        full_after = self.burst / self.rate
-        self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full_after}
-        self._prune_at = max(10_000, 2 * len(self._buckets))
-
-    def __len__(self) -> int:
-        return len(self._buckets)
-
-
 def check_rate(request: Request, key: str, cost: int) -> None:
-    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter: EventLimiter = request.app.state.rate_limiter
     wait = limiter.take(key, cost)
     if wait > 0:
         raise ApiError(

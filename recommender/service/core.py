@@ -24,6 +24,7 @@ from recommender.lexical import LexicalSearch
 from recommender.popularity import PopularityCounters
 from recommender.ranking import Ranker
 from recommender.ranking.ranker_file import read_ranker_file, served_half_life, served_weights
+from recommender.redis_coreads import RedisCoReads
 from recommender.redis_state import RedisPopularity
 from recommender.service.cache import CacheStats, ResultCache, changed_keys
 from recommender.service.compaction import PeriodicCompaction
@@ -33,7 +34,7 @@ from recommender.service.lifecycle import IndexLifecycle, ReloadResult
 from recommender.service.online import OnlineEvaluation
 from recommender.service.purge import purge_hook_of
 from recommender.service.reads import ListReads
-from recommender.service.shared import SharedUpkeep, open_feed, open_popularity
+from recommender.service.shared import SharedUpkeep, open_coreads, open_feed, open_popularity
 from recommender.service.tune_jobs import TuneJobsMixin
 from recommender.store import Store, open_served_log, open_store
 from recommender.tuning import TuneResult, run_tune
@@ -62,7 +63,7 @@ class RecommenderService(ListReads, TuneJobsMixin):
         popularity: PopularityCounters | None = None,
         index: VectorIndex | None = None,
         lexical: LexicalSearch | None = None,
-        coreads: CoReads | None = None,
+        coreads: CoReads | RedisCoReads | None = None,
     ) -> None:
         """Pre-built parts (benchmarks, tests), else empty parts that `start` fills from disk."""
         self.settings = settings
@@ -71,14 +72,17 @@ class RecommenderService(ListReads, TuneJobsMixin):
         self._catalog = catalog or Catalog()
         # read once: both the blend and the half-life come from the same ranker file
         ranker_file = read_ranker_file(settings.resolved_ranker_path)
+        # "readers of this story also read": counted from the same events as popularity (an
+        # empty table is falsy: hence `is None`)
+        self._coreads = open_coreads(settings) if coreads is None else coreads
         self._popularity = popularity or open_popularity(
-            settings, settings.popularity_config(served_half_life(settings, ranker_file))
+            settings,
+            settings.popularity_config(served_half_life(settings, ranker_file)),
+            self._coreads,
         )
         shared = self._popularity if isinstance(self._popularity, RedisPopularity) else None
         self._feed = open_feed(settings)
         self._weights = served_weights(settings, ranker_file)
-        # "readers of this story also read": counted from the same events as popularity
-        self._coreads = coreads or CoReads(settings.coread_config())
         self._ranker = Ranker(
             index or VectorIndex(self._embedder.dim, self._embedder.name),
             self._catalog,
@@ -122,7 +126,9 @@ class RecommenderService(ListReads, TuneJobsMixin):
             self._catalog,
             self._popularity,
             self._count_lock,
-            on_stored=self._record_coreads,
+            # co-reads in Redis count in the counters' transaction; these are this process's
+            on_stored=self._record_coreads if isinstance(self._coreads, CoReads) else None,
+            coreads=self._coreads if isinstance(self._coreads, CoReads) else None,
         )
 
     @classmethod
@@ -142,12 +148,15 @@ class RecommenderService(ListReads, TuneJobsMixin):
         started = time.perf_counter()
         reconciled = self._lifecycle.load_at_start()
         if self._upkeep.popularity is None:
-            counted = self._intake.replay()  # from the snapshot on, when there is one
+            # popularity and co-reads from the snapshot on, when there is one
+            counted = self._intake.replay()
             self._intake.start_snapshots()
         else:  # shared counters already hold the log; fill them only when Redis is empty
+            # co-reads in Redis ride with the counters (RedisPopularity.riders): no replay;
+            # a table passed in (tests, tools) still learns the log here
             counted = self._upkeep.count_backlog()
-        # co-reads live in each replica's memory: each counts the whole log
-        self._coreads.record_many(self._store.iter_events())
+            if isinstance(self._coreads, CoReads):
+                self._coreads.record_many(self._store.iter_events())
         self._online.start()
         self._compaction.start()
         self.ready = True
@@ -281,5 +290,6 @@ class RecommenderService(ListReads, TuneJobsMixin):
         return self._intake.record(events)
 
     def _record_coreads(self, events: Sequence[Event]) -> None:
+        assert isinstance(self._coreads, CoReads)  # wired only for the in-process table
         with self._lock:
             self._coreads.record_many(events)  # in memory: never deferred

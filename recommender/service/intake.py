@@ -7,17 +7,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from recommender.catalog import Catalog
 from recommender.config import Settings
+from recommender.coreads import CoReads
 from recommender.errors import SharedStateUnavailable
 from recommender.events import Event
 from recommender.popularity import Popularity, PopularityCounters
 from recommender.readers import ReaderGate
+from recommender.redis_state import RedisPopularity
 from recommender.service.snapshot import load_snapshot, save_snapshot
 from recommender.store import Store
 
@@ -40,9 +42,13 @@ class EventIntake:
         popularity: PopularityCounters,
         count_lock: AbstractContextManager[Any],
         on_stored: Callable[[Sequence[Event]], None] | None = None,
+        coreads: CoReads | None = None,
     ) -> None:
         """count_lock: the service lock for in-process counters; none needed for Redis.
-        on_stored: what else learns from each stored batch (the co-read table)."""
+        on_stored: what else learns from each stored batch (the co-read table).
+        coreads: the in-process co-read table, snapshotted and replayed with popularity."""
+        # `is None`, not `or`: an empty table has len 0 and would be replaced by a copy
+        self._coreads = CoReads(settings.coread_config()) if coreads is None else coreads
         self._on_stored = on_stored
         self._store = store
         self._catalog = catalog
@@ -54,6 +60,10 @@ class EventIntake:
             settings.session_dedup_minutes * 60,
             settings.max_readers_per_client,
             settings.dedup_max_entries,
+        )
+        # counters in Redis cap readers there, for every replica at once (count_events.lua)
+        self._gate_in_counters = isinstance(popularity, RedisPopularity) and bool(
+            popularity.readers_per_client
         )
         self._snapshot_path = settings.data_dir / "popularity.snapshot"
         self._snapshot_every = settings.popularity_snapshot_seconds
@@ -70,7 +80,7 @@ class EventIntake:
                 self._on_stored(fresh)
             try:
                 with self._lock:
-                    counted = self._popularity.record_many(e for e in fresh if self.gate.admit(e))
+                    counted = self._popularity.record_many(e for e in fresh if self._admit(e))
             except SharedStateUnavailable as exc:
                 # stored, so acknowledged; the upkeep counts them once Redis is back
                 self._store.mark_uncounted(seqs)
@@ -79,6 +89,9 @@ class EventIntake:
                 )
                 counted = 0
         return EventsResult(len(live), len(events) - len(live), counted)
+
+    def _admit(self, event: Event) -> bool:
+        return self._gate_in_counters or self.gate.admit(event)
 
     def _not_seen(self, events: list[Event]) -> list[Event]:
         """Without the events a retry sends again (their event ids stored already, or twice in
@@ -103,7 +116,7 @@ class EventIntake:
         after = 0
         popularity = self._popularity
         if isinstance(popularity, Popularity) and self._snapshot_every > 0:
-            after = load_snapshot(self._snapshot_path, popularity, self.gate)
+            after = load_snapshot(self._snapshot_path, popularity, self.gate, self._coreads)
             if (
                 after > self._store.last_event_seq()
                 or 0 < after < self._store.compacted_through()[0]
@@ -112,6 +125,7 @@ class EventIntake:
                 # older than events compacted since: start over from the aggregates
                 log.warning("snapshot.not_usable", extra={"seq": after})
                 popularity.__init__(popularity.config)  # type: ignore[misc]
+                self._coreads.__init__(self._coreads.config)  # type: ignore[misc]
                 self.gate.restore([])
                 after = 0
         self.snapshot_seq = after
@@ -121,11 +135,15 @@ class EventIntake:
                 counted = popularity.record_aggregates(
                     a for a in self._store.iter_aggregates() if a.article_id in self._catalog
                 )
-            return counted + popularity.record_many(
-                e
-                for e in self._store.iter_events(after_seq=after)
-                if e.article_id in self._catalog and self.gate.admit(e)
-            )
+            return counted + popularity.record_many(self._to_count(after))
+
+    def _to_count(self, after: int) -> Iterator[Event]:
+        """The stored events after `after`; the co-read table learns each (as it did live),
+        popularity those the gate admits about articles still in the catalogue."""
+        for event in self._store.iter_events(after_seq=after):
+            self._coreads.record(event)
+            if event.article_id in self._catalog and self._admit(event):
+                yield event
 
     def snapshot(self) -> None:
         if not isinstance(self._popularity, Popularity) or self._snapshot_every <= 0:
@@ -133,7 +151,7 @@ class EventIntake:
         started = time.perf_counter()
         with self._intake_lock:
             seq = self._store.last_event_seq()
-            save_snapshot(self._snapshot_path, seq, self._popularity, self.gate)
+            save_snapshot(self._snapshot_path, seq, self._popularity, self.gate, self._coreads)
         log.info("snapshot.saved", extra={"seq": seq, "seconds": time.perf_counter() - started})
 
     def start_snapshots(self) -> None:

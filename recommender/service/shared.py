@@ -10,12 +10,18 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Protocol
 
 from recommender.config import PopularityConfig, Settings
+from recommender.coreads import CoReads
 from recommender.errors import SharedStateUnavailable, StoreUnavailable
+from recommender.limits import EventLimiter, RateLimiter
 from recommender.popularity import Popularity, PopularityCounters
-from recommender.redis_state import RedisFeed, RedisPopularity, connect
+from recommender.redis_coreads import RedisCoReads
+from recommender.redis_feed import RedisFeed
+from recommender.redis_limits import RedisRateLimiter, shared_secret
+from recommender.redis_state import RedisPopularity, connect
 from recommender.service.lifecycle import IndexLifecycle
 from recommender.store import Store
 
@@ -32,8 +38,23 @@ class ChangeFeed(Protocol):
     def wait(self, after: str, timeout: float) -> tuple[str, int]: ...
 
 
-def open_popularity(settings: Settings, config: PopularityConfig) -> PopularityCounters:
-    """Redis counters when RECOMMENDER_REDIS_URL is set, else in process (one replica)."""
+def open_coreads(settings: Settings) -> CoReads | RedisCoReads:
+    """The co-read table in Redis when RECOMMENDER_REDIS_URL is set, else in process."""
+    if settings.redis_url is None:
+        return CoReads(settings.coread_config())
+    return RedisCoReads(
+        connect(settings.redis_url),
+        settings.coread_config(),
+        settings.redis_prefix,
+        cache_seconds=settings.redis_refresh_seconds,
+    )
+
+
+def open_popularity(
+    settings: Settings, config: PopularityConfig, coreads: CoReads | RedisCoReads | None = None
+) -> PopularityCounters:
+    """Redis counters when RECOMMENDER_REDIS_URL is set, else in process (one replica). Co-reads
+    in Redis are counted in the counters' transaction."""
     if settings.redis_url is None:
         return Popularity(config)
     return RedisPopularity(
@@ -42,7 +63,25 @@ def open_popularity(settings: Settings, config: PopularityConfig) -> PopularityC
         settings.redis_prefix,
         snapshot_size=settings.redis_snapshot_size,
         refresh_seconds=settings.redis_refresh_seconds,
+        readers_per_client=settings.max_readers_per_client,
+        riders=[coreads] if isinstance(coreads, RedisCoReads) else [],
     )
+
+
+def open_rate_limiter(settings: Settings) -> EventLimiter:
+    """Per-client event limits shared through Redis when it is configured, else per process."""
+    per_minute, burst = settings.events_per_minute_per_client, settings.events_burst_per_client
+    if settings.redis_url is None:
+        return RateLimiter(per_minute, burst)
+    return RedisRateLimiter(connect(settings.redis_url), settings.redis_prefix, per_minute, burst)
+
+
+def client_secret_sharer(settings: Settings) -> Callable[[bytes], bytes] | None:
+    """With Redis and no configured client-key secret, replicas agree on one through Redis."""
+    if settings.redis_url is None or settings.client_key_secret is not None:
+        return None
+    client, prefix = connect(settings.redis_url), settings.redis_prefix
+    return lambda local: shared_secret(client, prefix, local)
 
 
 def open_feed(settings: Settings) -> ChangeFeed | None:
@@ -70,6 +109,7 @@ class SharedUpkeep:
         self.feed = feed
         self.poll_seconds = poll_seconds
         self._position: str | None = None
+        self._coreads_seeded = False
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -92,11 +132,24 @@ class SharedUpkeep:
                 return seeded
             while taken := self.store.take_uncounted(popularity.record_many):
                 counted += taken
+            self._seed_coreads(popularity)
         except (SharedStateUnavailable, StoreUnavailable) as exc:
             log.debug("popularity.backlog_waits", extra={"reason": str(exc)})
         if counted:
             log.info("popularity.backlog_counted", extra={"events": counted})
         return counted
+
+    def _seed_coreads(self, popularity: RedisPopularity) -> None:
+        """Co-reads in Redis that missed the counters' seeding (an upgrade) learn the log once."""
+        if self._coreads_seeded:
+            return
+        for rider in popularity.riders:
+            if isinstance(rider, RedisCoReads) and rider.needs_seed():
+                learned = rider.seed(self.store.iter_events())
+                if learned is None:
+                    return  # another replica is at it: look again next step
+                log.info("coreads.seeded", extra={"reads": learned})
+        self._coreads_seeded = True
 
     def step(self, last_sync: float) -> float:
         """Wait for the feed (or a second), catch up with the store when it spoke or the poll

@@ -1,7 +1,8 @@
-"""Popularity snapshots: the counters, the session de-duplication and the reader gate as they
-were after the event with sequence number `seq`. Start-up loads the newest one and replays only
-the events written after it, instead of the whole history. The file is numpy's npz (no pickle:
-nothing in it can run code); one written for other half-lives is ignored."""
+"""Snapshots of what start-up would otherwise count from the whole event log: the popularity
+counters, the session de-duplication, the reader gate and the co-read table, as they were after
+the event with sequence number `seq`. Start-up loads the newest one and replays only the events
+written after it. The file is numpy's npz (no pickle: nothing in it can run code); one written
+for other half-lives or co-read settings is ignored (start-up then replays everything)."""
 
 from __future__ import annotations
 
@@ -14,28 +15,35 @@ from typing import Any
 
 import numpy as np
 
+from recommender.coreads import CoReads
 from recommender.popularity import Popularity
 from recommender.readers import ReaderGate
 
 log = logging.getLogger(__name__)
 COUNTERS = ("short", "long", "alltime")
-FORMAT = 1
+COREADS = "coreads_"  # the prefix of the co-read table's arrays
+FORMAT = 2  # 2: with the co-read table
 
 
-def save_snapshot(path: Path, seq: int, popularity: Popularity, gate: ReaderGate) -> None:
+def save_snapshot(
+    path: Path, seq: int, popularity: Popularity, gate: ReaderGate, coreads: CoReads
+) -> None:
     """Written to a temporary file and renamed: a crash mid-write leaves the previous one."""
     arrays: dict[str, Any] = {}
     for name in COUNTERS:
         ids, logs = getattr(popularity, name).state()
         arrays[f"{name}_ids"] = np.array(ids, dtype=str)
         arrays[f"{name}_logs"] = logs
+    clock, table = coreads.state()
+    arrays.update({COREADS + name: values for name, values in table.items()})
     dedup = popularity.dedup_state()
     meta = {
         "format": FORMAT,
         "seq": seq,
-        "config": asdict(popularity.config),
+        "config": _config(popularity, coreads),
         "dedup": [[k, t] for k, t in dedup.items()],
         "gate": gate.state(),
+        "coreads_clock": clock,
     }
     arrays["meta"] = np.array(json.dumps(meta))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -47,22 +55,35 @@ def save_snapshot(path: Path, seq: int, popularity: Popularity, gate: ReaderGate
     os.replace(partial, path)
 
 
-def load_snapshot(path: Path, popularity: Popularity, gate: ReaderGate) -> int:
+def _config(popularity: Popularity, coreads: CoReads) -> dict[str, Any]:
+    return {"popularity": asdict(popularity.config), "coreads": asdict(coreads.config)}
+
+
+def load_snapshot(path: Path, popularity: Popularity, gate: ReaderGate, coreads: CoReads) -> int:
     """Restore from the snapshot; the seq it covers, or 0 when there is none usable."""
     if not path.exists():
         return 0
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
-            if meta.get("format") != FORMAT or meta.get("config") != asdict(popularity.config):
+            if meta.get("format") != FORMAT or meta.get("config") != _config(popularity, coreads):
                 log.warning("snapshot.ignored", extra={"path": str(path), "why": "settings"})
                 return 0
-            for name in COUNTERS:
-                ids = [str(i) for i in data[f"{name}_ids"].tolist()]
-                getattr(popularity, name).restore(ids, data[f"{name}_logs"])
-    except (OSError, ValueError, KeyError) as exc:
+            arrays = {name: data[name] for name in data.files}  # all read before any is used
+        counters = [
+            ([str(i) for i in arrays[f"{n}_ids"].tolist()], arrays[f"{n}_logs"]) for n in COUNTERS
+        ]
+        table = {k[len(COREADS) :]: v for k, v in arrays.items() if k.startswith(COREADS)}
+        dedup = {int(k): float(t) for k, t in meta["dedup"]}
+        readers = [(c, a, float(t), list(s)) for c, a, t, s in meta["gate"]]
+        clock = meta["coreads_clock"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        # nothing restored yet: start-up replays the whole log into empty counters
         log.warning("snapshot.unreadable", extra={"path": str(path), "error": str(exc)})
         return 0
-    popularity.restore_dedup({int(k): float(t) for k, t in meta["dedup"]})
-    gate.restore([(c, a, float(t), list(s)) for c, a, t, s in meta["gate"]])
+    for name, (ids, logs) in zip(COUNTERS, counters, strict=True):
+        getattr(popularity, name).restore(ids, logs)
+    coreads.restore(clock, table)
+    popularity.restore_dedup(dedup)
+    gate.restore(readers)
     return int(meta["seq"])

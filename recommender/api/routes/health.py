@@ -21,4 +21,10 @@ async def ready(request: Request, response: Response) -> dict[str, Any]:
         response.status_code = 503
         return {"status": "starting"}
     health: dict[str, Any] = svc.health()
+    # the rate limiter lives with the API, not the service: its fallback is a reason too
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    problem = limiter.health_problem() if limiter is not None else None
+    if problem:
+        health["status"] = "degraded"
+        health["reasons"] = [*health["reasons"], problem]
     return health
