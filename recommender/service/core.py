@@ -78,8 +78,10 @@ class RecommenderService(ListReads, TuneJobsMixin):
         self._weights = served_weights(settings, ranker_file)
         # "readers of this story also read": counted from the same events as popularity
         self._coreads = coreads or CoReads(settings.coread_config())
+        index = index or VectorIndex(self._embedder.dim, self._embedder.name)
+        index.keep_neighbours(settings.neighbour_lists)  # Lees-ook candidates without a search
         self._ranker = Ranker(
-            index or VectorIndex(self._embedder.dim, self._embedder.name),
+            index,
             self._catalog,
             self._popularity,
             self._weights,
