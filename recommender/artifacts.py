@@ -71,7 +71,7 @@ def version_folders(root: Path) -> list[Path]:
 
 
 def load_serving_index(
-    root: Path, model_name: str, dim: int, ef_search: int
+    root: Path, model_name: str, dim: int, ef_search: int, neighbours: int = 0
 ) -> tuple[VectorIndex, Path]:
     """The CURRENT index, or the newest good folder when CURRENT is missing or corrupt."""
     current = current_folder(root)
@@ -81,7 +81,7 @@ def load_serving_index(
     problems: list[str] = []
     for folder in candidates:
         try:
-            index = VectorIndex.load(folder, model_name, dim, ef_search)
+            index = VectorIndex.load(folder, model_name, dim, ef_search, neighbours)
         except IndexMismatch:
             raise
         except IndexNotFound as exc:

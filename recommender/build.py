@@ -67,7 +67,9 @@ def reuse_previous_graph(
     if folder is None:
         return None
     try:
-        index = VectorIndex.load(folder, embedder.name, embedder.dim, settings.hnsw_ef_search)
+        index = VectorIndex.load(
+            folder, embedder.name, embedder.dim, settings.hnsw_ef_search, settings.neighbour_lists
+        )
     except (IndexNotFound, IndexMismatch):
         return None
     if (
@@ -244,6 +246,8 @@ def _make_index(
         )
         if step:
             step(len(embedded.ids[start:stop]))
+    # computed once for the whole corpus (a batched search), saved with the vectors
+    index.keep_neighbours(settings.neighbour_lists)
     return index, None
 
 

@@ -154,6 +154,8 @@ class Settings(BaseSettings):
     """HNSW search breadth: higher is more exact and slower"""
     hnsw_ef_construction: int = 200
     """HNSW build breadth"""
+    neighbour_lists: int = Field(default=128, ge=0)
+    """vector neighbours precomputed per article (kept exact on publish; 0: search per request)"""
     keep_index_versions: int = 3
     """index folders kept after a build (the newest ones)"""
     # a running server checks models/index/CURRENT this often and swaps in a new build; 0: off

@@ -19,12 +19,14 @@ import numpy as np
 from recommender import __version__
 from recommender.errors import IndexMismatch, IndexNotFound
 from recommender.fsutil import atomic_write_json, fsync_path
+from recommender.neighbours import NeighbourLists
 
 log = logging.getLogger(__name__)
 
 INDEX_FILE = "index.faiss"
 ROWS_FILE = "rows.json"
 MANIFEST_FILE = "manifest.json"
+NEIGHBOUR_BATCH = 2048  # rows searched per batch when neighbour lists are (re)computed
 
 
 def choose_kind(kind: str, count: int, hnsw_threshold: int) -> str:
@@ -65,6 +67,8 @@ class VectorIndex:
         self._row_hash: list[str] = []  # row -> embedding text hash, to spot stale rows
         self._rows: dict[str, int] = {}  # article id -> live row
         self.manifest: dict[str, Any] = {}
+        # precomputed top-M neighbours per row (keep_neighbours); None: search every request
+        self.neighbours: NeighbourLists | None = None
 
     @property
     def ef_search(self) -> int:
@@ -113,6 +117,8 @@ class VectorIndex:
             self._row_ids.append(article_id)
             self._row_hash.append(content)
             self._rows[article_id] = start + offset
+        if self.neighbours is not None:
+            self._enter_neighbours(start, vectors)
 
     def remove(self, ids: Sequence[str]) -> int:
         removed = 0
@@ -191,6 +197,71 @@ class VectorIndex:
         ids: list[str] = [found[pos] for pos in live]  # type: ignore[misc]
         return ids, scores[0][live].astype(np.float64), rows[0][live].astype(np.int64)
 
+    # precomputed neighbours -------------------------------------------------------------------
+
+    def keep_neighbours(self, depth: int, lists: NeighbourLists | None = None) -> None:
+        """Answer search_article from per-row top-depth lists (computed now unless given, e.g.
+        loaded), kept exact by every upsert from here on; depth 0: search every time."""
+        if depth <= 0:
+            self.neighbours = None
+            return
+        if lists is None and self.neighbours is not None and self.neighbours.depth == depth:
+            return  # already kept
+        if lists is None or lists.depth != depth:
+            lists = NeighbourLists(depth, len(self._row_ids))
+            self._compute_neighbours(lists)
+        self.neighbours = lists
+
+    def search_article(self, article_id: str, k: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """search_rows() for an indexed article's own vector: read from its neighbour list when
+        that can vouch for k live rows, else searched live (unknown id: nothing)."""
+        row = self._rows.get(article_id)
+        if row is None:
+            return [], np.zeros(0), np.zeros(0, dtype=np.int64)
+        if self.neighbours is not None:
+            listed = self.neighbours.live(row, k, self._row_ids)
+            if listed is not None:
+                return listed
+        return self.search_rows(np.asarray(self._index.reconstruct(row)), k)
+
+    def _stored_vectors(self) -> np.ndarray:
+        """Every row's vector (tombstones too) as a read-only view of faiss's own storage."""
+        raw: Any = self._index
+        flat: Any = raw if self.kind == "flat" else faiss.downcast_index(raw.storage)
+        total = int(raw.ntotal)
+        view = faiss.rev_swig_ptr(flat.get_xb(), total * self.dim)
+        return np.asarray(view).reshape(total, self.dim)
+
+    def _alive(self) -> np.ndarray:
+        alive = np.zeros(len(self._row_ids) + 1, dtype=bool)  # the extra slot: faiss's -1
+        alive[np.fromiter(self._rows.values(), dtype=np.int64, count=len(self._rows))] = True
+        return alive
+
+    def _compute_neighbours(self, lists: NeighbourLists) -> None:
+        """Every live row's list by one batched search (threads on: a build, not a request)."""
+        alive = self._alive()
+        live_rows = np.flatnonzero(alive[:-1])
+        fetch = min(len(self._row_ids), lists.depth + self.tombstones)
+        complete = len(self._rows) <= lists.depth
+        lists.reserve(len(self._row_ids))
+        for lo in range(0, len(live_rows), NEIGHBOUR_BATCH):
+            chunk = live_rows[lo : lo + NEIGHBOUR_BATCH]
+            scores, found = self._index.search(self.vectors_at(chunk), fetch)
+            for row, sims, rows in zip(chunk.tolist(), scores, found, strict=True):
+                keep = alive[rows]
+                lists.set_list(row, rows[keep], sims[keep], complete)
+
+    def _enter_neighbours(self, start: int, vectors: np.ndarray) -> None:
+        """Rows start.. were just added: exact lists for them, and entered into older lists.
+        A large batch (a rebuild's worth) recomputes every list by batched search instead."""
+        lists = self.neighbours
+        assert lists is not None
+        if len(vectors) > NEIGHBOUR_BATCH:
+            self._compute_neighbours(lists)
+            return
+        dead = ~self._alive()[:-1]
+        lists.enter(start, vectors, self._stored_vectors(), dead, len(self._rows))
+
     # persistence ------------------------------------------------------------------------------
 
     def save(
@@ -205,6 +276,8 @@ class VectorIndex:
         fsync_path(folder / INDEX_FILE)
         rows = [[i, h] for i, h in zip(index._row_ids, index._row_hash, strict=True)]
         atomic_write_json(folder / ROWS_FILE, rows)
+        if index.neighbours is not None:
+            index.neighbours.save(folder, len(index._row_ids))
         manifest = {
             "model": self.model_name,
             "dimension": self.dim,
@@ -228,11 +301,18 @@ class VectorIndex:
         )
         ids = list(self._rows)
         fresh.upsert(ids, self.vectors(ids), [self._row_hash[self._rows[i]] for i in ids])
+        if self.neighbours is not None:
+            new_of_old = np.full(len(self._row_ids), -1, dtype=np.int64)
+            new_of_old[[self._rows[i] for i in ids]] = np.arange(len(ids))
+            fresh.neighbours = self.neighbours.renumbered(new_of_old)
         return fresh
 
     @classmethod
-    def load(cls, folder: Path, model_name: str, dim: int, ef_search: int = 128) -> VectorIndex:
-        """Load a saved index; it must have been built with this model and dimension."""
+    def load(
+        cls, folder: Path, model_name: str, dim: int, ef_search: int = 128, neighbours: int = 0
+    ) -> VectorIndex:
+        """Load a saved index; it must have been built with this model and dimension.
+        neighbours: the depth of neighbour lists to serve (saved ones, else computed now)."""
         manifest_path = folder / MANIFEST_FILE
         if not manifest_path.is_file():
             raise IndexNotFound(f"no index manifest in {folder}")
@@ -277,4 +357,6 @@ class VectorIndex:
         }
         index.ef_search = ef_search
         index.manifest = manifest
+        if neighbours > 0:
+            index.keep_neighbours(neighbours, NeighbourLists.load(folder, len(rows), neighbours))
         return index

@@ -135,7 +135,7 @@ class Ranker:
         if query is None:
             return None
         # over-fetch: the article itself, its copies and filtered items all come back too
-        ids, sims, rows = self._index.search_rows(query, self.params.candidates + 1)
+        ids, sims, rows = self._index.search_article(article_id, self.params.candidates + 1)
         joined: list[str] = []
         if self.lexical is not None and self.params.lexical_candidates > 0:
             # "more like this": lexical neighbours catch names and rare words embeddings blur

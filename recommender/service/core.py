@@ -83,8 +83,10 @@ class RecommenderService(ListReads, TuneJobsMixin):
         shared = self._popularity if isinstance(self._popularity, RedisPopularity) else None
         self._feed = open_feed(settings)
         self._weights = served_weights(settings, ranker_file)
+        index = index or VectorIndex(self._embedder.dim, self._embedder.name)
+        index.keep_neighbours(settings.neighbour_lists)  # Lees-ook candidates without a search
         self._ranker = Ranker(
-            index or VectorIndex(self._embedder.dim, self._embedder.name),
+            index,
             self._catalog,
             self._popularity,
             self._weights,

@@ -77,7 +77,11 @@ class IndexLifecycle:
         root = self.settings.index_root
         try:
             index, folder = load_serving_index(
-                root, self.embedder.name, self.embedder.dim, self.settings.hnsw_ef_search
+                root,
+                self.embedder.name,
+                self.embedder.dim,
+                self.settings.hnsw_ef_search,
+                self.settings.neighbour_lists,
             )
             self.serve(index, load_folder_lexical(folder, self.settings.lexical_max_words), folder)
             current = current_folder(root)
@@ -216,7 +220,11 @@ class IndexLifecycle:
                 return ReloadResult(False, folder.name, "failed to load before")
             try:
                 index = VectorIndex.load(
-                    folder, self.embedder.name, self.embedder.dim, self.settings.hnsw_ef_search
+                    folder,
+                    self.embedder.name,
+                    self.embedder.dim,
+                    self.settings.hnsw_ef_search,
+                    self.settings.neighbour_lists,
                 )
                 lexical = load_folder_lexical(folder, self.settings.lexical_max_words)
             except (IndexNotFound, IndexMismatch) as exc:

@@ -1,0 +1,194 @@
+"""Precomputed vector neighbour lists: each index row's top-M rows by cosine, kept exact under
+publish, so a Lees-ook request reads its candidates instead of searching the index.
+
+Invariant of every list (what makes reading it exact): it is sorted best first, and every row
+whose similarity to the list's owner is above the list's `floor` is in it. New rows enter every
+list whose floor they beat (`insert`); a full list drops its last entry and raises its floor to
+that entry's score. Removed and replaced articles leave dead rows behind (the index tombstones
+them), which readers skip. A list with fewer live entries than a reader needs and a finite floor
+is incomplete: the reader searches live instead, and the next build refills it.
+
+Pure numpy: the vector index (recommender.index) computes the similarities and owns the lists.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from recommender.fsutil import fsync_path
+
+NEIGHBOURS_FILE = "neighbours.npz"
+NO_ROW = -1
+
+
+class NeighbourLists:
+    """rows[r]: the neighbour rows of index row r (NO_ROW padding), sims[r] their cosines
+    (float32, as faiss returns them), floor[r]: the completeness bound of the list."""
+
+    def __init__(self, depth: int, capacity: int = 0) -> None:
+        self.depth = depth
+        self.rows = np.full((capacity, depth), NO_ROW, dtype=np.int32)
+        self.sims = np.full((capacity, depth), -np.inf, dtype=np.float32)
+        self.floor = np.full(capacity, -np.inf, dtype=np.float32)
+        self.known = np.zeros(capacity, dtype=bool)  # whether row r has a list at all
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.rows.nbytes + self.sims.nbytes + self.floor.nbytes + self.known.nbytes)
+
+    def reserve(self, capacity: int) -> None:
+        """Room for rows up to capacity (grown by an eighth, so appends stay amortised O(1))."""
+        have = len(self.floor)
+        if capacity <= have:
+            return
+        size = max(capacity, have + have // 8, 1024)  # 1/8: at 1M rows a doubling is 1 GB
+        rows = np.full((size, self.depth), NO_ROW, dtype=np.int32)
+        sims = np.full((size, self.depth), -np.inf, dtype=np.float32)
+        floor = np.full(size, -np.inf, dtype=np.float32)
+        known = np.zeros(size, dtype=bool)
+        rows[:have], sims[:have], floor[:have], known[:have] = (
+            self.rows,
+            self.sims,
+            self.floor,
+            self.known,
+        )
+        self.rows, self.sims, self.floor, self.known = rows, sims, floor, known
+
+    def set_list(self, row: int, rows: np.ndarray, sims: np.ndarray, complete: bool) -> None:
+        """The list of row: its top rows best first (at most depth). complete: no other row
+        exists beyond them (fewer rows than depth in the index), so the floor is -inf."""
+        self.reserve(row + 1)
+        count = min(len(rows), self.depth)
+        self.rows[row] = NO_ROW
+        self.sims[row] = -np.inf
+        self.rows[row, :count] = rows[:count]
+        self.sims[row, :count] = sims[:count]
+        full = count == self.depth and not complete
+        self.floor[row] = self.sims[row, count - 1] if full and count else -np.inf
+        self.known[row] = True
+
+    def insert(self, new_row: int, sims: np.ndarray, skip: np.ndarray) -> None:
+        """Enter new_row into every list it belongs in. sims[r]: its cosine to row r, for every
+        row; skip[r]: lists not to touch (dead rows, and lists computed with new_row in them)."""
+        count = min(len(sims), len(self.floor))
+        beats = (sims[:count] > self.floor[:count]) & self.known[:count] & ~skip[:count]
+        for owner in np.flatnonzero(beats).tolist():
+            score = sims[owner]
+            listed = self.sims[owner]
+            at = int(np.count_nonzero(listed >= score))
+            if at >= self.depth:
+                # no room below the listed scores: the floor now stands for new_row (without
+                # this, a list that was complete would vouch for itself with new_row missing)
+                self.floor[owner] = max(self.floor[owner], score)
+                continue
+            if listed[-1] > -np.inf:
+                # a full list drops its last entry: nothing at or below that score is known now
+                self.floor[owner] = max(self.floor[owner], listed[-1])
+            self.rows[owner, at + 1 :] = self.rows[owner, at:-1]
+            self.sims[owner, at + 1 :] = listed[at:-1].copy()
+            self.rows[owner, at] = new_row
+            self.sims[owner, at] = score
+
+    def enter(
+        self, start: int, vectors: np.ndarray, stored: np.ndarray, dead: np.ndarray, live: int
+    ) -> None:
+        """Rows start.. (vectors) were just added to an index whose every row's vector is
+        stored (dead: tombstoned rows; live: how many are not): give each new row its exact
+        list by one product against stored, and enter it into every older list it beats."""
+        total = len(stored)
+        self.reserve(total)
+        skip = dead.copy()
+        skip[start:] = True  # the new rows' own lists are computed with one another in them
+        complete = live <= self.depth
+        for lo in range(0, len(vectors), 16):
+            block = stored @ vectors[lo : lo + 16].T  # rows x new, float32 like faiss
+            block[dead] = -np.inf
+            for j in range(block.shape[1]):
+                sims = block[:, j]
+                top = (
+                    np.argpartition(-sims, self.depth - 1)[: self.depth]
+                    if total > self.depth
+                    else np.arange(total)
+                )
+                top = top[np.argsort(-sims[top], kind="stable")]
+                top = top[sims[top] > -np.inf]
+                self.set_list(start + lo + j, top, sims[top], complete)
+                self.insert(start + lo + j, sims, skip)
+
+    def live(
+        self, row: int, k: int, row_ids: list[str | None]
+    ) -> tuple[list[str], np.ndarray, np.ndarray] | None:
+        """The first k live entries of row's list as (ids, cosines float64, rows); None when the
+        list is unknown or cannot vouch for k live rows (the caller searches live)."""
+        if row >= len(self.known) or not self.known[row] or k > self.depth:
+            return None
+        rows = self.rows[row]
+        ids: list[str] = []
+        picked: list[int] = []
+        for pos, candidate in enumerate(rows.tolist()):
+            if candidate == NO_ROW:
+                break
+            article_id = row_ids[candidate]
+            if article_id is not None:
+                ids.append(article_id)
+                picked.append(pos)
+                if len(ids) == k:
+                    break
+        if len(ids) < k and self.floor[row] > -np.inf:
+            return None
+        at = np.asarray(picked, dtype=np.int64)
+        return ids, self.sims[row, at].astype(np.float64), rows[at].astype(np.int64)
+
+    def renumbered(self, new_of_old: np.ndarray) -> NeighbourLists:
+        """These lists after a compaction: row r becomes new_of_old[r] (-1: dropped); dead
+        entries go, floors stay (what lay beyond them is still unknown)."""
+        kept = np.flatnonzero(new_of_old[: len(self.floor)] >= 0)
+        fresh = NeighbourLists(self.depth, int(new_of_old.max(initial=-1)) + 1)
+        mapped = np.where(self.rows[kept] >= 0, new_of_old[np.maximum(self.rows[kept], 0)], -1)
+        for old, entries, sims in zip(kept.tolist(), mapped, self.sims[kept], strict=True):
+            new = int(new_of_old[old])
+            alive = entries >= 0
+            count = int(alive.sum())
+            fresh.rows[new, :count] = entries[alive]
+            fresh.sims[new, :count] = sims[alive]
+            fresh.floor[new] = self.floor[old]
+            fresh.known[new] = self.known[old]
+        return fresh
+
+    # persistence ------------------------------------------------------------------------------
+
+    def save(self, folder: Path, total_rows: int) -> None:
+        path = folder / NEIGHBOURS_FILE
+        with path.open("wb") as fh:
+            np.savez(
+                fh,
+                rows=self.rows[:total_rows],
+                sims=self.sims[:total_rows],
+                floor=self.floor[:total_rows],
+                known=self.known[:total_rows],
+            )
+        fsync_path(path)
+
+    @classmethod
+    def load(cls, folder: Path, total_rows: int, depth: int) -> NeighbourLists | None:
+        """The saved lists; None when there are none, they were kept at another depth or do not
+        match the index (the caller recomputes them)."""
+        path = folder / NEIGHBOURS_FILE
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path) as saved:
+                rows, sims = saved["rows"], saved["sims"]
+                floor, known = saved["floor"], saved["known"]
+        except (OSError, ValueError, KeyError):
+            return None
+        if rows.ndim != 2 or rows.shape != (total_rows, depth) or sims.shape != rows.shape:
+            return None
+        lists = cls(depth)
+        lists.rows = rows.astype(np.int32)
+        lists.sims = sims.astype(np.float32)
+        lists.floor = floor.astype(np.float32)
+        lists.known = known.astype(bool)
+        return lists
