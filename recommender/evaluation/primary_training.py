@@ -7,14 +7,16 @@ linear blend (ranking.weights.Gate).
   learns how much each content signal says about topicality.
 - Behaviour: a logistic regression over popularity, co-reads, freshness and section, fitted on
   train users' next clicks (each fold's popularity and co-reads counted from the other fold).
-- Gate and lift: behaviour only lifts candidates whose relevance is at least a share of the
-  best candidate's; the share and the lift (behaviour's scale against relevance) with the best
+- Gate, lift and scale: behaviour only lifts candidates whose relevance is at least a share of
+  the best candidate's; the share, the lift (behaviour's scale against relevance) and the
+  blend's scale (against MMR's closeness penalty) with the best
   next-click nDCG@5 that keep 95% of the best content-only entity precision@5 on train users
   (the topical constraint) are shipped.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -23,8 +25,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from recommender.evaluation.primary import Query, lists_of, score_lists
-from recommender.ranking import FEATURES, Ranker, Weights
-from recommender.ranking.weights import Gate
+from recommender.ranking import FEATURES, Ranker
 from recommender.ranking.weights import Gate, Weights
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,12 @@ log = logging.getLogger(__name__)
 # every feature the service computes without tags: tag and entity overlap are ground truth here
 RELEVANCE = ("similarity", "lexical", "name_overlap")
 BEHAVIOUR = ("popularity", "coreads", "freshness", "same_section")
-SHARES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
-LIFTS = (0.25, 0.5, 1.0, 2.0, 4.0)
+SHARES = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7)
+LIFTS = (0.25, 0.5, 1.0, 2.0)
+# the whole blend's scale against MMR's closeness penalty (cosines): at an L1 norm of 1 the
+# score gaps between candidates can be smaller than their closeness gaps, and MMR would then
+# pick for diversity what relevance ranks far lower
+SCALES = (1.0, 2.0, 4.0)
 ENTITY_SHARE = 0.95  # of the best content-only entity precision@5 the shipped blend keeps
 
 
@@ -76,10 +81,17 @@ def fit_linear(
 
 
 def gated(
-    relevance: dict[str, float], behaviour: dict[str, float], share: float, lift: float
+    relevance: dict[str, float],
+    behaviour: dict[str, float],
+    share: float,
+    lift: float,
+    scale: float = 1.0,
 ) -> Weights:
-    """Relevance plus lift x behaviour, behaviour counting only past the gate."""
-    values = {**relevance, **{n: round(lift * w, 6) for n, w in behaviour.items()}}
+    """scale x (relevance plus lift x behaviour), behaviour counting only past the gate."""
+    values = {
+        **{n: round(scale * w, 6) for n, w in relevance.items()},
+        **{n: round(scale * lift * w, 6) for n, w in behaviour.items()},
+    }
     return Weights(values, source="evaluation", gate=Gate(RELEVANCE, share))
 
 
@@ -101,12 +113,11 @@ def learn_blend(
     floor = ENTITY_SHARE * content[best_content]["entity_p@5"]
     table: dict[str, dict[str, float]] = {}
     candidates: dict[str, Weights] = {}
-    for share in SHARES:
-        for lift in LIFTS:
-            name = f"share={share:g}, lift={lift:g}"
-            candidates[name] = gated(relevance, behaviour, share, lift)
-            lists = lists_of(ranker, queries, candidates[name], mmr=True)
-            table[name] = score_lists(queries, lists)
+    for share, lift, scale in itertools.product(SHARES, LIFTS, SCALES):
+        name = f"share={share:g}, lift={lift:g}, scale={scale:g}"
+        candidates[name] = gated(relevance, behaviour, share, lift, scale)
+        lists = lists_of(ranker, queries, candidates[name], mmr=True)
+        table[name] = score_lists(queries, lists)
     keeping = [n for n in table if table[n]["entity_p@5"] >= floor]
     if keeping:
         chosen = max(keeping, key=lambda n: table[n]["ndcg@5"])

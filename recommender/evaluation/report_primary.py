@@ -69,8 +69,9 @@ def primary_section(primary: dict[str, Any], ranker_file: str) -> str:
         f"clicks: {training['training_queries']} lists with the click among the candidates, "
         f"{training['training_rows']} rows; {training['target_not_in_candidates']} clicks "
         "outside the candidates; each fold's popularity and co-reads counted from the other "
-        "fold's events). The gate share and the lift with the best train nDCG@5 that keep 95% "
-        f"of the best content-only train entity P@5 ({training['best_content_train']}, floor "
+        "fold's events). The gate share, the lift and the scale with the best train nDCG@5 "
+        "that keep 95% of the best content-only train entity P@5 "
+        f"({training['best_content_train']}, floor "
         f"{_fmt(training['entity_floor_train'])}) → **{training['chosen']}**.",
         "",
         "| train selection | nDCG@5 | Ent P@5 |",
