@@ -33,12 +33,13 @@ log = logging.getLogger(__name__)
 # every feature the service computes without tags: tag and entity overlap are ground truth here
 RELEVANCE = ("similarity", "lexical", "name_overlap")
 BEHAVIOUR = ("popularity", "coreads", "freshness", "same_section")
-SHARES = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7)
-LIFTS = (0.25, 0.5, 1.0, 2.0)
+SHARES = (0.0, 0.1, 0.2, 0.3, 0.5)
+# finer where popularity starts to outweigh relevance differences inside the gate
+LIFTS = (0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.5, 2.0)
 # the whole blend's scale against MMR's closeness penalty (cosines): at an L1 norm of 1 the
 # score gaps between candidates can be smaller than their closeness gaps, and MMR would then
 # pick for diversity what relevance ranks far lower
-SCALES = (1.0, 2.0, 4.0)
+SCALES = (1.0, 2.0)
 ENTITY_SHARE = 0.95  # of the best content-only entity precision@5 the shipped blend keeps
 
 
