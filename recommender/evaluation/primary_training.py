@@ -104,7 +104,11 @@ def learn_blend(
 ) -> tuple[Weights, dict[str, Any]]:
     """The shipped gated blend and how it was chosen (all on train users). content_blends: the
     content-only variants whose best entity precision sets the topical floor."""
-    relevance, relevance_rows = fit_linear(queries, RELEVANCE, "entity", seed)
+    try:
+        relevance, relevance_rows = fit_linear(queries, RELEVANCE, "entity", seed)
+    except ValueError:  # data without entity tags: every content signal counts alike
+        relevance = {name: round(1.0 / len(RELEVANCE), 6) for name in RELEVANCE}
+        relevance_rows = {"rows": 0, "positives": 0, "queries_without": len(queries)}
     behaviour, behaviour_rows = fit_linear(queries, BEHAVIOUR, "click", seed)
     content = {
         name: score_lists(queries, lists_of(ranker, queries, w, mmr=True))
