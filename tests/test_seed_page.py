@@ -26,11 +26,6 @@ def test_the_page_is_read_as_a_reader_sees_it() -> None:
 
 
 @pytest.mark.slow
-# strict: the day Lees ook shows the four Cuba stories this turns into a failure to remove
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 open: MiniLM on Dutch text ranks 0-1 of the 4 Cuba stories in Lees ook",
-)
 def test_seed_page_blocks_through_the_api(tmp_path: Path) -> None:
     if not PAGE.is_file() or not (SHARED_DATA / "dpg-nl-2019" / "articles.jsonl").is_file():
         pytest.skip("seed page or DPG data missing")

@@ -106,10 +106,17 @@ def vector(weights: dict[str, float]) -> np.ndarray:
 
 
 def lists_of(
-    ranker: Ranker, queries: Sequence[Query], weights: dict[str, float], mmr: bool
+    ranker: Ranker, queries: Sequence[Query], weights: dict[str, float] | Weights, mmr: bool
 ) -> list[list[str]]:
-    w = vector(weights)
-    return [ranker.rerank(q.found, q.found.matrix @ w, K, mmr) for q in queries]
+    """Each query's list under a fixed blend (a dict) or a gated blend (Weights), scored as the
+    service scores (Weights.scores) and diversified as it does."""
+    if isinstance(weights, dict):
+        w = vector(weights)
+        return [ranker.rerank(q.found, q.found.matrix @ w, K, mmr) for q in queries]
+    return [
+        ranker.rerank(q.found, weights.scores(q.found.matrix, weights.values)[0], K, mmr)
+        for q in queries
+    ]
 
 
 def score_lists(queries: Sequence[Query], lists: Sequence[Sequence[str]]) -> dict[str, float]:
@@ -143,7 +150,7 @@ def grid_points() -> dict[str, dict[str, float]]:
 def evaluate_variants(
     ranker: Ranker,
     queries: Sequence[Query],
-    blends: dict[str, dict[str, float]],
+    blends: dict[str, dict[str, float] | Weights],
     seed: int,
     pool: Sequence[str],
 ) -> dict[str, dict[str, float]]:

@@ -34,6 +34,7 @@ from recommender.evaluation.setup import (
 from recommender.logs import ProgressFactory
 from recommender.ranking import Weights
 from recommender.ranking.ranker_file import read_ranker_file, write_ranker_file
+from recommender.ranking.weights import Gate
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def run_primary(
     ranker = ranker_for(world, signals)
     # test users' truth; only train users' events feed popularity and co-reads
     test = collect(ranker, signals, test_pairs, prep.train_events, topics, step)
-    blends = {**CONTENT, **grid, SHIPPED: learned}
+    blends: dict[str, dict[str, float] | Weights] = {**CONTENT, **grid, SHIPPED: learned}
     results = evaluate_variants(ranker, test, blends, options.seed, pool)
     families = {name: family_of(name, grid) for name in results}
     return {
@@ -80,13 +81,19 @@ def run_primary(
         "test_queries": len(test),
         "variants": results,
         "families": families,
-        "weights": blends,
-        "learned": learned,
+        "weights": {**CONTENT, **grid, SHIPPED: learned.values},
+        "learned": learned.values,
+        "gate": _gate_dict(learned),
         "training": training,
         "frontier": pareto(results),
         "acceptance": acceptance(results, families),
         "shipped": SHIPPED,
     }
+
+
+def _gate_dict(weights: Weights) -> dict[str, Any] | None:
+    gate = weights.gate
+    return None if gate is None else {"relevance": list(gate.relevance), "share": gate.share}
 
 
 def family_of(name: str, grid: dict[str, dict[str, float]]) -> str:
@@ -140,7 +147,9 @@ def ranker_file_check(settings: Settings, primary: dict[str, Any]) -> dict[str, 
     return {
         "path": str(settings.resolved_ranker_path),
         "present": served is not None,
-        "matches": served is not None and served.values == primary["learned"],
+        "matches": served is not None
+        and served.values == primary["learned"]
+        and _gate_dict(served) == primary["gate"],
     }
 
 
@@ -152,7 +161,12 @@ def write_trained_ranker(
     training = primary["training"]
     write_ranker_file(
         path,
-        Weights(primary["learned"]),
+        Weights(
+            primary["learned"],
+            gate=None
+            if primary["gate"] is None
+            else Gate(tuple(primary["gate"]["relevance"]), primary["gate"]["share"]),
+        ),
         half_life,
         {
             "model": training["model"],

@@ -1,63 +1,99 @@
-"""The learned Lees-ook blend of the primary comparison, chosen on TRAIN users only: a linear
-click model over every served feature (fitted on train users' next clicks, each fold's
-popularity and co-reads counted from the other fold's events), plus a topical boost along the
-content signals: the boost and fitting method with the best next-click nDCG@5 that keep 95% of
-the best content-only entity precision@5 on train users (the topical constraint)."""
+"""The learned Lees-ook ranking of the primary comparison, chosen on TRAIN users only: a gated
+linear blend (ranking.weights.Gate).
+
+- Relevance: a logistic regression over what the article itself says (similarity, lexical,
+  names), fitted on train users' queries to tell the articles that share a Wikidata entity with
+  the query from those that do not. Entity tags are the label here, never a feature: the model
+  learns how much each content signal says about topicality.
+- Behaviour: a logistic regression over popularity, co-reads, freshness and section, fitted on
+  train users' next clicks (each fold's popularity and co-reads counted from the other fold).
+- Gate, lift and scale: behaviour only lifts candidates whose relevance is at least a share of
+  the best candidate's; the share, the lift (behaviour's scale against relevance) and the
+  blend's scale (against MMR's closeness penalty) with the best
+  next-click nDCG@5 that keep 95% of the best content-only entity precision@5 on train users
+  (the topical constraint) are shipped.
+"""
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 
 from recommender.evaluation.primary import Query, lists_of, score_lists
-from recommender.evaluation.training import TrainingSet, fit_weights
 from recommender.ranking import FEATURES, Ranker
+from recommender.ranking.weights import Gate, Weights
 
 log = logging.getLogger(__name__)
 
 # every feature the service computes without tags: tag and entity overlap are ground truth here
-LEARNED_FEATURES = (
-    "similarity",
-    "lexical",
-    "name_overlap",
-    "coreads",
-    "popularity",
-    "freshness",
-    "same_section",
-)
-TOPICAL_DIRECTION = {"similarity": 1.0, "lexical": 1.0, "name_overlap": 1.0}
-BOOSTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
-METHODS = ("pointwise", "pairwise")
+RELEVANCE = ("similarity", "lexical", "name_overlap")
+BEHAVIOUR = ("popularity", "coreads", "freshness", "same_section")
+SHARES = (0.0, 0.1, 0.2, 0.3, 0.5)
+# finer where popularity starts to outweigh relevance differences inside the gate
+LIFTS = (0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.5, 2.0)
+# the whole blend's scale against MMR's closeness penalty (cosines): at an L1 norm of 1 the
+# score gaps between candidates can be smaller than their closeness gaps, and MMR would then
+# pick for diversity what relevance ranks far lower
+SCALES = (1.0, 2.0)
 ENTITY_SHARE = 0.95  # of the best content-only entity precision@5 the shipped blend keeps
 
 
-def training_set(queries: Sequence[Query]) -> tuple[TrainingSet, int]:
-    """Rows of every candidate of every train query whose next click is among its candidates
-    (label 1 for it); and how many queries had it outside."""
-    xs, ys, groups = [], [], []
-    missing = 0
-    for n, query in enumerate(queries):
-        labels = np.array([i == query.pair.target for i in query.found.ids], dtype=int)
-        if labels.sum() == 0:
-            missing += 1
+def _rows(
+    queries: Sequence[Query], features: Sequence[str], label: str
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Rows of every candidate of the queries that have a positive; label "click": the next
+    click; "entity": shares a Wikidata entity with the query. And how many queries had none."""
+    columns = [FEATURES.index(name) for name in features]
+    xs, ys, skipped = [], [], 0
+    for query in queries:
+        if label == "click":
+            labels = np.array([i == query.pair.target for i in query.found.ids], dtype=int)
+        elif query.mates is not None:
+            labels = np.array([i in query.mates for i in query.found.ids], dtype=int)
+        else:
             continue
-        xs.append(query.found.matrix)
+        if labels.sum() == 0:
+            skipped += 1
+            continue
+        xs.append(query.found.matrix[:, columns])
         ys.append(labels)
-        groups.append(np.full(len(labels), n))
-    x = np.vstack(xs) if xs else np.zeros((0, len(FEATURES)))
-    y = np.concatenate(ys) if ys else np.zeros(0, int)
-    grouped = np.concatenate(groups) if groups else np.zeros(0, int)
-    return TrainingSet(x, y, len(xs), missing, 0, grouped), missing
+    if not xs:
+        raise ValueError(f"no train query has a {label} positive among its candidates")
+    return np.vstack(xs), np.concatenate(ys), skipped
 
 
-def boosted(weights: dict[str, float], alpha: float) -> dict[str, float]:
-    out = dict(weights)
-    for name, value in TOPICAL_DIRECTION.items():
-        out[name] = round(out.get(name, 0.0) + alpha * value, 6)
-    return out
+def fit_linear(
+    queries: Sequence[Query], features: Sequence[str], label: str, seed: int
+) -> tuple[dict[str, float], dict[str, int]]:
+    """Logistic-regression coefficients scaled to an L1 norm of 1 (features are in [0, 1], so
+    the blend lives on the scale MMR's closeness penalty expects); and the row counts."""
+    x, y, skipped = _rows(queries, features, label)
+    model = LogisticRegression(class_weight="balanced", max_iter=2_000, random_state=seed)
+    model.fit(x, y)
+    coef = model.coef_.ravel()
+    norm = float(np.abs(coef).sum()) or 1.0
+    weights = {name: round(float(w) / norm, 6) for name, w in zip(features, coef, strict=True)}
+    return weights, {"rows": len(y), "positives": int(y.sum()), "queries_without": skipped}
+
+
+def gated(
+    relevance: dict[str, float],
+    behaviour: dict[str, float],
+    share: float,
+    lift: float,
+    scale: float = 1.0,
+) -> Weights:
+    """scale x (relevance plus lift x behaviour), behaviour counting only past the gate."""
+    values = {
+        **{n: round(scale * w, 6) for n, w in relevance.items()},
+        **{n: round(scale * lift * w, 6) for n, w in behaviour.items()},
+    }
+    return Weights(values, source="evaluation", gate=Gate(RELEVANCE, share))
 
 
 def learn_blend(
@@ -65,11 +101,15 @@ def learn_blend(
     queries: Sequence[Query],
     seed: int,
     content_blends: dict[str, dict[str, float]],
-) -> tuple[dict[str, float], dict[str, Any]]:
-    """The shipped blend and how it was chosen (all on train users). content_blends: the
+) -> tuple[Weights, dict[str, Any]]:
+    """The shipped gated blend and how it was chosen (all on train users). content_blends: the
     content-only variants whose best entity precision sets the topical floor."""
-    rows, missing = training_set(queries)
-    clicks = {m: fit_weights(rows, LEARNED_FEATURES, seed, method=m) for m in METHODS}
+    try:
+        relevance, relevance_rows = fit_linear(queries, RELEVANCE, "entity", seed)
+    except ValueError:  # data without entity tags: every content signal counts alike
+        relevance = {name: round(1.0 / len(RELEVANCE), 6) for name in RELEVANCE}
+        relevance_rows = {"rows": 0, "positives": 0, "queries_without": len(queries)}
+    behaviour, behaviour_rows = fit_linear(queries, BEHAVIOUR, "click", seed)
     content = {
         name: score_lists(queries, lists_of(ranker, queries, w, mmr=True))
         for name, w in content_blends.items()
@@ -77,33 +117,36 @@ def learn_blend(
     best_content = max(content, key=lambda n: content[n]["entity_p@5"])
     floor = ENTITY_SHARE * content[best_content]["entity_p@5"]
     table: dict[str, dict[str, float]] = {}
-    for method, weights in clicks.items():
-        for alpha in BOOSTS:
-            blend = boosted(weights, alpha)
-            table[f"{method}, α={alpha:g}"] = score_lists(
-                queries, lists_of(ranker, queries, blend, mmr=True)
-            )
+    candidates: dict[str, Weights] = {}
+    for share, lift, scale in itertools.product(SHARES, LIFTS, SCALES):
+        name = f"share={share:g}, lift={lift:g}, scale={scale:g}"
+        candidates[name] = gated(relevance, behaviour, share, lift, scale)
+        lists = lists_of(ranker, queries, candidates[name], mmr=True)
+        table[name] = score_lists(queries, lists)
     keeping = [n for n in table if table[n]["entity_p@5"] >= floor]
     if keeping:
         chosen = max(keeping, key=lambda n: table[n]["ndcg@5"])
     else:  # nothing keeps the topical floor: the most topical row
         chosen = max(table, key=lambda n: table[n]["entity_p@5"])
-    method, alpha_text = chosen.split(", α=")
-    shipped = boosted(clicks[method], float(alpha_text))
-    log.info("eval.primary_learned", extra={"chosen": chosen, "weights": shipped})
+    shipped = candidates[chosen]
+    log.info("eval.primary_learned", extra={"chosen": chosen, "weights": shipped.values})
     training = {
-        "features": list(LEARNED_FEATURES),
-        "model": "linear (logistic regression) + topical boost",
+        "features": [*RELEVANCE, *BEHAVIOUR],
+        "model": "gated linear: relevance (logistic regression on entity-sharing candidates) "
+        "+ lift x behaviour (logistic regression on next clicks) past the relevance gate",
         "train_queries": len(queries),
-        "training_queries": rows.queries,
-        "training_rows": len(rows.y),
-        "target_not_in_candidates": missing,
-        "click_models": clicks,
+        "relevance_model": {"weights": relevance, **relevance_rows},
+        "behaviour_model": {"weights": behaviour, **behaviour_rows},
+        "click_models": {"relevance": relevance, "behaviour": behaviour},
+        "training_queries": len(queries) - behaviour_rows["queries_without"],
+        "training_rows": behaviour_rows["rows"],
+        "target_not_in_candidates": behaviour_rows["queries_without"],
         "content_train": content,
         "best_content_train": best_content,
         "entity_floor_train": floor,
         "selection_train": {n: {**v, "chosen": n == chosen} for n, v in table.items()},
         "chosen": chosen,
+        "gate": {"relevance": list(RELEVANCE), "share": shipped.gate.share if shipped.gate else 0},
         "train_metrics": table[chosen],
     }
     return shipped, training

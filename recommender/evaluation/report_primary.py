@@ -41,7 +41,8 @@ def primary_section(primary: dict[str, Any], ranker_file: str) -> str:
         "events only; entity and subcategory tags are ground truth only (no tag feeds the "
         "salient names; tag and entity overlap weigh 0). Both metrics on the same list of 5.",
         "",
-        f"- Shipped: **{shipped}**, weights `{json.dumps(primary['learned'])}`; {ranker_file}",
+        f"- Shipped: **{shipped}**, weights `{json.dumps(primary['learned'])}`, gate "
+        f"`{json.dumps(primary['gate'])}`; {ranker_file}",
         f"- Best content-only variant: {acc['best_content_variant']}. Shipped nDCG@5 is "
         f"**{_fmt(acc['ndcg@5_ratio'], 2)}×** its nDCG@5 (target ≥ 3×) at "
         f"**{_fmt(acc['entity_p@5_ratio'] * 100, 1)}%** of its entity P@5 (target ≥ 95%).",
@@ -60,13 +61,17 @@ def primary_section(primary: dict[str, Any], ranker_file: str) -> str:
         "",
         "### How the shipped blend was chosen (train users only)",
         "",
-        f"A linear click model over {', '.join(training['features'])}, fitted on train users' "
-        f"next clicks ({training['training_queries']} lists with the click among the "
-        f"candidates, {training['training_rows']} rows; {training['target_not_in_candidates']} "
-        "clicks outside the candidates), each fold's popularity and co-reads counted from the "
-        "other fold's events. Then α × (similarity + lexical + name overlap), choosing the "
-        "fitting method and α with the best train nDCG@5 that keeps 95% of the best "
-        f"content-only train entity P@5 ({training['best_content_train']}, floor "
+        f"A gated linear blend: {training['model']}. Relevance weights "
+        f"`{json.dumps(training['relevance_model']['weights'])}` (fitted on "
+        f"{training['relevance_model']['rows']} candidate rows of train queries, entity tags "
+        "as the label only); behaviour weights "
+        f"`{json.dumps(training['behaviour_model']['weights'])}` (fitted on train users' next "
+        f"clicks: {training['training_queries']} lists with the click among the candidates, "
+        f"{training['training_rows']} rows; {training['target_not_in_candidates']} clicks "
+        "outside the candidates; each fold's popularity and co-reads counted from the other "
+        "fold's events). The gate share, the lift and the scale with the best train nDCG@5 "
+        "that keep 95% of the best content-only train entity P@5 "
+        f"({training['best_content_train']}, floor "
         f"{_fmt(training['entity_floor_train'])}) → **{training['chosen']}**.",
         "",
         "| train selection | nDCG@5 | Ent P@5 |",

@@ -102,13 +102,15 @@ class Ranker:
             fallback.depends_on = frozenset({article_id})
             return fallback
         items = []
-        blend = self.weights.vector(self.weights.for_query(self.catalog.get(article_id)))
+        blend = self.weights.for_query(self.catalog.get(article_id))
         for i in self._select(found, k, use_mmr):
             card = self.catalog.get(found.ids[i])
             assert card is not None  # candidates() keeps only ids with a card
             score = float(found.values[i])
             # the reasons of the few listed items, never of every candidate
-            items.append(Item(card, score, explanation(found.matrix[i], blend, score)))
+            passed = found.passes is None or bool(found.passes[i])
+            applied = self.weights.applied(blend, passed)
+            items.append(Item(card, score, explanation(found.matrix[i], applied, score)))
         if len(items) < k:
             taken = {article_id, *exclude, *(item.card.id for item in items)}
             fill = self.popular(k - len(items), section=section, exclude=taken, now=now)

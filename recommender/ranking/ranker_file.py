@@ -1,6 +1,7 @@
 """models/ranker.json, the learned ranking the service serves: its one reader and writer.
 
     {"weights": {...}, "weights_without_entities": {...}, "popularity_half_life_hours": 1.0,
+     "gate": {"relevance": ["similarity", ...], "share": 0.3},
      "model": "logistic_regression", "trained_at": "...", ...how it was obtained...}
 
 A file that is absent or unusable never stops the service: it warns and the settings' blend
@@ -18,7 +19,7 @@ from typing import Any
 
 from recommender.config import Settings
 from recommender.fsutil import atomic_write_text
-from recommender.ranking.weights import Weights
+from recommender.ranking.weights import Gate, Weights
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,15 @@ class RankerFile:
 
 def _blend(value: Any) -> dict[str, float]:
     return {str(k): float(v) for k, v in value.items()}
+
+
+def _gate(value: Any) -> Gate | None:
+    if value is None:
+        return None
+    share = float(value["share"])
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"gate share {share} is outside [0, 1]")
+    return Gate(tuple(str(name) for name in value["relevance"]), share)
 
 
 def read_ranker_file(path: Path) -> RankerFile:
@@ -56,6 +66,7 @@ def read_ranker_file(path: Path) -> RankerFile:
             _blend(data["weights"]),
             source=str(path),
             without_entities=None if portable is None else _blend(portable),
+            gate=_gate(data.get("gate")),
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         log.warning("ranker.unusable", extra={"path": str(path), "error": str(exc)})
@@ -94,6 +105,9 @@ def write_ranker_file(
         "model": "logistic_regression",
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "weights_without_entities": weights.without_entities,
+        "gate": None
+        if weights.gate is None
+        else {"relevance": list(weights.gate.relevance), "share": weights.gate.share},
         "features": list(weights.values),
         "popularity_half_life_hours": half_life_hours,
         **details,

@@ -51,6 +51,7 @@ class Scored:
     catalog: Catalog
     given_cards: list[Card] | None = field(default=None, repr=False)
     rows: np.ndarray | None = field(default=None, repr=False)  # index rows, when known
+    passes: np.ndarray | None = field(default=None, repr=False)  # passed the weights' gate
 
     @property
     def cards(self) -> list[Card]:
@@ -143,5 +144,5 @@ class Scoring:
     def blend(
         self, query: Card | None, ids: list[str], matrix: np.ndarray, cards: list[Card] | None
     ) -> Scored:
-        weights = self.weights.vector(self.weights.for_query(query))
-        return Scored(ids, matrix, matrix @ weights, self.catalog, cards)
+        values, passes = self.weights.scores(matrix, self.weights.for_query(query))
+        return Scored(ids, matrix, values, self.catalog, cards, passes=passes)
