@@ -18,7 +18,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ from recommender.config import CoReadConfig
 from recommender.coreads import HOUR, READ_TYPES
 from recommender.events import Event
 from recommender.popularity import LN2, T0
-from recommender.redis_state import guarded
+from recommender.redis_support import guarded, learn_once
 
 log = logging.getLogger(__name__)
 
@@ -108,16 +107,8 @@ class RedisCoReads:
 
     def seed(self, events: Iterable[Event], chunk: int = 2_000) -> int | None:
         """Learn the whole event log once; None when another replica is doing it."""
-        lock = f"{self.key}:seeding"
         with guarded():
-            if not self.client.set(lock, "1", nx=True, ex=900):
-                return None
-            learned, rest = 0, iter(events)
-            while batch := list(islice(rest, chunk)):
-                learned += self.record_many(batch)
-            self.mark_seeded()
-            self.client.delete(lock)
-        return learned
+            return learn_once(self.client, self.key, self.record_many, events, chunk)
 
     # reads -------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import redis
 
-from recommender.redis_state import guarded
+from recommender.redis_support import guarded
 
 
 class RedisFeed:

@@ -19,7 +19,6 @@ import math
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -30,10 +29,10 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from recommender.config import PopularityConfig
-from recommender.errors import SharedStateUnavailable
 from recommender.events import Event
 from recommender.popularity import LN2, T0, log_scaled, trending
 from recommender.readers import client_of
+from recommender.redis_support import guarded, learn_once
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +57,6 @@ def connect(url: str, timeout: float = 0.5, read_timeout: float | None = None) -
         retry=Retry(NoBackoff(), 1),
     )
     return client
-
-
-@contextmanager
-def guarded() -> Iterator[None]:
-    """Redis failures leave as the named error the service and the API understand."""
-    try:
-        yield
-    except redis.RedisError as exc:
-        raise SharedStateUnavailable(f"redis unreachable: {type(exc).__name__}: {exc}") from exc
 
 
 class Rider(Protocol):
@@ -189,22 +179,16 @@ class RedisPopularity:
 
     def seed(self, events: Iterable[Event], chunk: int = 2_000) -> int | None:
         """Count the whole event log once; None when another replica is doing it."""
-        lock = f"{self.key}:seeding"
         with guarded():
-            if not self.client.set(lock, "1", nx=True, ex=900):
-                return None
-            counted, batch = 0, []
-            for event in events:
-                batch.append(event)
-                if len(batch) >= chunk:
-                    counted, batch = counted + self.record_many(batch), []
-            counted += self.record_many(batch)
-            self.client.set(f"{self.key}:seeded", "1")
-            for rider in self.riders:
-                rider.mark_seeded()
-            self.client.delete(lock)
+            counted = learn_once(
+                self.client, self.key, self.record_many, events, chunk, self._riders_seeded
+            )
         self._retry_at = 0.0
         return counted
+
+    def _riders_seeded(self) -> None:
+        for rider in self.riders:
+            rider.mark_seeded()
 
     def _current(self) -> _Head:
         """The head copy. A thread of its own refreshes it every refresh_seconds, so a request

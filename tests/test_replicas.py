@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,9 +89,10 @@ def eventually(check: Callable[[], bool], within: float) -> float:
     return time.monotonic() - started
 
 
-@pytest.fixture
-def two_replicas(shared_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[Server, Server]]:
-    servers = [start_server(shared_env, tmp_path / name) for name in ("a", "b")]
+@contextmanager
+def replicas(env: dict[str, str], folder: Path) -> Iterator[tuple[Server, Server]]:
+    """Two server processes on one environment, ready; stopped on the way out."""
+    servers = [start_server(env, folder / name) for name in ("a", "b")]
     try:
         for server in servers:
             wait_ready(server)
@@ -100,6 +102,12 @@ def two_replicas(shared_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[S
             if server.process.poll() is None:
                 server.process.terminate()
                 server.process.wait(timeout=20)
+
+
+@pytest.fixture
+def two_replicas(shared_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[Server, Server]]:
+    with replicas(shared_env, tmp_path) as pair:
+        yield pair
 
 
 def post_events(server: Server, events: list[dict[str, object]], trusted: bool = False) -> bool:

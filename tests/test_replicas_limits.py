@@ -4,31 +4,15 @@ serve` processes sharing PostgreSQL and Redis hold one rate limit and one reader
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 from tests.factories import auth, small_corpus
-from tests.test_replicas import Server, eventually, start_server, wait_ready
+from tests.test_replicas import Server, eventually, replicas
 
 # the project's default cap (settings.max_readers_per_client), set here so the test says it
 READERS_PER_CLIENT = 5
-
-
-@contextmanager
-def replicas(env: dict[str, str], folder: Path) -> Iterator[tuple[Server, Server]]:
-    servers = [start_server(env, folder / name) for name in ("a", "b")]
-    try:
-        for server in servers:
-            wait_ready(server)
-        yield servers[0], servers[1]
-    finally:
-        for server in servers:
-            if server.process.poll() is None:
-                server.process.terminate()
-                server.process.wait(timeout=20)
 
 
 def publish(server: Server, other: Server) -> None:
