@@ -6,26 +6,36 @@ views and clicks, time-decayed, normalised as cosine with shrinkage:
 C counts sessions that read both (each pair once per session), N sessions that read one, all
 decayed with one half-life. Values are kept scaled by 2^(t / half-life) from a reference time,
 so an event is one add per pair and decay costs nothing until the scale is renormalised.
-Memory is bounded: at most `neighbours` partners per article (the weakest go first), at most
-`session_items` recent reads per session and `max_sessions` sessions (least recent go first).
+Memory is bounded: at most 2 x `neighbours` partners per article (the weakest go first), and
+the sessions' recent reads live in arrays allocated once, at the cap: `max_sessions` sessions of
+`session_items` reads each (recent.py; when full, the sessions idle longest go, those idle past
+the session gap first). Articles that left the site are forgotten with their partners.
 """
 
 from __future__ import annotations
 
+import hashlib
 import heapq
-import itertools
 import math
-from collections import OrderedDict
+from array import array
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 from recommender.config import CoReadConfig
 from recommender.events import Event
+from recommender.recent import RecentKeys
 
 HOUR = 3600.0
 RENORMALISE_AT = 2.0**60  # scale factor past which every value is brought back to ~1
 READ_TYPES = frozenset({"view", "click"})
+# when the session table is full, the most recently active share of it stays
+SESSIONS_KEPT = 0.75
+
+
+def session_key(session_id: str) -> int:
+    """A stable 64-bit key of a session: the same in every process (snapshots)."""
+    return int.from_bytes(hashlib.blake2b(session_id.encode(), digest_size=8).digest(), "little")
 
 
 class CoReads:
@@ -36,7 +46,23 @@ class CoReads:
         self._last = 0.0  # time of the latest read: decay is measured up to it by default
         self.pairs: dict[str, dict[str, float]] = {}
         self.counts: dict[str, float] = {}
-        self._sessions: OrderedDict[str, list[tuple[str, float]]] = OrderedDict()
+        # articles as small ints in the session arrays; a forgotten one's entry is None
+        self._slot_of: dict[str, int] = {}
+        self._article_ids: list[str | None] = []
+        self._new_sessions()
+
+    def _new_sessions(self) -> None:
+        """Per session (a row of `session_items`): its reads, oldest first, as article slots and
+        times, in flat arrays written in full here, so the memory is taken now, not as sessions
+        arrive (array, not numpy: one element at a time is what a read touches)."""
+        config = self.config
+        self._sessions = RecentKeys(
+            config.max_sessions, config.session_gap_hours * HOUR, keep=SESSIONS_KEPT
+        )
+        size = config.max_sessions * config.session_items
+        self._reads = array("i", bytes(4 * size))
+        self._read_ts = array("d", bytes(8 * size))
+        self._lengths = array("h", bytes(2 * config.max_sessions))
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -62,23 +88,70 @@ class CoReads:
         """Count one read; False when it is not a read, has no session or repeats one."""
         if event.type not in READ_TYPES or not event.session_id:
             return False
-        session = self._sessions.pop(event.session_id, [])
-        horizon = event.ts - self.config.session_gap_hours * HOUR
-        recent = [(a, t) for a, t in session if t >= horizon]
-        self._sessions[event.session_id] = recent  # most recently active last
-        if any(a == event.article_id for a, _ in recent):
+        row = self._session_row(session_key(event.session_id), event.ts)
+        recent = self._recent(row, event.ts - self.config.session_gap_hours * HOUR)
+        all_kept = len(recent) == self._lengths[row]
+        if any(a == event.article_id for a, _, _ in recent):
+            if not all_kept:
+                self._rewrite(row, recent)
             return False  # a refresh loop counts once
         weight = self._scale(event.ts)
         self._last = max(self._last, event.ts)
         self.counts[event.article_id] = self.counts.get(event.article_id, 0.0) + weight
-        for other, _ in recent:
+        for other, _, _ in recent:
             self._add(event.article_id, other, weight)
             self._add(other, event.article_id, weight)
-        recent.append((event.article_id, event.ts))
-        del recent[: -self.config.session_items]
-        while len(self._sessions) > self.config.max_sessions:
-            self._sessions.popitem(last=False)
+        slot = self._slot(event.article_id)
+        items = self.config.session_items
+        if all_kept and len(recent) < items:  # the usual case: one more read at the end
+            at = row * items + len(recent)
+            self._reads[at], self._read_ts[at] = slot, event.ts
+            self._lengths[row] += 1
+        else:
+            recent.append((event.article_id, slot, event.ts))
+            self._rewrite(row, recent[-items:])
         return True
+
+    def _session_row(self, key: int, ts: float) -> int:
+        """The session's row, marked active now; a new session gets an empty one."""
+        sessions = self._sessions
+        at = sessions.find(key)
+        if at >= 0:
+            sessions.touch(at, max(ts, sessions.time_at(at)))
+            return sessions.row_at(at)
+        row = sessions.insert(key, ts)
+        self._lengths[row] = 0
+        return row
+
+    def _recent(self, row: int, horizon: float) -> list[tuple[str, int, float]]:
+        """The session's reads within the session gap, oldest first, as (article, slot, time);
+        forgotten articles left out."""
+        start = row * self.config.session_items
+        end = start + self._lengths[row]
+        ids = self._article_ids
+        reads = zip(self._reads[start:end], self._read_ts[start:end], strict=True)
+        return [(a, s, t) for s, t in reads if t >= horizon and (a := ids[s]) is not None]
+
+    def _rewrite(self, row: int, reads: list[tuple[str, int, float]]) -> None:
+        start = row * self.config.session_items
+        end = start + len(reads)
+        self._reads[start:end] = array("i", [s for _, s, _ in reads])
+        self._read_ts[start:end] = array("d", [t for _, _, t in reads])
+        self._lengths[row] = len(reads)
+
+    def _slot(self, article_id: str) -> int:
+        slot = self._slot_of.get(article_id)
+        if slot is None:
+            slot = self._slot_of[article_id] = len(self._article_ids)
+            self._article_ids.append(article_id)
+        return slot
+
+    def session_reads(self, session_id: str) -> list[tuple[str, float]]:
+        """A session's recent reads as held (tests, snapshots): (article, time), oldest first."""
+        at = self._sessions.find(session_key(session_id))
+        if at < 0:
+            return []
+        return [(a, t) for a, _, t in self._recent(self._sessions.row_at(at), -math.inf)]
 
     def record_many(self, events: Iterable[Event]) -> int:
         return sum(self.record(e) for e in events)
@@ -93,10 +166,20 @@ class CoReads:
             self.pairs[a] = dict(kept)
 
     def forget(self, article_ids: Sequence[str]) -> None:
-        """Drop articles that left the site (their partners lose them lazily, on read)."""
-        for article_id in article_ids:
+        """Drop articles that left the site: their counts, their partners and their place in
+        other articles' partners and in sessions' reads."""
+        gone = set(article_ids) & (self.pairs.keys() | self.counts.keys() | self._slot_of.keys())
+        if not gone:
+            return
+        for article_id in gone:
             self.pairs.pop(article_id, None)
             self.counts.pop(article_id, None)
+            slot = self._slot_of.pop(article_id, None)
+            if slot is not None:
+                self._article_ids[slot] = None
+        for partners in self.pairs.values():
+            for article_id in gone & partners.keys():
+                del partners[article_id]
 
     def _similarity(self, a: str, partners: dict[str, float], shrink: float) -> dict[str, float]:
         own = self.counts.get(a, 0.0)
@@ -147,56 +230,81 @@ class CoReads:
     # snapshots (service/snapshot.py): arrays only, so the file needs no pickle ---------------
 
     def state(self) -> tuple[dict[str, float | None], dict[str, np.ndarray]]:
-        """The clock (reference and latest read) and the table as flat arrays. Ids are kept
-        once each (`articles`, `sessions`) and referred to by position: numpy stores strings
-        at the width of the longest, so one copy per read would multiply that width. Built
-        with C-level iteration (chain, map): it runs under the intake lock."""
-        chain = itertools.chain.from_iterable
-        reads = list(chain(self._sessions.values()))
-        read_ids = [a for a, _ in reads]
-        articles = list({**dict.fromkeys(self.pairs), **dict.fromkeys(self.counts)})
-        articles += list(dict.fromkeys(read_ids).keys() - set(articles))
-        position = {a: n for n, a in enumerate(articles)}.__getitem__
-
-        def positions(ids: Iterable[str]) -> np.ndarray:
-            return np.fromiter(map(position, ids), dtype=np.int64)
-
+        """The clock (reference and latest read) and the table as flat arrays. Article ids are
+        kept once each (`articles`, in slot order) and referred to by position: numpy stores
+        strings at the width of the longest, so one copy per read would multiply that width.
+        Sessions are their 64-bit keys with their rows' reads. Runs under the intake lock."""
+        articles = [a if a is not None else "" for a in self._article_ids]
+        known = set(self._slot_of)
+        extra = [
+            a for a in {**dict.fromkeys(self.pairs), **dict.fromkeys(self.counts)} if a not in known
+        ]
+        articles += extra
+        position = {a: n for n, a in enumerate(articles) if a}
+        sessions = self._sessions.state()
+        rows = sessions["rows"]
+        all_reads, all_ts, all_lengths = self._session_arrays()
+        lengths = all_lengths[rows].astype(np.int64)
+        held = np.arange(self.config.session_items) < lengths[:, None]
+        pairs = self.pairs
         arrays = {
             "articles": np.array(articles, dtype=str),
-            "pair_a": np.repeat(positions(self.pairs), [len(p) for p in self.pairs.values()]),
-            "pair_b": positions(chain(self.pairs.values())),
-            "pair_v": np.fromiter(chain(p.values() for p in self.pairs.values()), np.float64),
-            "count_ids": positions(self.counts),
-            "count_v": np.fromiter(self.counts.values(), np.float64),
-            # sessions least recently active first, each with its reads in order
-            "sessions": np.array(list(self._sessions), dtype=str),
-            "session_reads": np.fromiter(map(len, self._sessions.values()), np.int64),
-            "read_article": positions(read_ids),
-            "read_ts": np.fromiter((t for _, t in reads), np.float64),
+            "pair_a": np.repeat(
+                np.fromiter(map(position.__getitem__, pairs), np.int64, len(pairs)),
+                [len(p) for p in pairs.values()],
+            ),
+            "pair_b": np.array([position[b] for p in pairs.values() for b in p], dtype=np.int64),
+            "pair_v": np.array([v for p in pairs.values() for v in p.values()], dtype=np.float64),
+            "count_ids": np.array([position[a] for a in self.counts], dtype=np.int64),
+            "count_v": np.array(list(self.counts.values()), dtype=np.float64),
+            "session_keys": sessions["keys"],
+            "session_times": sessions["times"],
+            "session_rows": rows,
+            "session_reads": lengths,
+            "read_article": all_reads[rows][held].astype(np.int64),
+            "read_ts": all_ts[rows][held],
         }
         return {"ref": self._ref, "last": self._last}, arrays
 
     def restore(self, clock: dict[str, float | None], arrays: dict[str, np.ndarray]) -> None:
-        names = np.array(arrays["articles"].tolist(), dtype=object)
-
-        def ids(name: str) -> list[str]:
-            return list(names[arrays[name]].tolist())
-
+        """Into a table of the same config (a snapshot of other settings is not loaded)."""
+        names: list[str] = arrays["articles"].tolist()
         self._ref, self._last = clock["ref"], float(clock["last"] or 0.0)
         # pairs are stored grouped by article: one dict(zip(...)) per article
-        pair_a, partners, values = arrays["pair_a"], ids("pair_b"), arrays["pair_v"].tolist()
+        pair_a = arrays["pair_a"]
+        partners = [names[n] for n in arrays["pair_b"].tolist()]
+        values = arrays["pair_v"].tolist()
         starts = np.flatnonzero(np.diff(pair_a, prepend=-1)) if len(pair_a) else pair_a
         bounds = [*starts.tolist(), len(pair_a)]
-        heads = names[pair_a[starts]].tolist() if len(pair_a) else []
+        heads = [names[n] for n in pair_a[starts].tolist()] if len(pair_a) else []
         self.pairs = {
             a: dict(zip(partners[lo:hi], values[lo:hi], strict=True))
             for a, lo, hi in zip(heads, bounds, bounds[1:], strict=False)
         }
-        self.counts = dict(zip(ids("count_ids"), arrays["count_v"].tolist(), strict=True))
-        reads = list(zip(ids("read_article"), arrays["read_ts"].tolist(), strict=True))
-        ends = np.cumsum(arrays["session_reads"]).tolist()
-        sessions = arrays["sessions"].tolist()
-        self._sessions = OrderedDict(
-            (str(s), reads[end - n : end])
-            for s, n, end in zip(sessions, arrays["session_reads"].tolist(), ends, strict=True)
+        counted = [names[n] for n in arrays["count_ids"].tolist()]
+        self.counts = dict(zip(counted, arrays["count_v"].tolist(), strict=True))
+        # slots are positions in `articles`: the reads refer to them as they are
+        self._article_ids = [a or None for a in names]
+        self._slot_of = {a: n for n, a in enumerate(names) if a}
+        self._new_sessions()
+        rows = arrays["session_rows"]
+        self._sessions.restore(
+            {"keys": arrays["session_keys"], "times": arrays["session_times"], "rows": rows}
+        )
+        all_reads, all_ts, all_lengths = self._session_arrays()
+        lengths = arrays["session_reads"]
+        all_lengths[rows] = lengths
+        held = np.arange(self.config.session_items) < lengths[:, None]
+        reads, times = all_reads[rows], all_ts[rows]
+        reads[held] = arrays["read_article"]
+        times[held] = arrays["read_ts"]
+        all_reads[rows], all_ts[rows] = reads, times
+
+    def _session_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Numpy views (no copies) of the session arrays: reads and times by row, lengths."""
+        shape = (self.config.max_sessions, self.config.session_items)
+        return (
+            np.frombuffer(self._reads, dtype=np.int32).reshape(shape),
+            np.frombuffer(self._read_ts, dtype=np.float64).reshape(shape),
+            np.frombuffer(self._lengths, dtype=np.int16),
         )

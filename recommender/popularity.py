@@ -1,15 +1,11 @@
-"""Time-decayed popularity: one O(1) update per event, kept in log space.
-
-A counter with half-life h holds log(sum_i w_i * 2^((t_i - T0)/h)) for a fixed origin T0.
-Its value at time t is exp(stored - (t - T0)/h * ln 2): every article decays by the same factor,
-so the ranking by stored value never changes with the clock and no sweep over all articles is
-ever needed. Trending = the short-half-life rate over the long-half-life rate.
+"""Time-decayed popularity: decayed, long-decayed and all-time counters (decayed.py, one O(1)
+update per event), session de-duplication in a fixed-size table (recent.py), and trending = the
+short-half-life rate over the long-half-life rate.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import math
 from collections.abc import Iterable, Iterator
 from typing import Protocol
@@ -17,132 +13,12 @@ from typing import Protocol
 import numpy as np
 
 from recommender.config import PopularityConfig
+from recommender.decayed import LN2, T0, DecayedCounters
 from recommender.events import Event, EventAggregate
+from recommender.recent import RecentKeys
 
-LN2 = math.log(2.0)
-# origin of the log-space clock; any fixed time works, this one keeps exponents small
-T0 = 1_700_000_000.0
-
-
-class DecayedCounters:
-    """Per-article decayed sums with one half-life, stored in a growable numpy array."""
-
-    def __init__(self, half_life_seconds: float | None) -> None:
-        # None = no decay (all-time counts)
-        self.rate = 0.0 if half_life_seconds is None else LN2 / half_life_seconds
-        self._slot: dict[str, int] = {}
-        self._ids: list[str] = []
-        self._log = np.full(1024, -np.inf)
-        # Serving caches, kept exact by add(). A stored value only ever grows (each event adds a
-        # positive term), so the largest one is a running max, and the top `_head_size` slots
-        # change only when a slot rises above the smallest of them. Without these, every
-        # request scanned all articles (np.max, argpartition): ~1 ms per request at 1M.
-        self._max_log = -math.inf
-        self._head: list[int] | None = None  # slots of the top _head_size values, any order
-        self._head_set: set[int] = set()
-        self._head_size = 0
-        self._head_floor = -math.inf  # smallest value in a full head; -inf while not full
-        self._head_sorted: np.ndarray | None = None
-
-    def add(self, article_id: str, weight: float, ts: float) -> None:
-        slot = self._slot.get(article_id)
-        if slot is None:
-            slot = len(self._ids)
-            self._slot[article_id] = slot
-            self._ids.append(article_id)
-            if slot >= len(self._log):
-                self._log = np.concatenate([self._log, np.full(len(self._log), -np.inf)])
-        term = math.log(weight) + self.rate * (ts - T0)
-        current = float(self._log[slot])
-        if current == -math.inf:
-            self._log[slot] = term
-        else:
-            high, low = (current, term) if current >= term else (term, current)
-            self._log[slot] = high + math.log1p(math.exp(low - high))
-        stored = float(self._log[slot])
-        self._max_log = max(self._max_log, stored)
-        if self._head is not None:
-            self._update_head(slot, stored)
-
-    def _update_head(self, slot: int, stored: float) -> None:
-        if slot in self._head_set:
-            self._head_sorted = None  # same members, new order
-            return
-        if stored <= self._head_floor:
-            return  # still below every slot in the head
-        assert self._head is not None
-        # it joins the head; the smallest member leaves (every outsider is below that one)
-        self._head.append(slot)
-        self._head_set.add(slot)
-        if len(self._head) > self._head_size:
-            smallest = int(np.argmin(self._log[self._head]))
-            self._head_set.discard(self._head.pop(smallest))
-        if len(self._head) >= self._head_size:
-            self._head_floor = float(np.min(self._log[self._head]))
-        self._head_sorted = None
-
-    def value(self, article_id: str, now: float) -> float:
-        slot = self._slot.get(article_id)
-        if slot is None:
-            return 0.0
-        return math.exp(float(self._log[slot]) - self.rate * (now - T0))
-
-    def values(self, ids: Iterable[str], now: float) -> np.ndarray:
-        # one vectorised gather instead of a numpy scalar read per id
-        slots = np.fromiter((self._slot.get(i, -1) for i in ids), dtype=np.int64)
-        logs = np.where(slots >= 0, self._log[np.maximum(slots, 0)], -np.inf)
-        return np.exp(logs - self.rate * (now - T0))
-
-    def max_value(self, now: float) -> float:
-        if not self._ids:
-            return 0.0
-        return math.exp(self._max_log - self.rate * (now - T0))
-
-    def ranked(self, first: int = 64) -> Iterator[str]:
-        """Article ids by value, highest first. Sorts only the head unless more is consumed."""
-        count = len(self._ids)
-        logs = self._log[:count]
-        # one head serves every caller: the largest size asked for so far
-        first = max(first, self._head_size)
-        head = min(first, count)
-        if head == 0:
-            return
-        if self._head is None or self._head_size != first:
-            # a full scan only on the first request (or a new head size); add() keeps it after
-            top = np.argpartition(-logs, head - 1)[:head] if head < count else np.arange(count)
-            self._head = [int(slot) for slot in top]
-            self._head_set = set(self._head)
-            self._head_size = first
-            self._head_floor = float(np.min(logs[top])) if head == first else -math.inf
-            self._head_sorted = None
-        if self._head_sorted is None:
-            # best first; equal values keep slot order, as the stable sort over all did
-            slots = np.array(self._head, dtype=np.int64)
-            self._head_sorted = slots[np.lexsort((slots, -logs[slots]))]
-        top = self._head_sorted
-        for slot in top:
-            yield self._ids[slot]
-        if head < count:
-            seen = set(top.tolist())
-            for slot in np.argsort(-logs, kind="stable"):
-                if int(slot) not in seen:
-                    yield self._ids[slot]
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    def state(self) -> tuple[list[str], np.ndarray]:
-        """What a snapshot keeps: the ids in slot order and their stored values."""
-        return list(self._ids), self._log[: len(self._ids)].copy()
-
-    def restore(self, ids: list[str], logs: np.ndarray) -> None:
-        self._ids = list(ids)
-        self._slot = {article_id: slot for slot, article_id in enumerate(self._ids)}
-        self._log = np.full(max(1024, 2 * len(ids)), -np.inf)
-        self._log[: len(ids)] = logs
-        self._max_log = float(np.max(logs)) if len(ids) else -math.inf
-        self._head = None
-        self._head_size = 0
+# LN2 and T0 are the log-space clock the Redis scripts share
+__all__ = ["LN2", "T0", "DecayedCounters", "Popularity", "PopularityCounters", "pair_key"]
 
 
 def pair_key(session_id: str, article_id: str) -> int:
@@ -207,10 +83,11 @@ class Popularity:
             "impression": config.impression_weight,
         }
         self._dedup_seconds = config.session_dedup_minutes * 60
-        # keyed by a 64-bit hash of (session, article): a fraction of the strings' memory
-        self._last_counted: dict[int, float] = {}
-        self._max_entries = config.dedup_max_entries
-        self._prune_at = min(100_000, self._max_entries)
+        # (session, article) → when it last counted, keyed by a 64-bit hash; fixed size, so a
+        # stream of new sessions does not grow memory (the oldest go when it is full)
+        self._last_counted = RecentKeys(
+            config.dedup_max_entries, self._dedup_seconds, keep=0.5, rows=False
+        )
 
     def record(self, event: Event) -> bool:
         """Count one event; False when it carries no weight or is a repeat within the window."""
@@ -230,12 +107,14 @@ class Popularity:
         if event.session_id:
             # a refresh loop in one session must not push a story to the top
             key = pair_key(event.session_id, event.article_id)
-            last = self._last_counted.get(key)
-            if last is not None and abs(event.ts - last) < self._dedup_seconds:
+            table = self._last_counted
+            at = table.find(key)
+            if at < 0:
+                table.insert(key, event.ts)
+            elif abs(event.ts - table.time_at(at)) < self._dedup_seconds:
                 return False
-            self._last_counted[key] = event.ts
-            if len(self._last_counted) > self._prune_at:
-                self._prune(event.ts)
+            else:
+                table.touch(at, event.ts)
         return True
 
     def record_many(self, events: Iterable[Event]) -> int:
@@ -254,30 +133,12 @@ class Popularity:
             counted += aggregate.counted
         return counted
 
-    def _prune(self, now: float) -> None:
-        """Forget pairs older than the window and, when a stream is faster than the window can
-        hold, the oldest beyond half the cap (a refresh loop from one client is still held back
-        by the reader gate and the rate limit). In place, from the front (insertion order is
-        about time order): no second table, so memory does not step up at each prune."""
-        horizon = now - self._dedup_seconds
-        table = self._last_counted
-        excess = len(table) - self._max_entries // 2
-        doomed: list[int] = []
-        for key, ts in table.items():
-            if ts >= horizon and len(doomed) >= excess:
-                break
-            doomed.append(key)
-        for key in doomed:
-            del table[key]
-        self._prune_at = min(self._max_entries, max(100_000, 2 * len(table)))
-
-    def dedup_state(self) -> dict[int, float]:
+    def dedup_state(self) -> dict[str, np.ndarray]:
         """The session de-duplication of the current window (a snapshot keeps it)."""
-        self._prune(max(self._last_counted.values(), default=0.0))
-        return dict(self._last_counted)
+        return self._last_counted.state()
 
-    def restore_dedup(self, last_counted: dict[int, float]) -> None:
-        self._last_counted = dict(last_counted)
+    def restore_dedup(self, state: dict[str, np.ndarray]) -> None:
+        self._last_counted.restore(state)
 
     def counters(self, window: str) -> DecayedCounters:
         return {"decayed": self.short, "alltime": self.alltime}.get(window, self.short)
@@ -295,12 +156,14 @@ class Popularity:
             yield from self.counters(window).ranked()
             return
         # candidates: the stories with the most readers now (the head add() keeps), never a
-        # scan of every id ever seen, so fabricated ids cannot slow this down
-        ids = list(itertools.islice(self.short.ranked(TRENDING_POOL), TRENDING_POOL))
-        scores = self._trending(ids, now)
-        for i in np.argsort(-scores, kind="stable"):
-            if scores[i] > 0:
-                yield ids[i]
+        # scan of every id ever seen, so fabricated ids cannot slow this down. The three counters
+        # are always added to in the same order, so an article has the same slot in each: the
+        # long window's values are a gather by slot, not a lookup per id.
+        slots = self.short.head(TRENDING_POOL)[:TRENDING_POOL]
+        short, long = self.short.values_at(slots, now), self.long.values_at(slots, now)
+        rates = trending(short, long, self.config)
+        order = np.argsort(-rates, kind="stable")
+        yield from self.short.ids_at(slots[order[rates[order] > 0]])
 
     def normalised(self, ids: list[str], now: float) -> np.ndarray:
         """log1p(decayed count) scaled to [0, 1] by the most popular article now."""

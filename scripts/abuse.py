@@ -91,6 +91,11 @@ class Server:
             time.sleep(0.05)
         raise RuntimeError("the server did not become ready")
 
+    def log_lines(self) -> list[str]:
+        """What the server wrote to its log so far."""
+        path = self.folder / f"server-{self.port}.log"
+        return path.read_text(errors="replace").splitlines() if path.exists() else []
+
     def rss_mb(self) -> float:
         assert self.process is not None
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -346,46 +351,89 @@ def scenario_fabricated(folder: Path, fabricated: int) -> None:
         server.stop()
 
 
+def soak_stream(server: Server, total: int) -> list[tuple[int, float]]:
+    """Views over 5k articles (Pareto: a few stories get most), a new session every 8 events;
+    RSS after every 5% of the stream."""
+    rng = random.Random(11)
+    checkpoints = [(0, server.rss_mb())]
+    sent = 0
+    step = max(500, total // 20)
+    while sent < total:
+        batch = {
+            "events": [
+                {
+                    "type": "view",
+                    "article_id": f"a{int(rng.paretovariate(1.2)) % 5_000}",
+                    "session_id": f"s{(sent + i) // 8}",
+                }
+                for i in range(500)
+            ]
+        }
+        call(server.base, "POST", "/v1/events", batch, AUTH)
+        sent += 500
+        if sent % step == 0:
+            checkpoints.append((sent, server.rss_mb()))
+    return checkpoints
+
+
+def started_breakdown(server: Server) -> str:
+    """The last start's own account (the service.started log line): index, then events."""
+    for line in reversed(list(server.log_lines())):
+        if '"service.started"' in line:
+            entry = json.loads(line)
+            index = entry.get("index_seconds", 0.0)
+            return (
+                f"start-up {entry['seconds']:.2f} s: index and catalogue {index:.2f} s, "
+                f"popularity and co-reads {entry['seconds'] - index:.2f} s "
+                f"({entry['events_counted']:,} events counted)"
+            )
+    return "no service.started line"
+
+
 def scenario_soak(folder: Path, total: int) -> None:
     server = Server(folder / "soak")
     server.start()
     try:
+        before = server.rss_mb()
         ingest(server, 5_000)
-        rng = random.Random(11)
-        checkpoints = []
-        sent = 0
-        while sent < total:
-            batch = {
-                "events": [
-                    {
-                        "type": "view",
-                        "article_id": f"a{int(rng.paretovariate(1.2)) % 5_000}",
-                        "session_id": f"s{(sent + i) // 8}",
-                    }
-                    for i in range(500)
-                ]
-            }
-            call(server.base, "POST", "/v1/events", batch, AUTH)
-            sent += 500
-            if sent % max(500, total // 10) == 0:
-                checkpoints.append((sent, server.rss_mb()))
-        second_half = [rss for n, rss in checkpoints if n > total // 2]
-        spread = (
-            (max(second_half) - min(second_half)) / min(second_half) * 100 if second_half else 0
-        )
+        checkpoints = soak_stream(server, total)
+        # bounded = flat once warmed up: the tables fill within the first tenth of the stream
+        warm = next(rss for n, rss in checkpoints if n >= total // 10)
+        later = [rss for n, rss in checkpoints if n >= total // 10]
         shown = ", ".join(f"{n // 1000}k: {rss:.0f}" for n, rss in checkpoints)
         say(f"memory soak: {total:,} events over 5k articles, rotating sessions; RSS MB {shown}")
-        say(f"  second half: RSS within ±{spread / 2:.1f}% of its middle")
+        say(
+            f"  RSS before the articles {before:.0f} MB; after 10% of the stream {warm:.0f} MB, "
+            f"at the end {later[-1]:.0f} MB ({(later[-1] - warm) / warm * 100:+.1f}%), from 10% "
+            f"on between {min(later):.0f} and {max(later):.0f} MB "
+            f"({(min(later) - warm) / warm * 100:+.1f}% / {(max(later) - warm) / warm * 100:+.1f}%)"
+        )
         server.stop()
-        ready = server.start()
-        say(f"  restart with {total:,} events stored: ready in {ready:.2f} s (from the snapshot)")
-        server.stop()
-        (server.folder / "var" / "popularity.snapshot").unlink()
-        full = server.start()
-        say(f"  the same without the snapshot (full replay): ready in {full:.2f} s")
+        restarts(server, total)
         compacted_restart(server)
     finally:
         server.stop()
+
+
+def restarts(server: Server, total: int) -> None:
+    """Ready times with `total` events stored: from the snapshot, without an index folder (the
+    index rebuilt from the store's embedding cache) and with one (`recommender build`)."""
+    ready = server.start()
+    say(f"  restart with {total:,} events stored, no index folder: ready in {ready:.2f} s")
+    say(f"    {started_breakdown(server)}")
+    server.stop()
+    built = subprocess.run(
+        [sys.executable, "-m", "recommender", "build"], env=server.env, capture_output=True
+    )
+    for attempt in ("from the snapshot", "from the snapshot, again"):
+        ready = server.start()
+        say(f"  restart, index folder built (exit {built.returncode}), {attempt}: {ready:.2f} s")
+        say(f"    {started_breakdown(server)}")
+        server.stop()
+    (server.folder / "var" / "popularity.snapshot").unlink()
+    full = server.start()
+    say(f"  the same without the snapshot (full replay): ready in {full:.2f} s")
+    say(f"    {started_breakdown(server)}")
 
 
 def top_alltime(server: Server) -> list[str]:
@@ -437,6 +485,7 @@ def compacted_restart(server: Server) -> None:
         f"  restart without a snapshot after compaction: ready in {ready:.2f} s; alltime top 20 "
         f"{'the same' if after == before else 'DIFFERENT'} as before compaction"
     )
+    say(f"    {started_breakdown(server)}")
 
 
 def scenario_kill(folder: Path, batches: int = 60) -> None:

@@ -109,7 +109,10 @@ def test_memory_is_bounded(neighbours: int) -> None:
     assert all(len(p) <= 2 * neighbours for p in counter.pairs.values())
     assert counter.entries() <= 2 * neighbours * len(counter.pairs)
     assert len(counter._sessions) <= 50
-    assert all(len(s) <= 6 for s in counter._sessions.values())
+    held = [counter.session_reads(f"s{n}") for n in range(400)]
+    assert 0 < sum(map(bool, held)) <= 50 and max(map(len, held)) <= 6
+    counter.record_many(Event(1_800_000_000.0 + n, "view", f"a{n}", "long") for n in range(10))
+    assert [a for a, _ in counter.session_reads("long")] == [f"a{n}" for n in range(4, 10)]
     sims = counter.similarities("a1", [f"a{i}" for i in range(300)])
     assert np.all((sims >= 0) & (sims <= 1))
     counter.forget(["a1"])
@@ -131,10 +134,11 @@ def test_state_restores_an_equal_table_with_ids_kept_once() -> None:
     table.record_many(events[:2_000])
     clock, arrays = table.state()
     assert len(arrays["articles"]) == len(set(arrays["articles"].tolist())) <= 60
-    assert len(arrays["sessions"]) == len(table._sessions)
+    assert len(arrays["session_keys"]) == len(table._sessions) == 80
     restored = CoReads(config)
     restored.restore(clock, arrays)
     for counter in (table, restored):  # both go on learning: they must stay equal
         counter.record_many(events[2_000:])
     assert restored.pairs == table.pairs and restored.counts == table.counts
-    assert list(restored._sessions.items()) == list(table._sessions.items())
+    sessions = [f"s{n}" for n in range(80)]
+    assert [restored.session_reads(s) for s in sessions] == [table.session_reads(s) for s in sessions]

@@ -22,7 +22,8 @@ from recommender.readers import ReaderGate
 log = logging.getLogger(__name__)
 COUNTERS = ("short", "long", "alltime")
 COREADS = "coreads_"  # the prefix of the co-read table's arrays
-FORMAT = 2  # 2: with the co-read table
+DEDUP = "dedup_"  # the prefix of the session de-duplication's arrays
+FORMAT = 3  # 2: with the co-read table; 3: de-duplication and co-read sessions as fixed tables
 
 
 def save_snapshot(
@@ -36,12 +37,11 @@ def save_snapshot(
         arrays[f"{name}_logs"] = logs
     clock, table = coreads.state()
     arrays.update({COREADS + name: values for name, values in table.items()})
-    dedup = popularity.dedup_state()
+    arrays.update({DEDUP + name: values for name, values in popularity.dedup_state().items()})
     meta = {
         "format": FORMAT,
         "seq": seq,
         "config": _config(popularity, coreads),
-        "dedup": [[k, t] for k, t in dedup.items()],
         "gate": gate.state(),
         "coreads_clock": clock,
     }
@@ -74,7 +74,7 @@ def load_snapshot(path: Path, popularity: Popularity, gate: ReaderGate, coreads:
             ([str(i) for i in arrays[f"{n}_ids"].tolist()], arrays[f"{n}_logs"]) for n in COUNTERS
         ]
         table = {k[len(COREADS) :]: v for k, v in arrays.items() if k.startswith(COREADS)}
-        dedup = {int(k): float(t) for k, t in meta["dedup"]}
+        dedup = {k[len(DEDUP) :]: v for k, v in arrays.items() if k.startswith(DEDUP)}
         readers = [(c, a, float(t), list(s)) for c, a, t, s in meta["gate"]]
         clock = meta["coreads_clock"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
