@@ -131,7 +131,8 @@ class DecayedCounters:
 
     def values_at(self, slots: np.ndarray, now: float) -> np.ndarray:
         """Values by slot: a gather, no id lookups (slots from head())."""
-        return np.exp(self._log[slots] - self.rate * (now - T0))
+        values: np.ndarray = np.exp(self._log[slots] - self.rate * (now - T0))
+        return values
 
     def __len__(self) -> int:
         return len(self._ids)

@@ -141,4 +141,6 @@ def test_state_restores_an_equal_table_with_ids_kept_once() -> None:
         counter.record_many(events[2_000:])
     assert restored.pairs == table.pairs and restored.counts == table.counts
     sessions = [f"s{n}" for n in range(80)]
-    assert [restored.session_reads(s) for s in sessions] == [table.session_reads(s) for s in sessions]
+    assert [restored.session_reads(s) for s in sessions] == [
+        table.session_reads(s) for s in sessions
+    ]
