@@ -14,6 +14,8 @@ A sweep moves keys between positions, so a position from `find` is only good unt
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 from array import array
 
 import numpy as np
@@ -23,6 +25,20 @@ EMPTY = 0  # no key: a key that hashes to 0 is stored as 1 (one more collision i
 
 def _storable(key: int) -> int:
     return key or 1
+
+
+def _libc_trim() -> ctypes._NamedFuncPointer | None:
+    """glibc's malloc_trim, where there is one. A sweep's temporary arrays are freed into
+    the C heap, which keeps them resident; without giving them back, each first sweep of a
+    table left the process ~10-25 MB larger for good."""
+    name = ctypes.util.find_library("c")
+    try:
+        return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    except OSError:
+        return None
+
+
+_TRIM = _libc_trim()
 
 
 class RecentKeys:
@@ -99,6 +115,9 @@ class RecentKeys:
         self._count = len(kept)
         self._free_rows(kept_rows)
         self.sweeps += 1
+        del keys, times, rows, held, kept, kept_keys, kept_times, kept_rows
+        if _TRIM is not None:
+            _TRIM(0)
 
     def _place(self, new_keys: np.ndarray, new_times: np.ndarray, new_rows: np.ndarray) -> None:
         """Linear probing for many keys at once into empty positions: each round, the first key
@@ -136,7 +155,9 @@ class RecentKeys:
         """Every row not kept goes back on the stack, the lowest on top."""
         if not self._free:
             return
-        free = np.setdiff1d(np.arange(self.limit), kept_rows)[::-1]
+        used = np.zeros(self.limit, dtype=bool)
+        used[kept_rows] = True
+        free = np.flatnonzero(~used)[::-1]
         np.frombuffer(self._free, dtype=np.int64)[: len(free)] = free
         self._free_top = len(free)
 
