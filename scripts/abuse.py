@@ -30,6 +30,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_report import cpu_description, write_section  # noqa: E402
 
+# --pin: the server on CPU 0, every client (loopers, the measuring one) on the others, as when
+# clients are other machines; unpinned, the loopers' own CPU is taken from the server's
+PIN: dict[str, set[int]] = {}
 TOKEN = "abuse-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 REPORT: list[str] = []
@@ -82,6 +86,8 @@ class Server:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        if PIN:
+            os.sched_setaffinity(self.process.pid, PIN["server"])
         while time.perf_counter() - started < 120:
             try:
                 if call(self.base, "GET", "/health/ready")[0] == 200:
@@ -272,26 +278,36 @@ def timings(base: str, path: str, count: int) -> list[float]:
     return taken
 
 
+# one kept-alive connection, as a browser keeps it: the most requests a client can send, and the
+# least of its own CPU spent per request (on this machine that CPU is the server's too)
 LOOP = """
-import sys, urllib.request
+import http.client, sys, urllib.parse
+url = urllib.parse.urlsplit(sys.argv[1])
+connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+loops = 0
 while True:
-    urllib.request.urlopen(sys.argv[1], timeout=30).read()
+    connection.request("GET", url.path + "?" + url.query)
+    connection.getresponse().read()
+    loops += 1
 """
 
 
-def busy_related(base: str, processes: bool) -> float:
-    """/related p50 while two clients loop /popular?window=trending: as separate processes
-    (what two readers' browsers are) or as threads of this process."""
+def loopers(base: str, processes: bool) -> Callable[[], None]:
+    """Two clients looping /popular?window=trending, as separate processes (what two readers'
+    browsers are) or as threads of this process; returns what stops them."""
     trending = base + "/v1/popular?window=trending"
     if processes:
-        loopers = [subprocess.Popen([sys.executable, "-c", LOOP, trending]) for _ in range(2)]
-        time.sleep(0.5)  # both started and looping
-        try:
-            return statistics.median(timings(base, "/v1/articles/a1/related", 200))
-        finally:
-            for looper in loopers:
+        running = [subprocess.Popen([sys.executable, "-c", LOOP, trending]) for _ in range(2)]
+        for looper in running:
+            if PIN:
+                os.sched_setaffinity(looper.pid, PIN["clients"])
+
+        def stop_processes() -> None:
+            for looper in running:
                 looper.kill()
                 looper.wait()
+
+        return stop_processes
     stop = threading.Event()
 
     def loop() -> None:
@@ -301,11 +317,29 @@ def busy_related(base: str, processes: bool) -> float:
     threads = [threading.Thread(target=loop) for _ in range(2)]
     for thread in threads:
         thread.start()
-    busy = statistics.median(timings(base, "/v1/articles/a1/related", 200))
-    stop.set()
-    for thread in threads:
-        thread.join()
-    return busy
+
+    def stop_threads() -> None:
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+    return stop_threads
+
+
+def related_idle_and_busy(base: str, processes: bool, rounds: int = 6) -> tuple[float, float]:
+    """/related p50 idle and while two clients loop trending, in alternating rounds of 40
+    requests each: the machine's other load drifts, and the two are compared under the same."""
+    idle: list[float] = []
+    busy: list[float] = []
+    for _ in range(rounds):
+        idle += timings(base, "/v1/articles/a1/related", 40)
+        stop = loopers(base, processes)
+        time.sleep(0.3)  # both started and looping
+        try:
+            busy += timings(base, "/v1/articles/a1/related", 40)
+        finally:
+            stop()
+    return statistics.median(idle), statistics.median(busy)
 
 
 def scenario_fabricated(folder: Path, fabricated: int) -> None:
@@ -335,17 +369,24 @@ def scenario_fabricated(folder: Path, fabricated: int) -> None:
         )
         trending = timings(server.base, "/v1/popular?window=trending", 50)
         say(
-            f"  /v1/popular?window=trending: worst of 50 {max(trending):.2f} ms, p50 "
-            f"{statistics.median(trending):.2f} ms"
+            f"  /v1/popular?window=trending: worst of 50 {max(trending):.2f} ms (the first, "
+            f"a cache miss: {trending[0]:.2f} ms; worst of the other 49: "
+            f"{max(trending[1:]):.2f} ms), p50 {statistics.median(trending):.2f} ms"
         )
-        idle = statistics.median(timings(server.base, "/v1/articles/a1/related", 200))
-        in_processes = busy_related(server.base, processes=True)
-        in_threads = busy_related(server.base, processes=False)
+        inside = server_durations(server, "/v1/popular", 50)
         say(
-            f"  /related p50: idle {idle:.2f} ms; while two client processes loop trending "
-            f"{in_processes:.2f} ms ({in_processes / idle:.2f}×); two client threads in this "
-            f"process (their GIL is the measuring client's too) {in_threads:.2f} ms "
-            f"({in_threads / idle:.2f}×)"
+            f"    the same 50 as the server's access log times them (in the app, without the "
+            f"client's and the OS's share): worst {max(inside):.2f} ms, p50 "
+            f"{statistics.median(inside):.2f} ms"
+        )
+        idle, in_processes = related_idle_and_busy(server.base, processes=True)
+        idle_t, in_threads = related_idle_and_busy(server.base, processes=False)
+        say(
+            f"  /related p50 (6 alternating rounds of 40 idle / 40 busy): idle {idle:.2f} ms, "
+            f"while two client processes loop trending {in_processes:.2f} ms "
+            f"({in_processes / idle:.2f}×); two client threads in this process (their GIL is "
+            f"the measuring client's too): idle {idle_t:.2f} ms, busy {in_threads:.2f} ms "
+            f"({in_threads / idle_t:.2f}×)"
         )
     finally:
         server.stop()
@@ -374,6 +415,17 @@ def soak_stream(server: Server, total: int) -> list[tuple[int, float]]:
         if sent % step == 0:
             checkpoints.append((sent, server.rss_mb()))
     return checkpoints
+
+
+def server_durations(server: Server, route: str, count: int) -> list[float]:
+    """The last `count` requests to a route as the server's access log timed them, in ms."""
+    durations = []
+    for line in reversed(server.log_lines()):
+        if f'"route": "{route}"' in line and '"duration_ms"' in line:
+            durations.append(float(json.loads(line)["duration_ms"]))
+            if len(durations) == count:
+                break
+    return durations or [float("nan")]
 
 
 def started_breakdown(server: Server) -> str:
@@ -593,7 +645,14 @@ def main() -> None:
     parser.add_argument("--fabricated", type=int, default=100_000, help="fabricated-id events")
     parser.add_argument("--soak", type=int, default=200_000, help="events of the memory soak")
     parser.add_argument("--write", action="store_true", help="write the outcomes to BENCHMARKS.md")
+    parser.add_argument(
+        "--pin", action="store_true", help="server on CPU 0, clients on the other CPUs"
+    )
     args = parser.parse_args()
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        PIN.update(server={cpus[0]}, clients=set(cpus[1:]) or {cpus[0]})
+        os.sched_setaffinity(0, PIN["clients"])
     wanted = args.only.split(",")
     with tempfile.TemporaryDirectory(prefix="abuse-") as tmp:
         folder = Path(tmp)
