@@ -286,13 +286,13 @@ class CoReads:
         # slots are positions in `articles`: the reads refer to them as they are
         self._article_ids = [a or None for a in names]
         self._slot_of = {a: n for n, a in enumerate(names) if a}
-        self._new_sessions()
         rows = arrays["session_rows"]
         self._sessions.restore(
             {"keys": arrays["session_keys"], "times": arrays["session_times"], "rows": rows}
         )
         all_reads, all_ts, all_lengths = self._session_arrays()
         lengths = arrays["session_reads"]
+        all_lengths[:] = 0
         all_lengths[rows] = lengths
         held = np.arange(self.config.session_items) < lengths[:, None]
         reads, times = all_reads[rows], all_ts[rows]

@@ -144,3 +144,14 @@ def test_state_restores_an_equal_table_with_ids_kept_once() -> None:
     assert [restored.session_reads(s) for s in sessions] == [
         table.session_reads(s) for s in sessions
     ]
+
+
+def test_forget_leaves_no_trace_in_partners_or_sessions() -> None:
+    counter = CoReads(NO_DECAY)
+    t = 1_700_000_000.0
+    counter.record_many(Event(t + n, "view", a, "s") for n, a in enumerate(["a", "b", "c"]))
+    counter.forget(["b"])
+    assert "b" not in counter.pairs and "b" not in counter.pairs["a"]
+    assert [a for a, _ in counter.session_reads("s")] == ["a", "c"]
+    counter.record(Event(t + 9, "view", "d", "s"))  # no new pair with the forgotten one
+    assert "b" not in counter.pairs and set(counter.pairs["d"]) == {"a", "c"}

@@ -118,3 +118,21 @@ def test_co_reads_restart_from_the_snapshot_without_replaying_the_log(tmp_path: 
         assert [b for b, _ in got] == [b for b, _ in neighbours]
         np.testing.assert_allclose([v for _, v in got], [v for _, v in neighbours])
     restarted.close()
+
+
+def test_co_reads_of_unpublished_articles_are_forgotten_at_the_snapshot(tmp_path: Path) -> None:
+    svc = RecommenderService(make_settings(tmp_path))
+    svc.start()
+    svc.upsert(small_corpus())
+    gone, kept = IDS[0], IDS[1]
+    reads = [Event(NOW.timestamp() + n, "view", a, f"r{n // 2}") for n, a in enumerate(IDS * 4)]
+    svc.record_events(reads)
+    coreads = svc._coreads
+    assert gone in coreads.counts and gone in coreads.pairs[kept]
+    svc.unpublish(gone)
+    svc._intake.snapshot()
+    assert gone not in coreads.counts and gone not in coreads.pairs
+    assert all(gone not in partners for partners in coreads.pairs.values())
+    assert all(a != gone for n in range(len(reads)) for a, _ in coreads.session_reads(f"r{n}"))
+    assert kept in coreads.counts  # the live ones stay
+    svc.close()

@@ -145,11 +145,23 @@ class EventIntake:
             if event.article_id in self._catalog and self._admit(event):
                 yield event
 
+    def forget_dead(self) -> int:
+        """Co-reads of articles no longer live (unpublished) go, with their place in other
+        articles' partners and sessions' reads: no event about them is counted any more, so
+        this is what keeps the table the size of the live site. Returns how many went."""
+        coreads = self._coreads
+        dead = [a for a in coreads.counts if not self._catalog.is_live(a)]
+        if dead:
+            with self._lock:  # readers rank from the table under the service lock
+                coreads.forget(dead)
+        return len(dead)
+
     def snapshot(self) -> None:
         if not isinstance(self._popularity, Popularity) or self._snapshot_every <= 0:
             return  # a shared backend (Redis) keeps its own state
         started = time.perf_counter()
         with self._intake_lock:
+            self.forget_dead()
             seq = self._store.last_event_seq()
             save_snapshot(self._snapshot_path, seq, self._popularity, self.gate, self._coreads)
         log.info("snapshot.saved", extra={"seq": seq, "seconds": time.perf_counter() - started})
