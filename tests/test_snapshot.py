@@ -9,6 +9,7 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 from recommender.api import create_app
+from recommender.coreads import CoReads
 from recommender.events import Event
 from recommender.service import RecommenderService
 from tests.factories import NOW, auth, make_settings, small_corpus
@@ -128,6 +129,7 @@ def test_co_reads_of_unpublished_articles_are_forgotten_at_the_snapshot(tmp_path
     reads = [Event(NOW.timestamp() + n, "view", a, f"r{n // 2}") for n, a in enumerate(IDS * 4)]
     svc.record_events(reads)
     coreads = svc._coreads
+    assert isinstance(coreads, CoReads)
     assert gone in coreads.counts and gone in coreads.pairs[kept]
     svc.unpublish(gone)
     svc._intake.snapshot()
