@@ -47,8 +47,11 @@ class EventIntake:
         """count_lock: the service lock for in-process counters; none needed for Redis.
         on_stored: what else learns from each stored batch (the co-read table).
         coreads: the in-process co-read table, snapshotted and replayed with popularity."""
-        # `is None`, not `or`: an empty table has len 0 and would be replaced by a copy
-        self._coreads = CoReads(settings.coread_config()) if coreads is None else coreads
+        # `is None`, not `or`: an empty table has len 0 and would be replaced by a copy. Made
+        # only when needed (replay, snapshots): its session arrays take their memory at once,
+        # and with Redis the table lives there
+        self._coreads = coreads
+        self._coread_config = settings.coread_config()
         self._on_stored = on_stored
         self._store = store
         self._catalog = catalog
@@ -70,6 +73,13 @@ class EventIntake:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.snapshot_seq = 0  # the events start-up took from a snapshot
+
+    @property
+    def coreads(self) -> CoReads:
+        """The in-process co-read table (snapshots, replay), made on first use."""
+        if self._coreads is None:
+            self._coreads = CoReads(self._coread_config)
+        return self._coreads
 
     def record(self, events: Sequence[Event]) -> EventsResult:
         live = [e for e in events if self._catalog.is_live(e.article_id)]
@@ -116,7 +126,7 @@ class EventIntake:
         after = 0
         popularity = self._popularity
         if isinstance(popularity, Popularity) and self._snapshot_every > 0:
-            after = load_snapshot(self._snapshot_path, popularity, self.gate, self._coreads)
+            after = load_snapshot(self._snapshot_path, popularity, self.gate, self.coreads)
             if (
                 after > self._store.last_event_seq()
                 or 0 < after < self._store.compacted_through()[0]
@@ -125,7 +135,7 @@ class EventIntake:
                 # older than events compacted since: start over from the aggregates
                 log.warning("snapshot.not_usable", extra={"seq": after})
                 popularity.__init__(popularity.config)  # type: ignore[misc]
-                self._coreads.__init__(self._coreads.config)  # type: ignore[misc]
+                self.coreads.__init__(self.coreads.config)  # type: ignore[misc]
                 self.gate.restore([])
                 after = 0
         self.snapshot_seq = after
@@ -141,7 +151,7 @@ class EventIntake:
         """The stored events after `after`; the co-read table learns each (as it did live),
         popularity those the gate admits about articles still in the catalogue."""
         for event in self._store.iter_events(after_seq=after):
-            self._coreads.record(event)
+            self.coreads.record(event)
             if event.article_id in self._catalog and self._admit(event):
                 yield event
 
@@ -150,6 +160,8 @@ class EventIntake:
         articles' partners and sessions' reads: no event about them is counted any more, so
         this is what keeps the table the size of the live site. Returns how many went."""
         coreads = self._coreads
+        if coreads is None:
+            return 0
         dead = [a for a in coreads.counts if not self._catalog.is_live(a)]
         if dead:
             with self._lock:  # readers rank from the table under the service lock
@@ -163,7 +175,7 @@ class EventIntake:
         with self._intake_lock:
             self.forget_dead()
             seq = self._store.last_event_seq()
-            save_snapshot(self._snapshot_path, seq, self._popularity, self.gate, self._coreads)
+            save_snapshot(self._snapshot_path, seq, self._popularity, self.gate, self.coreads)
         log.info("snapshot.saved", extra={"seq": seq, "seconds": time.perf_counter() - started})
 
     def start_snapshots(self) -> None:
