@@ -41,6 +41,13 @@ def _libc_trim() -> ctypes._NamedFuncPointer | None:
 _TRIM = _libc_trim()
 
 
+def give_back_memory() -> None:
+    """Return the C heap's free pages to the OS (glibc; elsewhere nothing). For after work
+    that allocates large temporaries: sweeps here, snapshots."""
+    if _TRIM is not None:
+        _TRIM(0)
+
+
 class RecentKeys:
     def __init__(self, limit: int, ttl: float, keep: float = 0.5, rows: bool = True) -> None:
         """rows=False: keys and times only (no per-key data beside the table)."""
@@ -116,8 +123,7 @@ class RecentKeys:
         self._free_rows(kept_rows)
         self.sweeps += 1
         del keys, times, rows, held, kept, kept_keys, kept_times, kept_rows
-        if _TRIM is not None:
-            _TRIM(0)
+        give_back_memory()
 
     def _place(self, new_keys: np.ndarray, new_times: np.ndarray, new_rows: np.ndarray) -> None:
         """Linear probing for many keys at once into empty positions: each round, the first key

@@ -43,6 +43,7 @@ from bench_report import cpu_description, write_section  # noqa: E402
 # --pin: the server on CPU 0, every client (loopers, the measuring one) on the others, as when
 # clients are other machines; unpinned, the loopers' own CPU is taken from the server's
 PIN: dict[str, set[int]] = {}
+ANON: list[float] = []  # the soak's RssAnon at each checkpoint after the first
 TOKEN = "abuse-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 REPORT: list[str] = []
@@ -75,8 +76,8 @@ class Server:
         }
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> float:
-        """Start and wait for /health/ready; the seconds it took."""
+    def start(self, limit: float = 600.0) -> float:
+        """Start and wait for /health/ready (at most `limit` seconds); the seconds it took."""
         started = time.perf_counter()
         self.folder.mkdir(parents=True, exist_ok=True)
         log = (self.folder / f"server-{self.port}.log").open("ab")
@@ -88,7 +89,7 @@ class Server:
         )
         if PIN:
             os.sched_setaffinity(self.process.pid, PIN["server"])
-        while time.perf_counter() - started < 120:
+        while time.perf_counter() - started < limit:
             try:
                 if call(self.base, "GET", "/health/ready")[0] == 200:
                     return time.perf_counter() - started
@@ -102,10 +103,11 @@ class Server:
         path = self.folder / f"server-{self.port}.log"
         return path.read_text(errors="replace").splitlines() if path.exists() else []
 
-    def rss_mb(self) -> float:
+    def rss_mb(self, field: str = "VmRSS") -> float:
+        """Resident memory in MB (VmRSS; RssAnon: the heap and arrays, without mapped files)."""
         assert self.process is not None
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
         return 0.0
 
@@ -414,6 +416,7 @@ def soak_stream(server: Server, total: int) -> list[tuple[int, float]]:
         sent += 500
         if sent % step == 0:
             checkpoints.append((sent, server.rss_mb()))
+            ANON.append(server.rss_mb("RssAnon"))
     return checkpoints
 
 
@@ -454,6 +457,7 @@ def scenario_soak(folder: Path, total: int) -> None:
         later = [rss for n, rss in checkpoints if n >= total // 10]
         shown = ", ".join(f"{n // 1000}k: {rss:.0f}" for n, rss in checkpoints)
         say(f"memory soak: {total:,} events over 5k articles, rotating sessions; RSS MB {shown}")
+        say(f"  of which anonymous (heap, arrays) MB: {', '.join(f'{mb:.0f}' for mb in ANON)}")
         say(
             f"  RSS before the articles {before:.0f} MB; after 10% of the stream {warm:.0f} MB, "
             f"at the end {later[-1]:.0f} MB ({(later[-1] - warm) / warm * 100:+.1f}%), from 10% "

@@ -19,6 +19,7 @@ from recommender.errors import SharedStateUnavailable
 from recommender.events import Event
 from recommender.popularity import Popularity, PopularityCounters
 from recommender.readers import ReaderGate
+from recommender.recent import give_back_memory
 from recommender.redis_state import RedisPopularity
 from recommender.service.snapshot import load_snapshot, save_snapshot
 from recommender.store import Store
@@ -176,6 +177,7 @@ class EventIntake:
             self.forget_dead()
             seq = self._store.last_event_seq()
             save_snapshot(self._snapshot_path, seq, self._popularity, self.gate, self.coreads)
+        give_back_memory()  # the snapshot's arrays: tens of MB, freed into the heap
         log.info("snapshot.saved", extra={"seq": seq, "seconds": time.perf_counter() - started})
 
     def start_snapshots(self) -> None:
