@@ -3,12 +3,15 @@
     .venv/bin/python scripts/abuse.py                       # all scenarios, bounded sizes
     .venv/bin/python scripts/abuse.py --only flood,faults   # some of them
     .venv/bin/python scripts/abuse.py --fabricated 500000 --soak 2000000   # the sizes
+    .venv/bin/python scripts/abuse.py --only fabricated --pin   # server and clients on own CPUs
 
 Scenarios: `flood` (1,000 invented sessions from one client within a minute, against stories
 read by 40-90 distinct readers; then 500 clicks without a session; then a back-dated flood),
 `fabricated` (events for made-up ids, then /popular?window=trending worst of 50 and /related p50
 idle vs while two clients loop trending), `soak` (a stream of events over 5k articles with
-rotating sessions: RSS at checkpoints), `kill` (kill -9 mid-stream, the client retries its
+rotating sessions: RSS every 5%, compared after the first 10% with the end and the range; then
+restarts with the events stored, with and without an index folder and a snapshot, each with the
+server's own start-up breakdown), `kill` (kill -9 mid-stream, the client retries its
 unacknowledged batches: acknowledged events lost, events stored twice), `faults` (another
 process holds SQLite's write lock: what writes and reads answer). The server uses the fake
 embedder; organic readers are told apart by X-Forwarded-For from a trusted proxy (loopback).
