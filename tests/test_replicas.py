@@ -169,6 +169,28 @@ def test_replicas_share_articles_and_popularity(two_replicas: tuple[Server, Serv
     eventually(seen_on_a, 3.0)
 
 
+def test_a_ready_service_analyses_its_first_article_without_loading_a_model(
+    tmp_path: Path,
+) -> None:
+    """The language identifier loads lazily (~2 s): loaded during start-up, not by the first
+    article the replica receives or follows (which then reached readers seconds late)."""
+    probe = (
+        "import sys, py3langid.langid as langid; from pathlib import Path;"
+        "from recommender.service import RecommenderService; from tests.factories import *;"
+        "svc = RecommenderService(make_settings(Path(sys.argv[1]))); svc.start();"
+        "print(langid.IDENTIFIER is not None); svc.close()"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert result.stdout.strip().splitlines()[-1] == "True"
+
+
 def test_killing_a_replica_under_load_loses_no_acknowledged_event(
     two_replicas: tuple[Server, Server], shared_env: dict[str, str]
 ) -> None:

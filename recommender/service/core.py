@@ -21,6 +21,7 @@ from recommender.errors import SharedStateUnavailable
 from recommender.events import Event
 from recommender.index import VectorIndex
 from recommender.lexical import LexicalSearch
+from recommender.lexical.analysis import warm_language_model
 from recommender.popularity import PopularityCounters
 from recommender.ranking import Ranker
 from recommender.ranking.ranker_file import read_ranker_file, served_half_life, served_weights
@@ -148,6 +149,7 @@ class RecommenderService(ListReads, TuneJobsMixin):
     def start(self) -> None:
         """Load everything from disk: catalogue, index (reconciled with the store), events."""
         started = time.perf_counter()
+        language_model = warm_language_model()
         reconciled = self._lifecycle.load_at_start()
         if self._upkeep.popularity is None:
             # popularity and co-reads from the snapshot on, when there is one
@@ -161,6 +163,8 @@ class RecommenderService(ListReads, TuneJobsMixin):
                 self._coreads.record_many(self._store.iter_events())
         self._online.start()
         self._compaction.start()
+        # ready means a fresh article (ours, or another replica's) is analysed at once
+        language_model.join()
         self.ready = True
         log.info(
             "service.started",
