@@ -42,7 +42,8 @@ from recommender.articles import Article  # noqa: E402
 from recommender.config import PopularityConfig  # noqa: E402
 from recommender.events import Event  # noqa: E402
 from recommender.popularity import Popularity, PopularityCounters  # noqa: E402
-from recommender.redis_state import RedisPopularity, connect  # noqa: E402
+from recommender.redis_state import RedisPopularity  # noqa: E402
+from recommender.redis_support import connect  # noqa: E402
 from recommender.store import SqliteStore, Store  # noqa: E402
 from recommender.store.postgres import PostgresStore  # noqa: E402
 

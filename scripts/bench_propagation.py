@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -149,6 +150,8 @@ def main() -> None:
     parser.add_argument("--no-load", action="store_true", help="no wrk readers meanwhile")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    # stopped from outside: still stop the servers and drop the schema and keys (finally)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     schema, prefix = f"bench_{uuid.uuid4().hex[:10]}", f"bench-{uuid.uuid4().hex[:10]}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")

@@ -36,7 +36,8 @@ from recommender.limits import EventLimiter, RateLimiter  # noqa: E402
 from recommender.popularity import Popularity  # noqa: E402
 from recommender.readers import ReaderGate, reader_session  # noqa: E402
 from recommender.redis_limits import RedisRateLimiter  # noqa: E402
-from recommender.redis_state import RedisPopularity, connect  # noqa: E402
+from recommender.redis_state import RedisPopularity  # noqa: E402
+from recommender.redis_support import connect  # noqa: E402
 from recommender.service import RecommenderService  # noqa: E402
 from recommender.store import SqliteStore  # noqa: E402
 

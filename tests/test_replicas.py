@@ -25,7 +25,8 @@ from typer.testing import CliRunner
 from recommender.cli import app
 from recommender.cli.common import ExitCode
 from recommender.config import PopularityConfig
-from recommender.redis_state import RedisPopularity, connect
+from recommender.redis_state import RedisPopularity
+from recommender.redis_support import connect
 from recommender.store.postgres import PostgresStore
 from tests.factories import auth, small_corpus
 from tests.servers import REDIS_URL, ROOT

@@ -21,7 +21,8 @@ from recommender.popularity import Popularity, PopularityCounters
 from recommender.redis_coreads import RedisCoReads
 from recommender.redis_feed import RedisFeed
 from recommender.redis_limits import RedisRateLimiter, shared_secret
-from recommender.redis_state import RedisPopularity, connect
+from recommender.redis_state import RedisPopularity
+from recommender.redis_support import connect
 from recommender.service.lifecycle import IndexLifecycle
 from recommender.store import Store
 
@@ -122,7 +123,8 @@ class SharedUpkeep:
         counted = 0
         try:
             if popularity.needs_seed():
-                seeded = popularity.seed(self.store.iter_events())
+                # the compacted hours too: the raw log holds only the retention window
+                seeded = popularity.seed(self.store.iter_events(), self.store.iter_aggregates())
                 if seeded is None:
                     return 0  # another replica is seeding; the backlog waits for it
                 # the replay counted the backlog too
