@@ -161,9 +161,12 @@ class SharedUpkeep:
             if self.feed is not None:
                 if self._position is None:
                     self._position = self.feed.latest()
-                    last_sync = 0.0  # entries before it may have been missed: catch up now
-                self._position, entries = self.feed.wait(self._position, FEED_WAIT_SECONDS)
-                woke = entries > 0
+                    # entries before it may have been missed: catch up now, not after a wait
+                    # (a worker that starts after a write would serve without it for a second)
+                    last_sync = 0.0
+                else:
+                    self._position, entries = self.feed.wait(self._position, FEED_WAIT_SECONDS)
+                    woke = entries > 0
             else:
                 self._stop.wait(FEED_WAIT_SECONDS)
         except SharedStateUnavailable:
