@@ -178,18 +178,25 @@ def test_a_ready_service_analyses_its_first_article_without_loading_a_model(
     probe = (
         "import sys, py3langid.langid as langid; from pathlib import Path;"
         "from recommender.service import RecommenderService; from tests.factories import *;"
-        "svc = RecommenderService(make_settings(Path(sys.argv[1]))); svc.start();"
+        "svc = RecommenderService(make_settings(Path(sys.argv[1])));"
+        "svc.start(ready_for_writes=sys.argv[2] == 'writes');"
         "print(langid.IDENTIFIER is not None); svc.close()"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe, str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    assert result.stdout.strip().splitlines()[-1] == "True"
+
+    def loaded(mode: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-c", probe, str(tmp_path / mode), mode],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return result.stdout.strip().splitlines()[-1]
+
+    assert loaded("writes") == "True"
+    # `recommender related`/`popular` only read: they do not wait ~2 s for it
+    assert loaded("reads") == "False"
 
 
 def test_killing_a_replica_under_load_loses_no_acknowledged_event(

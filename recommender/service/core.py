@@ -146,10 +146,12 @@ class RecommenderService(ListReads, TuneJobsMixin):
         svc.ready = True
         return svc
 
-    def start(self) -> None:
-        """Load everything from disk: catalogue, index (reconciled with the store), events."""
+    def start(self, ready_for_writes: bool = True) -> None:
+        """Load everything from disk: catalogue, index (reconciled with the store), events;
+        ready_for_writes: the language identifier too (~2 s; commands that only read skip it),
+        so a fresh article (ours, or another replica's) is analysed at once."""
         started = time.perf_counter()
-        language_model = warm_language_model()
+        language_model = warm_language_model() if ready_for_writes else None
         reconciled = self._lifecycle.load_at_start()
         if self._upkeep.popularity is None:
             # popularity and co-reads from the snapshot on, when there is one
@@ -163,8 +165,8 @@ class RecommenderService(ListReads, TuneJobsMixin):
                 self._coreads.record_many(self._store.iter_events())
         self._online.start()
         self._compaction.start()
-        # ready means a fresh article (ours, or another replica's) is analysed at once
-        language_model.join()
+        if language_model is not None:
+            language_model.join()
         self.ready = True
         log.info(
             "service.started",
