@@ -20,18 +20,20 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from recommender.config import PopularityConfig
-from recommender.events import Event
+from recommender.events import Event, EventAggregate
 from recommender.popularity import LN2, T0, log_scaled, trending
 from recommender.readers import client_of
+
+# connect: re-exported for the callers that import it from here
+from recommender.redis_support import connect as connect
 from recommender.redis_support import guarded, learn_once
 
 log = logging.getLogger(__name__)
@@ -42,21 +44,6 @@ COUNT_EVENTS = Path(__file__).with_name("count_events.lua").read_text().replace(
 
 # events per script call: a call holds Redis for its duration (~30 µs an event, ~15 ms a call)
 SCRIPT_BATCH = 500
-
-
-def connect(url: str, timeout: float = 0.5, read_timeout: float | None = None) -> redis.Redis:
-    """A client that gives up quickly: a replica must not hang on a Redis that is down.
-    read_timeout: longer, for a client that blocks on the change feed."""
-    client: redis.Redis = redis.Redis.from_url(
-        url,
-        socket_timeout=read_timeout or timeout,
-        socket_connect_timeout=timeout,
-        decode_responses=True,
-        # one immediate retry replaces a pooled connection that a Redis restart broke; more
-        # (the client's default backs off for seconds) would hold requests up
-        retry=Retry(NoBackoff(), 1),
-    )
-    return client
 
 
 class Rider(Protocol):
@@ -177,13 +164,40 @@ class RedisPopularity:
         with guarded():
             return not self.client.exists(f"{self.key}:seeded")
 
-    def seed(self, events: Iterable[Event], chunk: int = 2_000) -> int | None:
-        """Count the whole event log once; None when another replica is doing it."""
+    def seed(
+        self,
+        events: Iterable[Event],
+        aggregates: Iterable[EventAggregate] = (),
+        chunk: int = 2_000,
+    ) -> int | None:
+        """Count the whole event log once, the compacted hours first (as a start-up in process
+        does: popularity.record_aggregates); None when another replica is doing it."""
         with guarded():
             counted = learn_once(
-                self.client, self.key, self.record_many, events, chunk, self._riders_seeded
+                self.client,
+                self.key,
+                self.record_many,
+                events,
+                chunk,
+                self._riders_seeded,
+                first=lambda: self.record_aggregates(aggregates),
             )
         self._retry_at = 0.0
+        return counted
+
+    def record_aggregates(self, aggregates: Iterable[EventAggregate]) -> int:
+        """Count compacted hours at the middle of their hour, as popularity.record_aggregates:
+        de-duplicated when compacted, so through the counting script without reader keys."""
+        counted = 0
+        rows = (a for a in aggregates if self._weights.get(a.type, 0.0) > 0 and a.counted > 0)
+        while batch := list(islice(rows, SCRIPT_BATCH)):
+            args: list[str | float] = [*self.rates, 0, 0]
+            for row in batch:
+                weight = math.log(self._weights[row.type] * row.counted)
+                args += [row.article_id, weight, row.ts, ""]
+            with guarded():
+                self._count(keys=[*self.windows, *[""] * (2 * len(batch))], args=args)
+            counted += sum(row.counted for row in batch)
         return counted
 
     def _riders_seeded(self) -> None:

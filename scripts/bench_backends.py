@@ -42,7 +42,8 @@ from recommender.articles import Article  # noqa: E402
 from recommender.config import PopularityConfig  # noqa: E402
 from recommender.events import Event  # noqa: E402
 from recommender.popularity import Popularity, PopularityCounters  # noqa: E402
-from recommender.redis_state import RedisPopularity, connect  # noqa: E402
+from recommender.redis_state import RedisPopularity  # noqa: E402
+from recommender.redis_support import connect  # noqa: E402
 from recommender.store import SqliteStore, Store  # noqa: E402
 from recommender.store.postgres import PostgresStore  # noqa: E402
 
@@ -60,6 +61,7 @@ end""",
     "POST /events (50 a batch)": """math.randomseed(os.time())
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {token}"
 request = function()
   local parts = {}
   for i = 1, 50 do
@@ -273,7 +275,9 @@ def run_servers(args: argparse.Namespace, db_url: str, prefix: str, tmp: Path) -
     scripts: dict[str, Path] = {}
     for endpoint, lua in LUA.items():
         scripts[endpoint] = tmp / f"{len(scripts)}.lua"
-        scripts[endpoint].write_text(lua.replace("{n}", str(args.articles)))
+        scripts[endpoint].write_text(
+            lua.replace("{n}", str(args.articles)).replace("{token}", TOKEN)
+        )
     results: dict[str, Any] = {}
     for name, workers, env in configs:
         # one server at a time: an idle one still holds memory and wakes its threads
@@ -319,7 +323,9 @@ def load(base: str, articles: list[dict[str, Any]], events: list[dict[str, Any]]
     for i in range(0, len(articles), 1_000):
         post(base + "/v1/articles", {"articles": articles[i : i + 1_000]}, token=True)
     for i in range(0, len(events), 500):
-        post(base + "/v1/events", {"events": events[i : i + 500]})
+        # with the token, as a server-side replay: one client posting for 20,000 readers
+        # would meet the per-client rate limit and reader caps
+        post(base + "/v1/events", {"events": events[i : i + 500]}, token=True)
     print(f"  loaded in {time.perf_counter() - started:.1f} s", flush=True)
 
 
@@ -332,8 +338,9 @@ def render(
         "## Backends and worker processes (`scripts/bench_backends.py`)",
         "",
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        f"- Machine: {cpu_description()}; shared with other work while it ran (two other "
-        "sessions building and testing), so absolute figures are noisy: compare the ratios.",
+        f"- Machine: {cpu_description()}; shared with other work while it ran (load average "
+        f"{args.load[0]:.1f} at the start, {args.load[1]:.1f} at the end), so absolute figures "
+        "are noisy: compare the ratios.",
         f"- Command: `python scripts/bench_backends.py --articles {args.articles} "
         f"--events {args.events} --duration {args.duration} --rounds {args.rounds}`",
         f"- Corpus: {args.articles:,} articles (fake embedder, flat index), {args.events:,} "
@@ -354,9 +361,11 @@ def render(
             base = embedded[endpoint]["loaded"].get("rps", 0.0)
             single = one[endpoint]["loaded"].get("rps", 0.0)
             vs_one = f"{rps / single:.2f}×" if name.startswith("shared") and single else "–"
+            failed = row["loaded"].get("errors", 0.0)  # a refusal is fast: say so, never hide it
+            refused = f" ({failed:,.0f} not 2xx)" if failed else ""
             lines.append(
                 f"| {name} | {workers} | {endpoint} | {row['single'].get('p50_ms', 0):.2f} | "
-                f"{row['single'].get('p99_ms', 0):.2f} | {rps:,.0f} | "
+                f"{row['single'].get('p99_ms', 0):.2f} | {rps:,.0f}{refused} | "
                 f"{rps / base:.2f}× | {vs_one} | {result['rss_mb']:.0f} |"
             )
     lines += [
@@ -435,11 +444,13 @@ def main() -> None:
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
     db_url = f"{ADMIN_URL}?options=-csearch_path%3D{schema}"
+    started_load = os.getloadavg()[0]
     try:
         with tempfile.TemporaryDirectory(prefix="bench-backends-") as folder:
             results = run_servers(args, db_url, prefix, Path(folder))
             calls = in_process(db_url, prefix + "-calls", Path(folder), args.articles)
             args.model_rss = model_rss_mb()
+            args.load = (started_load, os.getloadavg()[0])
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -16,6 +16,7 @@ Needs Redis on 127.0.0.1 (scripts/start_services.sh); uses a key prefix of its o
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -30,13 +31,16 @@ sys.path.insert(0, str(ROOT))
 from bench_report import cpu_description, write_section  # noqa: E402
 
 from recommender.articles import Article  # noqa: E402
-from recommender.config import PopularityConfig, Settings  # noqa: E402
+from recommender.config import CoReadConfig, PopularityConfig, Settings  # noqa: E402
+from recommender.coreads import CoReads  # noqa: E402
 from recommender.events import Event  # noqa: E402
 from recommender.limits import EventLimiter, RateLimiter  # noqa: E402
 from recommender.popularity import Popularity  # noqa: E402
 from recommender.readers import ReaderGate, reader_session  # noqa: E402
+from recommender.redis_coreads import RedisCoReads  # noqa: E402
 from recommender.redis_limits import RedisRateLimiter  # noqa: E402
-from recommender.redis_state import RedisPopularity, connect  # noqa: E402
+from recommender.redis_state import RedisPopularity  # noqa: E402
+from recommender.redis_support import connect  # noqa: E402
 from recommender.service import RecommenderService  # noqa: E402
 from recommender.store import SqliteStore  # noqa: E402
 
@@ -117,6 +121,21 @@ def co_read_events(count: int, articles: int) -> list[Event]:
     return out[:count]
 
 
+def co_read_costs(count: int, prefix: str) -> list[tuple[str, float]]:
+    """Per view: counting alone against counting with the co-reads in the same transaction (one
+    round trip either way), on sessions reading 1-6 stories; the in-memory table for scale."""
+    events, config, client = co_read_events(count, 5_000), PopularityConfig(), connect(REDIS_URL)
+    alone = RedisPopularity(client, config, prefix + "-alone")
+    coreads = RedisCoReads(client, CoReadConfig(), prefix + "-co")
+    riding = RedisPopularity(client, config, prefix + "-co", riders=[coreads])
+    table = CoReads(CoReadConfig())
+    return [
+        ("co-reads, in memory", per_event_us(table.record_many, events)),
+        ("counting only, Redis", per_event_us(alone.record_many, events)),
+        ("counting + co-reads, Redis (one transaction)", per_event_us(riding.record_many, events)),
+    ]
+
+
 def restart(count: int, folder: Path) -> tuple[float, float]:
     """(seconds to ready from the snapshot, seconds with a full replay) with `count` events."""
     settings = Settings(data_dir=folder / "var", models_dir=folder / "models", model_name="fake")
@@ -147,7 +166,12 @@ def restart(count: int, folder: Path) -> tuple[float, float]:
     return from_snapshot, ready()
 
 
-def render(rows: list[tuple[str, float]], events: int, ready: tuple[float, float]) -> str:
+def render(
+    rows: list[tuple[str, float]],
+    co_rows: list[tuple[str, float]],
+    events: int,
+    ready: tuple[float, float] | None,
+) -> str:
     base = rows[0][1], rows[2][1]
     lines = [
         "## Shared per-client limits and the co-read snapshot (`scripts/bench_shared_limits.py`)",
@@ -162,6 +186,17 @@ def render(rows: list[tuple[str, float]], events: int, ready: tuple[float, float
         lines.append(f"| {name} | {us:.2f} | {us / base[min(n // 2, 1)]:.1f} |")
     lines += [
         "",
+        "Co-reads per view (sessions reading 1-6 stories of 5,000; load average "
+        f"{os.getloadavg()[0]:.1f}):",
+        "",
+        "| per view | µs | × counting only |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| {name} | {us:.2f} | {us / co_rows[1][1]:.1f} |" for name, us in co_rows]
+    if ready is None:
+        return "\n".join(lines)
+    lines += [
+        "",
         f"Start-up of the embedded default with {events:,} stored events (5,000 articles,",
         "sessions reading 1-6 stories): from the snapshot (popularity, reader gate and co-read",
         f"table) **{ready[0]:.2f} s**; full replay of the log **{ready[1]:.2f} s**.",
@@ -174,17 +209,21 @@ def main() -> None:
     parser.add_argument("--limit-events", type=int, default=50_000)
     parser.add_argument("--events", type=int, default=2_000_000, help="stored, for the restart")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--no-restart", action="store_true", help="per-event costs only")
     args = parser.parse_args()
     prefix = f"bench-limits-{uuid.uuid4().hex[:8]}"
     try:
         rows = limits_and_caps(args.limit_events, prefix)
+        co_rows = co_read_costs(args.limit_events, prefix)
     finally:
         client = connect(REDIS_URL)
         for key in client.scan_iter(match=f"{{{prefix}*", count=1000):
             client.delete(key)
-    with tempfile.TemporaryDirectory() as tmp:
-        ready = restart(args.events, Path(tmp))
-    body = render(rows, args.events, ready)
+    ready = None
+    if not args.no_restart:
+        with tempfile.TemporaryDirectory() as tmp:
+            ready = restart(args.events, Path(tmp))
+    body = render(rows, co_rows, args.events, ready)
     print(body)
     if not args.no_write:
         write_section(ROOT / "BENCHMARKS.md", MARK, body)

@@ -11,7 +11,8 @@ from recommender.config import CoReadConfig, PopularityConfig
 from recommender.coreads import CoReads
 from recommender.events import Event
 from recommender.redis_coreads import RedisCoReads
-from recommender.redis_state import RedisPopularity, connect
+from recommender.redis_state import RedisPopularity
+from recommender.redis_support import connect
 from recommender.service.shared import SharedUpkeep
 from recommender.store.memory import MemoryStore
 from tests.servers import REDIS_URL

@@ -9,7 +9,8 @@ from recommender.config import PopularityConfig
 from recommender.errors import SharedStateUnavailable
 from recommender.events import Event
 from recommender.redis_feed import RedisFeed
-from recommender.redis_state import RedisPopularity, connect
+from recommender.redis_state import RedisPopularity
+from recommender.redis_support import connect
 from tests.proxy import TcpProxy
 from tests.servers import REDIS_URL
 

@@ -25,7 +25,8 @@ from typer.testing import CliRunner
 from recommender.cli import app
 from recommender.cli.common import ExitCode
 from recommender.config import PopularityConfig
-from recommender.redis_state import RedisPopularity, connect
+from recommender.redis_state import RedisPopularity
+from recommender.redis_support import connect
 from recommender.store.postgres import PostgresStore
 from tests.factories import auth, small_corpus
 from tests.servers import REDIS_URL, ROOT
@@ -167,6 +168,35 @@ def test_replicas_share_articles_and_popularity(two_replicas: tuple[Server, Serv
         return bool(stats["blocks"].get("related", {}).get("total", {}).get("seen"))
 
     eventually(seen_on_a, 3.0)
+
+
+def test_a_ready_service_analyses_its_first_article_without_loading_a_model(
+    tmp_path: Path,
+) -> None:
+    """The language identifier loads lazily (~2 s): loaded during start-up, not by the first
+    article the replica receives or follows (which then reached readers seconds late)."""
+    probe = (
+        "import sys, py3langid.langid as langid; from pathlib import Path;"
+        "from recommender.service import RecommenderService; from tests.factories import *;"
+        "svc = RecommenderService(make_settings(Path(sys.argv[1])));"
+        "svc.start(ready_for_writes=sys.argv[2] == 'writes');"
+        "print(langid.IDENTIFIER is not None); svc.close()"
+    )
+
+    def loaded(mode: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-c", probe, str(tmp_path / mode), mode],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return result.stdout.strip().splitlines()[-1]
+
+    assert loaded("writes") == "True"
+    # `recommender related`/`popular` only read: they do not wait ~2 s for it
+    assert loaded("reads") == "False"
 
 
 def test_killing_a_replica_under_load_loses_no_acknowledged_event(

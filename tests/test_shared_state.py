@@ -25,7 +25,7 @@ from recommender.logs import Progress
 from recommender.popularity import Popularity
 from recommender.redis_state import RedisPopularity
 from recommender.service import RecommenderService
-from recommender.service.shared import open_popularity
+from recommender.service.shared import FEED_WAIT_SECONDS, open_popularity
 from recommender.store import SqliteStore, open_store
 from recommender.store.postgres import PostgresStore
 from tests.factories import auth, make_settings, small_corpus
@@ -107,6 +107,31 @@ def test_articles_reach_the_other_replica_without_embedding_again(
     assert "storm-2" not in [item.card.id for item in a.related("storm-1", 4).items]
 
 
+def test_a_replica_that_starts_following_after_a_write_catches_up_at_once(
+    tmp_path: Path, postgres_url: str, redis_key_prefix: str
+) -> None:
+    """A worker of `serve --workers N` that finishes starting after a write (its feed entry
+    already sent) catches up in its first upkeep step, before it waits on the feed."""
+    started = []
+    for name in ("a", "b"):
+        service = RecommenderService(
+            shared_settings(tmp_path / name, postgres_url, redis_key_prefix)
+        )
+        service.start()
+        started.append(service)
+    a, b = started
+    try:
+        a.upsert(small_corpus())  # B is started but not yet following the feed
+        began = time.monotonic()
+        b._upkeep.step(time.monotonic())  # the first step of B's upkeep thread
+        assert b.card("storm-3") is not None
+        # it used to wait on the feed first: a full FEED_WAIT_SECONDS with nothing new
+        assert time.monotonic() - began < FEED_WAIT_SECONDS / 2
+    finally:
+        for service in started:
+            service.close()
+
+
 def test_events_are_kept_while_redis_is_down_and_counted_when_it_is_back(
     tmp_path: Path, postgres_url: str, redis_key_prefix: str
 ) -> None:
@@ -132,11 +157,15 @@ def test_events_are_kept_while_redis_is_down_and_counted_when_it_is_back(
             }
             assert client.get("/v1/popular?k=3").status_code == 200  # reads keep serving
             proxy.start()
-            assert service._upkeep.count_backlog() == 3
+            # the running upkeep counts what was stored meanwhile, unasked (not a call here,
+            # which would race it for the events)
             assert client.get("/health/ready").json()["status"] == "ready"
             eventually(
-                lambda: client.get("/v1/popular?k=1").json()["items"][0]["id"] == "sport-2", 3.0
+                lambda: client.get("/v1/popular?k=1").json()["items"][0]["id"] == "sport-2", 5.0
             )
+            alltime = service._popularity.scores(["sport-2"], time.time(), "alltime")
+            assert alltime[0] == pytest.approx(3)  # each stored event counted once
+            assert service._upkeep.count_backlog() == 0
         service.close()
 
 

@@ -158,7 +158,7 @@ def read_only_service(settings: Settings) -> Any:
     if manifest.get("model") == settings.model_name and isinstance(dim, int):
         embedder = DeferredEmbedder(settings, dim)
     service = RecommenderService(settings, embedder)
-    service.start()
+    service.start(ready_for_writes=False)  # nor the language identifier, unless it must analyse
     return service
 
 

@@ -65,11 +65,36 @@ def normalise_language(language: str | None) -> str | None:
     return language.strip().lower().replace("_", "-").split("-")[0] or None
 
 
+_model_lock = threading.Lock()
+_model_loaded = threading.Event()
+
+
+def load_language_model() -> None:
+    """Load the language identifier now, once per process. It loads on first use otherwise,
+    which takes ~2 s (it decompresses its model): the first article a process analysed was that
+    late, and a replica following the change feed showed it to readers seconds late. Under a
+    lock: a second caller waits for the load under way instead of doing it again."""
+    if _model_loaded.is_set():
+        return
+    with _model_lock:
+        if not _model_loaded.is_set():
+            py3langid.classify("taal")
+            _model_loaded.set()
+
+
+def warm_language_model() -> threading.Thread:
+    """load_language_model in a thread of its own (start-up does other work meanwhile)."""
+    thread = threading.Thread(target=load_language_model, name="language-model", daemon=True)
+    thread.start()
+    return thread
+
+
 def detect_language(text: str) -> str | None:
     """The text's ISO 639-1 code, or None for text without letters."""
     sample = text[:DETECT_CHARS]
     if not _WORD.search(sample):
         return None
+    load_language_model()
     code, _ = py3langid.classify(sample)
     return str(code)
 

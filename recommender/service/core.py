@@ -21,6 +21,7 @@ from recommender.errors import SharedStateUnavailable
 from recommender.events import Event
 from recommender.index import VectorIndex
 from recommender.lexical import LexicalSearch
+from recommender.lexical.analysis import warm_language_model
 from recommender.popularity import PopularityCounters
 from recommender.ranking import Ranker
 from recommender.ranking.ranker_file import read_ranker_file, served_half_life, served_weights
@@ -145,9 +146,12 @@ class RecommenderService(ListReads, TuneJobsMixin):
         svc.ready = True
         return svc
 
-    def start(self) -> None:
-        """Load everything from disk: catalogue, index (reconciled with the store), events."""
+    def start(self, ready_for_writes: bool = True) -> None:
+        """Load everything from disk: catalogue, index (reconciled with the store), events;
+        ready_for_writes: the language identifier too (~2 s; commands that only read skip it),
+        so a fresh article (ours, or another replica's) is analysed at once."""
         started = time.perf_counter()
+        language_model = warm_language_model() if ready_for_writes else None
         reconciled = self._lifecycle.load_at_start()
         index_seconds = time.perf_counter() - started
         if self._upkeep.popularity is None:
@@ -162,6 +166,8 @@ class RecommenderService(ListReads, TuneJobsMixin):
                 self._coreads.record_many(self._store.iter_events())
         self._online.start()
         self._compaction.start()
+        if language_model is not None:
+            language_model.join()
         self.ready = True
         log.info(
             "service.started",

@@ -21,7 +21,8 @@ from recommender.popularity import Popularity, PopularityCounters
 from recommender.redis_coreads import RedisCoReads
 from recommender.redis_feed import RedisFeed
 from recommender.redis_limits import RedisRateLimiter, shared_secret
-from recommender.redis_state import RedisPopularity, connect
+from recommender.redis_state import RedisPopularity
+from recommender.redis_support import connect
 from recommender.service.lifecycle import IndexLifecycle
 from recommender.store import Store
 
@@ -122,7 +123,8 @@ class SharedUpkeep:
         counted = 0
         try:
             if popularity.needs_seed():
-                seeded = popularity.seed(self.store.iter_events())
+                # the compacted hours too: the raw log holds only the retention window
+                seeded = popularity.seed(self.store.iter_events(), self.store.iter_aggregates())
                 if seeded is None:
                     return 0  # another replica is seeding; the backlog waits for it
                 # the replay counted the backlog too
@@ -159,9 +161,12 @@ class SharedUpkeep:
             if self.feed is not None:
                 if self._position is None:
                     self._position = self.feed.latest()
-                    last_sync = 0.0  # entries before it may have been missed: catch up now
-                self._position, entries = self.feed.wait(self._position, FEED_WAIT_SECONDS)
-                woke = entries > 0
+                    # entries before it may have been missed: catch up now, not after a wait
+                    # (a worker that starts after a write would serve without it for a second)
+                    last_sync = 0.0
+                else:
+                    self._position, entries = self.feed.wait(self._position, FEED_WAIT_SECONDS)
+                    woke = entries > 0
             else:
                 self._stop.wait(FEED_WAIT_SECONDS)
         except SharedStateUnavailable:
