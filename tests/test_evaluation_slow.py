@@ -16,11 +16,6 @@ MIND = SHARED_DATA / "mind-subset"
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 open: the gated blend reaches 3.39x the content-only nDCG@5 but 92% (not "
-    "95%) of its entity P@5 on test users (the train-side floor holds, 0.271 on train)",
-)
 def test_shipped_ranking_sits_on_the_frontier_on_mind() -> None:
     if not (MIND / "news.tsv").is_file() or not (MIND / "behaviors.tsv").is_file():
         pytest.skip(f"MIND subset not found at {MIND}: the evaluation needs the shared data")

@@ -119,7 +119,12 @@ def lists_of(
     ]
 
 
-def score_lists(queries: Sequence[Query], lists: Sequence[Sequence[str]]) -> dict[str, float]:
+def per_query(
+    queries: Sequence[Query], lists: Sequence[Sequence[str]]
+) -> tuple[list[float], list[float], list[float]]:
+    """Each query's next-click nDCG@5 and recall@5, and the entity P@5 of each query that has
+    entity tags (in query order): what the means are taken over, and what a bootstrap
+    resamples."""
     ndcg, precision, recall = [], [], []
     for query, ids in zip(queries, lists, strict=True):
         target = {query.pair.target}
@@ -127,6 +132,11 @@ def score_lists(queries: Sequence[Query], lists: Sequence[Sequence[str]]) -> dic
         recall.append(metrics.recall_at_k(ids, target, K))
         if query.mates is not None:
             precision.append(metrics.precision_at_k(ids, query.mates, K))
+    return ndcg, recall, precision
+
+
+def score_lists(queries: Sequence[Query], lists: Sequence[Sequence[str]]) -> dict[str, float]:
+    ndcg, recall, precision = per_query(queries, lists)
     return {
         "ndcg@5": metrics.mean_of(ndcg),
         "recall@5": metrics.mean_of(recall),

@@ -69,16 +69,16 @@ def primary_section(primary: dict[str, Any], ranker_file: str) -> str:
         f"clicks: {training['training_queries']} lists with the click among the candidates, "
         f"{training['training_rows']} rows; {training['target_not_in_candidates']} clicks "
         "outside the candidates; each fold's popularity and co-reads counted from the other "
-        "fold's events). The gate share, the lift and the scale with the best train nDCG@5 "
-        "that keep 95% of the best content-only train entity P@5 "
-        f"({training['best_content_train']}, floor "
+        "fold's events). The gate share, the lift and the scale: "
+        f"{training['selection_rule']} (best content-only on train: "
+        f"{training['best_content_train']}, mean floor "
         f"{_fmt(training['entity_floor_train'])}) → **{training['chosen']}**.",
         "",
-        "| train selection | nDCG@5 | Ent P@5 |",
-        "|---|---|---|",
+        "| train selection | nDCG@5 | Ent P@5 | Ent ratio, lower bound |",
+        "|---|---|---|---|",
         *(
             f"| {'★ ' if v['chosen'] else ''}{name} | {_fmt(v['ndcg@5'])} | "
-            f"{_fmt(v['entity_p@5'])} |"
+            f"{_fmt(v['entity_p@5'])} | {_fmt(v.get('entity_ratio_lower'))} |"
             for name, v in training["selection_train"].items()
         ),
         "",
