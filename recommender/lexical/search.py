@@ -14,7 +14,8 @@ import numpy as np
 from recommender.articles import Article
 from recommender.lexical.analysis import Analyzer, article_language
 from recommender.lexical.index import LexicalIndex
-from recommender.lexical.names import Names, extract_names, name_overlap
+from recommender.lexical.name_table import NameTable
+from recommender.lexical.names import Names, extract_names, ranked_keys
 from recommender.lexical.storage import load_lexical, load_names, save_lexical, save_names
 
 TITLE_WEIGHT = 2  # a word in the headline counts as much as two in the text
@@ -57,6 +58,7 @@ class LexicalSearch:
         self.analyzer = analyzer or Analyzer()
         self.use_tags = use_tags
         self.names: dict[str, Names] = names or {}
+        self.name_table = NameTable.of(self.names)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -100,11 +102,13 @@ class LexicalSearch:
         self.remove(batch.gone)
         self.index.upsert_many(batch.docs)
         self.names.update(batch.names)
+        self.name_table.put_many(batch.names.items())
 
     def remove(self, article_ids: Sequence[str]) -> None:
         self.index.remove(article_ids)
         for article_id in article_ids:
             self.names.pop(article_id, None)
+        self.name_table.remove(article_ids)
 
     def neighbours(self, article_id: str, k: int) -> list[tuple[str, float]]:
         return self.index.neighbours(article_id, k)
@@ -122,9 +126,8 @@ class LexicalSearch:
 
     def name_overlap(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray:
         """Each candidate's share of the article's salient names, in [0, 1]."""
-        query = self.names.get(article_id)
-        found = name_overlap(query, (self.names.get(c) for c in candidate_ids), self.key_idf)
-        return np.asarray(found, dtype=np.float64)
+        ranked = ranked_keys(self.names.get(article_id), self.key_idf)
+        return self.name_table.overlap(ranked, candidate_ids)
 
     def save(self, folder: Path) -> None:
         save_lexical(self.index, folder)
