@@ -225,9 +225,9 @@ class LexicalIndex:
         rows = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int32)
         tf = np.concatenate([p[1] for p in parts]).astype(np.float32) if parts else np.zeros(0)
         idf = np.repeat(self.idf(terms), [len(p[0]) for p in parts])
-        return self._accumulate(rows, idf * tf * (K1 + 1.0) / (tf + self._norm(rows)))
+        return self._accumulate(rows, idf * tf * (K1 + 1.0) / (tf + self.norm(rows)))
 
-    def _norm(self, rows: np.ndarray) -> np.ndarray:
+    def norm(self, rows: np.ndarray) -> np.ndarray:
         """BM25's length normalisation of rows (float32, as every score is computed with it)."""
         avgdl = self.total_len / max(self.alive_count, 1)
         norm: np.ndarray = K1 * (1.0 - B + B * self.doc_len[rows] / avgdl)
@@ -244,7 +244,7 @@ class LexicalIndex:
         hit = query[at] == terms
         owner = np.repeat(np.arange(len(rows)), lengths)[hit]
         tf32 = tf[hit].astype(np.float32)
-        norm = self._norm(rows)[owner]
+        norm = self.norm(rows)[owner]
         values = self.idf(query)[at[hit]] * tf32 * (K1 + 1.0) / (tf32 + norm)
         out: np.ndarray = np.bincount(owner, values, minlength=len(rows))
         out[~self.alive[rows]] = 0.0
