@@ -52,6 +52,7 @@ class LexicalIndex:
         self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._sum = np.zeros(0)  # scratch of _accumulate, all zero between calls
         self._last = np.zeros(0, dtype=np.int64)
+        self._slot = np.zeros(0, dtype=np.int32)  # scratch of rescore, all -1 between calls
         # rows added or removed so far: the age of anything computed from the corpus statistics
         self.changes = 0
         # told the old row → new row map (-1: dropped) whenever compact renumbers rows
@@ -233,15 +234,22 @@ class LexicalIndex:
         norm: np.ndarray = K1 * (1.0 - B + B * self.doc_len[rows] / avgdl)
         return norm
 
-    def rescore(self, row: int, rows: np.ndarray) -> np.ndarray:
-        """The BM25 score of row's query against each of rows (0 for dead rows), from their own
-        term lists: the same numbers raw_scores gives, at the cost of the rows' terms only."""
-        query = np.sort(self.row_query(row))
+    def rescore(self, row: int, rows: np.ndarray, query: np.ndarray | None = None) -> np.ndarray:
+        """The BM25 score of row's query (row_query(row), unless given) against each of rows (0
+        for dead rows), from their own term lists: the same numbers raw_scores gives, at the
+        cost of the rows' terms only."""
+        query = self.row_query(row) if query is None else query
         if not len(query) or not len(rows):
             return np.zeros(len(rows))
         terms, tf, lengths = self.forward.gather(rows)
-        at = np.minimum(np.searchsorted(query, terms), len(query) - 1)
-        hit = query[at] == terms
+        # each term's place in the query by one lookup (a scratch array over the vocabulary,
+        # left all -1 again): ten times cheaper than a search per term
+        if len(self._slot) < len(self.vocabulary):
+            self._slot = np.full(2 * len(self.vocabulary) + 1024, -1, dtype=np.int32)
+        self._slot[query] = np.arange(len(query), dtype=np.int32)
+        at = self._slot[terms]
+        self._slot[query] = -1
+        hit = at >= 0
         owner = np.repeat(np.arange(len(rows)), lengths)[hit]
         tf32 = tf[hit].astype(np.float32)
         norm = self.norm(rows)[owner]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import repeat
 
 import numpy as np
@@ -38,6 +39,17 @@ BULK_MIN = 256
 CACHE = 256  # lists scored again, kept until the next write (Lees ook reads one list twice)
 
 
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A list as read: its live rows ascending, their scores now, the best of them, and the
+    query they were scored with."""
+
+    rows: np.ndarray
+    raw: np.ndarray
+    top: float
+    query: np.ndarray
+
+
 class ListedLexical:
     """The lexical index's reads through neighbour lists (`lists` None: not computed yet)."""
 
@@ -47,14 +59,14 @@ class ListedLexical:
         self.index = index
         self.config = config
         self.lists = lists
-        self._cache: OrderedDict[int, tuple[np.ndarray, np.ndarray, float]] = OrderedDict()
+        self._cache: OrderedDict[int, Listed] = OrderedDict()
         index.on_renumber = self._renumber
 
     # reads ------------------------------------------------------------------------------------
 
-    def _listed(self, row: int, need: int) -> tuple[np.ndarray, np.ndarray, float] | None:
-        """(live listed rows ascending, their scores now, the best of them); None when row has
-        no list or its list cannot vouch for need rows."""
+    def _listed(self, row: int, need: int) -> Listed | None:
+        """row's list scored now; None when row has no list or its list cannot vouch for need
+        rows."""
         lists = self.lists
         if lists is None or row >= len(lists.known) or not lists.known[row]:
             return None
@@ -62,12 +74,13 @@ class ListedLexical:
         if found is None:
             entries = lists.entries(row)
             entries = np.sort(entries[self.index.alive[entries]])
-            raw = self.index.rescore(row, entries)
-            found = (entries, raw, float(raw.max()) if len(raw) else 0.0)
+            query = self.index.row_query(row)
+            raw = self.index.rescore(row, entries, query)
+            found = Listed(entries, raw, float(raw.max()) if len(raw) else 0.0, query)
             self._cache[row] = found
             if len(self._cache) > CACHE:
                 self._cache.popitem(last=False)
-        if len(found[0]) < need and lists.floor[row] > 0:
+        if len(found.rows) < need and lists.floor[row] > 0:
             return None
         return found
 
@@ -79,14 +92,13 @@ class ListedLexical:
         found = self._listed(row, k)
         if found is None:
             return self.index.neighbours(article_id, k)
-        entries, raw, top = found
-        scores = relative(raw, top)
+        scores = relative(found.raw, found.top)
         order = np.argsort(-scores, kind="stable")[:k]
         order = order[scores[order] > 0]
         ids = self.index.ids
         return [
             (str(ids[r]), s)
-            for r, s in zip(entries[order].tolist(), scores[order].tolist(), strict=True)
+            for r, s in zip(found.rows[order].tolist(), scores[order].tolist(), strict=True)
         ]
 
     def similarities(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray:
@@ -99,9 +111,14 @@ class ListedLexical:
         if found is None:
             return self.index.similarities(article_id, candidate_ids)
         rows = np.fromiter(map(self.index.rows.get, candidate_ids, repeat(-1)), np.int64)
-        known = rows >= 0
-        out[known] = relative(self.index.rescore(row, rows[known]), found[2])
-        return out
+        # listed candidates (the lexical ones, at least) were scored with the list
+        at = np.minimum(np.searchsorted(found.rows, rows), max(len(found.rows) - 1, 0))
+        listed = (found.rows[at] == rows) if len(found.rows) else np.zeros(len(rows), bool)
+        raw = np.zeros(len(rows))
+        raw[listed] = found.raw[at[listed]]
+        rest = ~listed & (rows >= 0)
+        raw[rest] = self.index.rescore(row, rows[rest], found.query)
+        return relative(raw, found.top)
 
     # writes -----------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ class NameTable:
         self._meets: dict[str, dict[int, np.ndarray]] = {}  # root → key id → ids it meets
         self.forward = Forward()
         self.rows: dict[str, int] = {}
+        self._bits = np.zeros(0, dtype=np.uint16)  # scratch of overlap
 
     @classmethod
     def of(cls, names: dict[str, Names]) -> NameTable:
@@ -101,14 +102,25 @@ class NameTable:
         known = np.flatnonzero(rows >= 0)
         keys, _, lengths = self.forward.gather(rows[known])
         owner = np.repeat(known, lengths)
-        for weight, key in ranked:
-            met = self.meeting(key)
-            if not len(met) or not len(keys):
-                continue
-            at = np.minimum(np.searchsorted(met, keys), len(met) - 1)
-            hit = np.zeros(len(candidate_ids), dtype=bool)
-            hit[owner[met[at] == keys]] = True
-            out[hit] += weight
+        # bit i of a key: it meets the i-th ranked key; one lookup per candidate key (a scratch
+        # array over the key ids, all zero again after)
+        if len(self._bits) < len(self.keys):
+            self._bits = np.zeros(2 * len(self.keys) + 1024, dtype=np.uint16)
+        meeting = [self.meeting(key) for _, key in ranked]
+        met = np.concatenate(meeting)
+        flags = np.repeat(1 << np.arange(len(ranked), dtype=np.uint16), [len(m) for m in meeting])
+        np.bitwise_or.at(self._bits, met, flags)
+        bits = self._bits[keys]
+        self._bits[met] = 0
+        met_keys = bits != 0
+        found = np.zeros(len(candidate_ids), dtype=np.uint16)  # the ranked keys each meets
+        np.bitwise_or.at(found, owner[met_keys], bits[met_keys])
+        # the weight of every set of ranked keys, added in ranked order as the loop adds them
+        # (adding 0.0 changes nothing), so the same floats
+        sets = np.arange(1 << len(ranked))
+        weight_of = np.zeros(len(sets))
+        for bit, (weight, _) in enumerate(ranked):
+            weight_of += np.where(sets & (1 << bit), weight, 0.0)
         total: float = sum(w for w, _ in ranked)
-        scaled: np.ndarray = out / total
+        scaled: np.ndarray = weight_of[found] / total
         return scaled
