@@ -47,12 +47,15 @@ def assert_same_ranking(got: list[tuple[str, float]], live: list[tuple[str, floa
 
 
 def overlap_at(index: LexicalIndex, listed: ListedLexical, k: int) -> float:
-    """Mean share of the live search's top k that the lists also give, over every article."""
+    """Mean share of the lists' top k that the live search ranks in its top k (ties counted:
+    every article scoring at least the live k-th score), over every article."""
     shares = []
     for article_id in index.rows:
-        live = {i for i, _ in index.neighbours(article_id, k)}
-        if live:
-            shares.append(len(live & {i for i, _ in listed.neighbours(article_id, k)}) / len(live))
+        live = index.neighbours(article_id, 4 * k)
+        if len(live) >= k:
+            fits = {i for i, score in live if score >= live[k - 1][1] - 1e-9}
+            got = [i for i, _ in listed.neighbours(article_id, k)]
+            shares.append(sum(i in fits for i in got) / k)
     return float(np.mean(shares))
 
 

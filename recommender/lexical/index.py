@@ -52,7 +52,7 @@ class LexicalIndex:
         self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._sum = np.zeros(0)  # scratch of _accumulate, all zero between calls
         self._last = np.zeros(0, dtype=np.int64)
-        self._slot = np.zeros(0, dtype=np.int32)  # scratch of rescore, all -1 between calls
+        self._slots = np.zeros(0, dtype=np.int32)  # scratch of sum_rows, all -1 between calls
         # rows added or removed so far: the age of anything computed from the corpus statistics
         self.changes = 0
         # told the old row → new row map (-1: dropped) whenever compact renumbers rows
@@ -221,42 +221,44 @@ class LexicalIndex:
     def raw_scores(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         """The BM25 score of row's query against every live row sharing a query term with it
         (itself included): (rows ascending, scores), by a walk over the query's postings."""
-        terms = self.row_query(row)
+        return self._accumulate(*self.query_postings(row))
+
+    def query_postings(
+        self, row: int, query: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The postings of row's query (row_query(row) unless given) and each one's part of
+        the BM25 score, term after term."""
+        terms = self.row_query(row) if query is None else query
         parts = [self._postings(term) for term in terms.tolist()]
         rows = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int32)
         tf = np.concatenate([p[1] for p in parts]).astype(np.float32) if parts else np.zeros(0)
         idf = np.repeat(self.idf(terms), [len(p[0]) for p in parts])
-        return self._accumulate(rows, idf * tf * (K1 + 1.0) / (tf + self.norm(rows)))
+        values: np.ndarray = idf * tf * (K1 + 1.0) / (tf + self.norm(rows))
+        return rows, values
+
+    def sum_rows(self, postings: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> np.ndarray:
+        """Each of rows' score from a query's postings (query_postings): 0 for dead rows and
+        rows sharing no query term. The postings are added up in the order raw_scores adds
+        them, so the same floats; a scratch array over the rows (all -1 again after) finds
+        the postings of rows asked for without a search."""
+        posting_rows, values = postings
+        if len(self._slots) < len(self.ids):
+            self._slots = np.full(2 * len(self.ids) + 1024, -1, dtype=np.int32)
+        self._slots[rows] = np.arange(len(rows), dtype=np.int32)
+        slot_of = self._slots[rows]  # a row asked for twice: both get the last slot
+        at = self._slots[posting_rows]
+        self._slots[rows] = -1
+        hit = at >= 0
+        sums = np.bincount(at[hit], values[hit], minlength=len(rows))
+        out: np.ndarray = sums[slot_of]
+        out[~self.alive[rows]] = 0.0
+        return out
 
     def norm(self, rows: np.ndarray) -> np.ndarray:
         """BM25's length normalisation of rows (float32, as every score is computed with it)."""
         avgdl = self.total_len / max(self.alive_count, 1)
         norm: np.ndarray = K1 * (1.0 - B + B * self.doc_len[rows] / avgdl)
         return norm
-
-    def rescore(self, row: int, rows: np.ndarray, query: np.ndarray | None = None) -> np.ndarray:
-        """The BM25 score of row's query (row_query(row), unless given) against each of rows (0
-        for dead rows), from their own term lists: the same numbers raw_scores gives, at the
-        cost of the rows' terms only."""
-        query = self.row_query(row) if query is None else query
-        if not len(query) or not len(rows):
-            return np.zeros(len(rows))
-        terms, tf, lengths = self.forward.gather(rows)
-        # each term's place in the query by one lookup (a scratch array over the vocabulary,
-        # left all -1 again): ten times cheaper than a search per term
-        if len(self._slot) < len(self.vocabulary):
-            self._slot = np.full(2 * len(self.vocabulary) + 1024, -1, dtype=np.int32)
-        self._slot[query] = np.arange(len(query), dtype=np.int32)
-        at = self._slot[terms]
-        self._slot[query] = -1
-        hit = at >= 0
-        owner = np.repeat(np.arange(len(rows)), lengths)[hit]
-        tf32 = tf[hit].astype(np.float32)
-        norm = self.norm(rows)[owner]
-        values = self.idf(query)[at[hit]] * tf32 * (K1 + 1.0) / (tf32 + norm)
-        out: np.ndarray = np.bincount(owner, values, minlength=len(rows))
-        out[~self.alive[rows]] = 0.0
-        return out
 
     def _accumulate(self, rows: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Sum values per row, live rows only: (rows ascending, sums). O(postings) with two

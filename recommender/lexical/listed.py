@@ -42,12 +42,12 @@ CACHE = 256  # lists scored again, kept until the next write (Lees ook reads one
 @dataclass(frozen=True, slots=True)
 class Listed:
     """A list as read: its live rows ascending, their scores now, the best of them, and the
-    query they were scored with."""
+    query's postings they were scored from (which score the other candidates too)."""
 
     rows: np.ndarray
     raw: np.ndarray
     top: float
-    query: np.ndarray
+    postings: tuple[np.ndarray, np.ndarray]
 
 
 class ListedLexical:
@@ -74,9 +74,9 @@ class ListedLexical:
         if found is None:
             entries = lists.entries(row)
             entries = np.sort(entries[self.index.alive[entries]])
-            query = self.index.row_query(row)
-            raw = self.index.rescore(row, entries, query)
-            found = Listed(entries, raw, float(raw.max()) if len(raw) else 0.0, query)
+            postings = self.index.query_postings(row)
+            raw = self.index.sum_rows(postings, entries)
+            found = Listed(entries, raw, float(raw.max()) if len(raw) else 0.0, postings)
             self._cache[row] = found
             if len(self._cache) > CACHE:
                 self._cache.popitem(last=False)
@@ -111,14 +111,9 @@ class ListedLexical:
         if found is None:
             return self.index.similarities(article_id, candidate_ids)
         rows = np.fromiter(map(self.index.rows.get, candidate_ids, repeat(-1)), np.int64)
-        # listed candidates (the lexical ones, at least) were scored with the list
-        at = np.minimum(np.searchsorted(found.rows, rows), max(len(found.rows) - 1, 0))
-        listed = (found.rows[at] == rows) if len(found.rows) else np.zeros(len(rows), bool)
-        raw = np.zeros(len(rows))
-        raw[listed] = found.raw[at[listed]]
-        rest = ~listed & (rows >= 0)
-        raw[rest] = self.index.rescore(row, rows[rest], found.query)
-        return relative(raw, found.top)
+        known = rows >= 0
+        out[known] = relative(self.index.sum_rows(found.postings, rows[known]), found.top)
+        return out
 
     # writes -----------------------------------------------------------------------------------
 
