@@ -178,3 +178,15 @@ def test_search_saves_and_loads_its_lists(tmp_path: Path) -> None:
     live = LexicalSearch.load(tmp_path, lists=LexicalListsConfig(depth=0))
     assert live.listed.lists is None  # lists off: the live search per request
     assert [i for i, _ in live.neighbours("cuba-1", 5)] == [i for i, _ in before["cuba-1"]]
+
+
+def test_a_batch_of_publishes_enters_every_new_article() -> None:
+    rng = np.random.default_rng(13)
+    index, listed = listed_corpus(rng, 400, LexicalListsConfig(depth=30))
+    batch = [random_doc(rng, f"new{n}") for n in range(40)]  # below a bulk: entered one by one
+    index.upsert_many(batch)
+    listed.after_write([doc[0] for doc in batch])
+    assert listed.lists is not None and listed.lists.known[: len(index.ids)].all()
+    assert overlap_at(index, listed, 10) >= 0.95
+    for doc in batch[::7]:
+        assert_same_ranking(listed.neighbours(doc[0], 10), index.neighbours(doc[0], 10))

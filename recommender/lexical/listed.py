@@ -168,19 +168,26 @@ class ListedLexical:
         others = (rows != row) & (values > 0)
         self._set(row, rows[others], values[others], index.row_query(row))
         terms, tf = index.forward.row(row)
-        owners = self.lists.owners(terms)
-        owners = owners[(owners != row) & (owners < len(index.ids))]
-        owners = owners[index.alive[owners]]
-        if not len(owners):
+        tf32 = tf.astype(np.float32)
+        weight = index.idf(terms) * tf32 * (K1 + 1.0) / (tf32 + index.norm(np.array([row])))
+        # an upper bound of each list owner's score for the new row, from the owners of its
+        # terms (a superset): only the few whose bound beats their floor are scored exactly
+        owners, which = self.lists.owners(terms)
+        count = len(self.lists.floor)
+        bound = np.bincount(owners, weight[which], minlength=count)[:count]
+        beats = bound > self.lists.floor
+        beats[row] = False
+        candidates = np.flatnonzero(
+            beats[: len(index.ids)] & index.alive[: min(count, len(index.ids))]
+        )
+        if not len(candidates):
             return
         order = np.argsort(terms)
-        sorted_terms = terms[order]
-        tf32 = tf[order].astype(np.float32)
-        weight = index.idf(sorted_terms) * tf32 * (K1 + 1.0) / (tf32 + index.norm(np.array([row])))
-        queries = self.lists.queries[owners]
+        sorted_terms, sorted_weight = terms[order], weight[order]
+        queries = self.lists.queries[candidates]
         at = np.minimum(np.searchsorted(sorted_terms, queries), len(sorted_terms) - 1)
         hit = (sorted_terms[at] == queries) & (queries >= 0)
-        self.lists.insert(owners, row, np.where(hit, weight[at], 0.0).sum(axis=1))
+        self.lists.insert(candidates, row, np.where(hit, sorted_weight[at], 0.0).sum(axis=1))
 
     def refresh(self, limit: int) -> int:
         """Compute again up to limit stale lists (the oldest first); how many."""

@@ -100,15 +100,21 @@ class LexicalLists:
         found: np.ndarray = listed[listed != NO_ROW]
         return found
 
-    def owners(self, terms: np.ndarray) -> np.ndarray:
-        """Rows whose list was computed with one of terms in its query (a superset: a list
-        computed again since may have dropped the term)."""
-        known = terms[terms + 1 < len(self._owner_ptr)].astype(np.int64)
-        starts = self._owner_ptr[known]
-        parts = [self._owners[spans(starts, self._owner_ptr[known + 1] - starts)]]
-        parts += [np.asarray(self._new_owners[t], np.int32) for t in terms.tolist()
-                  if t in self._new_owners]  # fmt: skip
-        return np.unique(np.concatenate(parts))
+    def owners(self, terms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, i): row's list was computed with terms[i] in its query, for every such pair;
+        a superset (a list computed again since may have dropped the term, and then counts
+        twice for a term it kept)."""
+        known = np.flatnonzero(terms + 1 < len(self._owner_ptr))
+        starts = self._owner_ptr[terms[known]]
+        lengths = self._owner_ptr[terms[known] + 1] - starts
+        rows = [self._owners[spans(starts, lengths)]]
+        which = [np.repeat(known, lengths)]
+        for i, term in enumerate(terms.tolist()):
+            added = self._new_owners.get(term)
+            if added:
+                rows.append(np.asarray(added, np.int32))
+                which.append(np.full(len(added), i))
+        return np.concatenate(rows), np.concatenate(which)
 
     def maybe_reindex(self, n_terms: int) -> None:
         """Fold the owners added since the last reindex in once they are a quarter as many."""
@@ -119,6 +125,8 @@ class LexicalLists:
         """Enter new_row into the list of each owner whose floor its score (scores[i] for
         owners[i]) beats, in score order; a full list drops its last row and raises its floor."""
         beats = (scores > self.floor[owners]) & self.known[owners]
+        # a list computed after new_row arrived (a batch's) holds it already
+        beats &= ~(self.rows[owners] == new_row).any(axis=1)
         for owner, score in zip(owners[beats].tolist(), scores[beats].tolist(), strict=True):
             listed = self.raw[owner]
             filled = int(np.count_nonzero(self.rows[owner] != NO_ROW))
