@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from recommender.lexical.forward import Forward, _grow
+from recommender.lexical.forward import Forward, _grow, spans
 from recommender.lexical.segments import Segment, build_segment
 
 log = logging.getLogger(__name__)
@@ -188,13 +188,23 @@ class LexicalIndex:
         chosen: np.ndarray = terms[top][within]
         return chosen
 
-    def _postings(self, term: int) -> tuple[np.ndarray, np.ndarray]:
-        rows, tf = self.base.postings(term)
-        extra = self.live.get(term)
-        if extra is not None:
-            rows = np.concatenate([rows, np.asarray(extra[0], dtype=np.int32)])
-            tf = np.concatenate([tf, np.asarray(extra[1], dtype=np.uint16)])
-        return rows, tf
+    def _postings(self, terms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, counts, which query term) of every posting of terms: the compact segment's
+        in one gather, then the live segment's (a row lives in one of them, so each row's
+        postings still come term after term)."""
+        covered = terms[terms + 1 < len(self.base.indptr)]
+        starts = self.base.indptr[covered]
+        lengths = self.base.indptr[covered + 1] - starts
+        at = spans(starts, lengths)
+        rows, tf = [self.base.rows[at]], [self.base.tf[at]]
+        which = [np.repeat(np.flatnonzero(terms + 1 < len(self.base.indptr)), lengths)]
+        for i, term in enumerate(terms.tolist() if self.live else ()):
+            extra = self.live.get(term)
+            if extra is not None:
+                rows.append(np.asarray(extra[0], dtype=np.int32))
+                tf.append(np.asarray(extra[1], dtype=np.uint16))
+                which.append(np.full(len(extra[0]), i))
+        return np.concatenate(rows), np.concatenate(tf), np.concatenate(which)
 
     def _scores(self, article_id: str) -> tuple[np.ndarray, np.ndarray]:
         """Rows (sorted) that share a query term with the article and their BM25 scores divided
@@ -229,11 +239,9 @@ class LexicalIndex:
         """The postings of row's query (row_query(row) unless given) and each one's part of
         the BM25 score, term after term."""
         terms = self.row_query(row) if query is None else query
-        parts = [self._postings(term) for term in terms.tolist()]
-        rows = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int32)
-        tf = np.concatenate([p[1] for p in parts]).astype(np.float32) if parts else np.zeros(0)
-        idf = np.repeat(self.idf(terms), [len(p[0]) for p in parts])
-        values: np.ndarray = idf * tf * (K1 + 1.0) / (tf + self.norm(rows))
+        rows, counts, which = self._postings(terms)
+        tf = counts.astype(np.float32)
+        values: np.ndarray = self.idf(terms)[which] * tf * (K1 + 1.0) / (tf + self.norm(rows))
         return rows, values
 
     def sum_rows(self, postings: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> np.ndarray:
