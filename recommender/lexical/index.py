@@ -165,16 +165,9 @@ class LexicalIndex:
         values: np.ndarray = np.log1p((n - df + 0.5) / (df + 0.5))
         return values
 
-    def query_terms(self, article_id: str, limit: int = QUERY_TERMS) -> np.ndarray:
-        """The article's most telling terms: tf-idf, leaving out terms no other article has and
-        terms too common to tell articles apart."""
-        row = self.rows.get(article_id)
-        if row is None:
-            return np.zeros(0, dtype=np.int32)
-        return self.row_query(row, limit)
-
     def row_query(self, row: int, limit: int = QUERY_TERMS) -> np.ndarray:
-        """query_terms of the article at row."""
+        """The most telling terms of the article at row: tf-idf, leaving out terms no other
+        article has and terms too common to tell articles apart."""
         terms, tf = self.forward.row(row)
         df = self.df[terms]
         useful = df >= 2
