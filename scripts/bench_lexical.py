@@ -18,10 +18,12 @@ random ones for the popular stories), a new article each time (no cache).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
 import time
+import tracemalloc
 from collections import Counter
 from pathlib import Path
 
@@ -35,28 +37,48 @@ from bench_report import cpu_description, write_section  # noqa: E402
 from recommender.component_configs import LexicalListsConfig  # noqa: E402
 from recommender.lexical import LexicalSearch  # noqa: E402
 from recommender.lexical.analysis import Analyzer  # noqa: E402
+from recommender.lexical.index import LexicalIndex  # noqa: E402
 from recommender.lexical.names import Names, extract_names, name_overlap  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "dpg-nl-2019" / "articles.jsonl"
 WINDOW = 150  # analysed terms of text per article (about 250 words before stop words go)
 K = 50  # the ranker's lexical candidates
 CANDIDATES = 200  # ids a request scores (vector, lexical, co-read and popular candidates)
+MEMORY_SAMPLE = 20_000  # tracemalloc slows a build several times over; memory grows linearly
 Doc = tuple[str, list[str], str]
 Parts = tuple[list[list[str]], list[list[str]], list[Names]]
 
 
-def pool() -> Parts:
-    """Analysed titles, texts and title names of the real articles."""
+def pool() -> tuple[Parts, float]:
+    """Analysed titles, texts and title names of the real articles; ms of analysis for one
+    article's title and first 250 words."""
     records = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
     records = [r for r in records if r.get("title") and len(r.get("text", "").split()) > 50]
     analyzer = Analyzer()
+    started = time.perf_counter()
+    for r in records:
+        analyzer.terms(r["title"] + "\n" + " ".join(r["text"].split()[:250]), "nl")
+    analysis_ms = (time.perf_counter() - started) / len(records) * 1000.0
     titles = [analyzer.terms(r["title"], "nl") for r in records]
     texts = [analyzer.terms(r["text"], "nl") for r in records]
     names = [
         extract_names(analyzer, r["title"], " ".join(r["text"].split()[:60]), "nl", (), Counter(t))
         for r, t in zip(records, texts, strict=True)
     ]
-    return titles, texts, names
+    return (titles, texts, names), analysis_ms
+
+
+def index_bytes(docs: list[Doc]) -> float:
+    """Bytes per article of the index (Python objects included), by tracemalloc on a sample."""
+    sample = docs[:MEMORY_SAMPLE]
+    gc.collect()
+    tracemalloc.start()
+    index = LexicalIndex()
+    index.upsert_many(sample)
+    held = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del index
+    return held / len(sample)
 
 
 def corpus(n: int, seed: int, parts: Parts) -> tuple[list[Doc], dict[str, Names]]:
@@ -165,6 +187,7 @@ def bench_size(n: int, parts: Parts, queries: int, growth: float) -> dict[str, f
     result |= {
         "index_s": index_s,
         "lists_s": lists_s,
+        "index_bytes": index_bytes(docs),
         "lists_bytes": search.listed.lists.nbytes / n,
         "names_bytes": search.name_table.nbytes / n,
     }
@@ -176,7 +199,9 @@ def bench_size(n: int, parts: Parts, queries: int, growth: float) -> dict[str, f
     return result
 
 
-def render(results: dict[int, dict[str, float]], args: argparse.Namespace, load: str) -> str:
+def render(
+    results: dict[int, dict[str, float]], args: argparse.Namespace, load: str, analysis_ms: float
+) -> str:
     sizes = " ".join(str(n) for n in results)
     lines = [
         "## Lexical index: neighbour lists and name overlap per request",
@@ -198,14 +223,15 @@ def render(results: dict[int, dict[str, float]], args: argparse.Namespace, load:
         )
     lines += [
         "",
-        "| articles | index build s | lists build s | lists bytes/article | name table "
-        "bytes/article | publish ms (lists kept) | overlap@10 with live after "
+        "| articles | index build s | lists build s | index bytes/article | lists bytes/article "
+        "| name table bytes/article | publish ms (lists kept) | overlap@10 with live after "
         f"+{args.growth:.0%} |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for n, r in results.items():
         lines.append(
-            f"| {n:,} | {r['index_s']:.1f} | {r['lists_s']:.1f} | {r['lists_bytes']:,.0f} | "
+            f"| {n:,} | {r['index_s']:.1f} | {r['lists_s']:.1f} | {r['index_bytes']:,.0f} | "
+            f"{r['lists_bytes']:,.0f} | "
             f"{r['names_bytes']:,.0f} | {r['publish_ms']:.2f} | {r['overlap10']:.3f} |"
         )
     lines += [
@@ -217,7 +243,11 @@ def render(results: dict[int, dict[str, float]], args: argparse.Namespace, load:
         "statistics) and through the live search (a postings walk), interleaved, each for a new "
         f"article. Name overlap: the same {K + CANDIDATES} candidates, NameTable against the "
         "per-candidate loop it replaces. Lists build: every article's list by sparse products, "
-        "after the index build. Publish: one article at a time into the index, the name table "
+        "after the index build. Index memory: tracemalloc of a "
+        f"{MEMORY_SAMPLE:,}-article build (Python objects included); lists and name table: "
+        "their arrays. Analysis (tokenise, stop words, Snowball; not in the build times): "
+        f"{analysis_ms:.2f} ms per article of headline and 250 words. Publish: one article at "
+        "a time into the index, the name table "
         "and the lists (its own list, the lists it enters, stale lists refreshed). Overlap@10: "
         "the share of the lists' top 10 that the live search ranks in its top 10 (ties counted), "
         "for 500 articles, after the "
@@ -234,11 +264,11 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     before = os.getloadavg()
-    parts = pool()
+    parts, analysis_ms = pool()
     results = {n: bench_size(n, parts, args.queries, args.growth) for n in args.sizes}
     after = os.getloadavg()
     load = " → ".join("/".join(f"{v:.1f}" for v in avg) for avg in (before, after))
-    body = render(results, args, load)
+    body = render(results, args, load, analysis_ms)
     print(body)  # noqa: T201
     if not args.no_write:
         write_section(ROOT / "BENCHMARKS.md", "lexical", body)
