@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from recommender.component_configs import LexicalListsConfig
 from recommender.errors import BuildInProgress, IndexMismatch, IndexNotFound
 from recommender.fsutil import atomic_write_text, read_pointer
 from recommender.index import MANIFEST_FILE, VectorIndex
@@ -135,10 +136,13 @@ def prune(root: Path, keep: int) -> list[Path]:
     return removed
 
 
-def load_folder_lexical(folder: Path | None, max_words: int) -> LexicalSearch:
-    """The lexical index saved with the vectors; empty for a folder built before there was one
-    (the start-up reconcile then fills it from the store). An unreadable one is IndexNotFound,
-    like an unreadable vector index: the folder is not served half."""
+def load_folder_lexical(
+    folder: Path | None, max_words: int, lists: LexicalListsConfig | None = None
+) -> LexicalSearch:
+    """The lexical index saved with the vectors (and its neighbour lists); empty for a folder
+    built before there was one (the start-up reconcile then fills it from the store). An
+    unreadable one is IndexNotFound, like an unreadable vector index: the folder is not served
+    half."""
     if folder is None or not (folder / LEXICAL_META).is_file():
-        return LexicalSearch(max_words)
-    return LexicalSearch.load(folder, max_words)
+        return LexicalSearch(max_words, lists=lists)
+    return LexicalSearch.load(folder, max_words, lists=lists)

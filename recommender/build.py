@@ -207,7 +207,7 @@ def build_lexical(
 ) -> LexicalSearch:
     """The BM25 index and salient names of the published articles."""
     step = progress("lexical", len(articles)) if progress else None
-    lexical = LexicalSearch(settings.lexical_max_words)
+    lexical = LexicalSearch(settings.lexical_max_words, lists=settings.lexical_lists_config())
     batch = LexicalBatch()
     for start in range(0, len(articles), INDEX_BATCH):
         batch.extend(lexical.prepare(articles[start : start + INDEX_BATCH]))

@@ -51,6 +51,19 @@ class CoReadConfig:
     shrinkage: float = 3.0
 
 
+@dataclass(frozen=True)
+class LexicalListsConfig:
+    """Precomputed lexical neighbour lists (recommender.lexical.listed). depth: rows kept per
+    article, above the ranker's lexical candidates so dead rows leave enough (0: a live search
+    per request); refresh_share: the share of the corpus that must change (articles added or
+    removed) before a list counts as stale; refresh_per_write: stale lists computed again, oldest
+    first, after each write."""
+
+    depth: int = 64
+    refresh_share: float = 0.05
+    refresh_per_write: int = 8
+
+
 class VariantSpec(BaseModel):
     """One ranking variant of an A/B test. Unset parts are the served ranking's own."""
 

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from recommender.component_configs import (
     BUNDLED_MODEL,
     CoReadConfig,
+    LexicalListsConfig,
     PopularityConfig,
     RankingParams,
     TuneConfig,
@@ -225,6 +226,12 @@ class Settings(BaseSettings):
     """words of an article's text (after title and lead) the lexical index reads"""
     lexical_candidates: int = _RANKING.lexical_candidates
     """lexical ("more like this") neighbours added to the Lees-ook candidates; 0: none"""
+    lexical_lists: int = Field(default=LexicalListsConfig.depth, ge=0)
+    """lexical neighbours precomputed per article (kept above `lexical_candidates`); 0: none"""
+    lexical_lists_refresh_share: float = Field(default=LexicalListsConfig.refresh_share, gt=0)
+    """share of the corpus that must change before a lexical neighbour list is computed again"""
+    lexical_lists_refresh_per_write: int = Field(default=LexicalListsConfig.refresh_per_write, ge=0)
+    """stale lexical neighbour lists computed again after each write (oldest first)"""
     coread_candidates: int = _RANKING.coread_candidates
     """co-read neighbours added to the Lees-ook candidates; 0: none"""
     coread_half_life_hours: float = CoReadConfig.half_life_hours
@@ -371,6 +378,13 @@ class Settings(BaseSettings):
             popular_candidates=self.popular_candidates,
             lexical_candidates=self.lexical_candidates,
             coread_candidates=self.coread_candidates,
+        )
+
+    def lexical_lists_config(self) -> LexicalListsConfig:
+        return LexicalListsConfig(
+            depth=self.lexical_lists,
+            refresh_share=self.lexical_lists_refresh_share,
+            refresh_per_write=self.lexical_lists_refresh_per_write,
         )
 
     def coread_config(self) -> CoReadConfig:

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from recommender.artifacts import current_folder
 from recommender.build import build_index
 from recommender.config import Settings
 from recommender.embedding import FakeEmbedder
 from recommender.events import Event
+from recommender.lexical.listed import ListedLexical
+from recommender.lexical.lists import LISTS_FILE
 from recommender.lexical.storage import ARRAYS, META, NAMES
 from recommender.service import RecommenderService
 from recommender.store import SqliteStore as Store
@@ -29,15 +33,24 @@ def built(settings: Settings) -> Path:
     return result.folder
 
 
-def test_build_saves_the_lexical_index_and_the_service_serves_it(tmp_path: Path) -> None:
+def test_build_saves_the_lexical_index_and_the_service_serves_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = make_settings(tmp_path)
     folder = built(settings)
-    for name in (META, ARRAYS, NAMES):
+    for name in (META, ARRAYS, NAMES, LISTS_FILE):
         assert (folder / name).is_file()
+
+    def computed_again(self: ListedLexical) -> None:
+        raise AssertionError("the lists saved with the folder were not used")
+
+    monkeypatch.setattr(ListedLexical, "compute_all", computed_again)
     svc = RecommenderService(settings, FakeEmbedder())
     svc.start()
     try:
         assert len(svc._lifecycle.lexical) == len(small_corpus())
+        lists = svc._lifecycle.lexical.listed.lists  # the lists saved in the folder
+        assert lists is not None and lists.known[: len(small_corpus())].all()
         assert lexical_ids(svc, "cuba-1")[0].startswith("cuba")
         fresh = article("cuba-9", "Cuba kampt met stroomuitval", "Havana Cuba eiland stroom")
         svc.upsert([fresh])
@@ -103,3 +116,16 @@ def test_co_reads_are_rebuilt_from_the_event_store(tmp_path: Path) -> None:
         assert again._coreads.neighbours("cuba-1", 3) == live
     finally:
         again.close()
+
+
+def test_lists_off_searches_per_request(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, lexical_lists=0)
+    folder = built(settings)
+    assert not (folder / LISTS_FILE).exists()
+    svc = RecommenderService(settings, FakeEmbedder())
+    svc.start()
+    try:
+        assert svc._lifecycle.lexical.listed.lists is None
+        assert lexical_ids(svc, "cuba-1")[0].startswith("cuba")
+    finally:
+        svc.close()

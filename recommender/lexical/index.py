@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from recommender.lexical.forward import Forward, _grow, spans
 from recommender.lexical.segments import Segment, build_segment
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,7 @@ class LexicalIndex:
         self.ids: list[str | None] = []
         self.rows: dict[str, int] = {}
         self.hashes: dict[str, str] = {}
-        self.doc_terms: list[np.ndarray] = []
-        self.doc_tf: list[np.ndarray] = []
+        self.forward = Forward()  # each row's terms and counts
         self.doc_len = np.zeros(0, dtype=np.float32)
         self.alive = np.zeros(0, dtype=bool)
         self.base = Segment.empty()
@@ -52,6 +52,11 @@ class LexicalIndex:
         self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._sum = np.zeros(0)  # scratch of _accumulate, all zero between calls
         self._last = np.zeros(0, dtype=np.int64)
+        self._slots = np.zeros(0, dtype=np.int32)  # scratch of sum_rows, all -1 between calls
+        # rows added or removed so far: the age of anything computed from the corpus statistics
+        self.changes = 0
+        # told the old row → new row map (-1: dropped) whenever compact renumbers rows
+        self.on_renumber: Callable[[np.ndarray], None] | None = None
 
     def __len__(self) -> int:
         return self.alive_count
@@ -96,12 +101,11 @@ class LexicalIndex:
         counts = Counter(terms)
         term_ids = np.fromiter((self._term_id(t) for t in counts), np.int32, len(counts))
         tf = np.fromiter((min(c, 65_535) for c in counts.values()), np.uint16, len(counts))
-        row = len(self.ids)
+        row = self.forward.append(term_ids, tf)
         self.ids.append(article_id)
         self.rows[article_id] = row
         self.hashes[article_id] = content_hash
-        self.doc_terms.append(term_ids)
-        self.doc_tf.append(tf)
+        self.changes += 1
         length = float(tf.sum())
         self.doc_len = _grow(self.doc_len, row + 1)
         self.doc_len[row] = length
@@ -121,7 +125,8 @@ class LexicalIndex:
             self.hashes.pop(article_id, None)
             self.ids[row] = None
             self.alive[row] = False
-            self.df[self.doc_terms[row]] -= 1
+            self.df[self.forward.row(row)[0]] -= 1
+            self.changes += 1
             self.alive_count -= 1
             self.total_len -= float(self.doc_len[row])
             self._cache.clear()
@@ -136,17 +141,21 @@ class LexicalIndex:
 
     def compact(self) -> None:
         """Renumber the live rows densely and merge every posting into one segment."""
-        keep = [row for row, article_id in enumerate(self.ids) if article_id is not None]
-        self.ids = [self.ids[row] for row in keep]
+        keep = np.flatnonzero(self.alive[: len(self.ids)])
+        renumbered = len(keep) < len(self.ids)
+        new_of_old = np.full(len(self.ids), -1, dtype=np.int64)
+        new_of_old[keep] = np.arange(len(keep))
+        self.ids = [self.ids[row] for row in keep.tolist()]
         self.rows = {article_id: n for n, article_id in enumerate(self.ids) if article_id}
-        self.doc_terms = [self.doc_terms[row] for row in keep]
-        self.doc_tf = [self.doc_tf[row] for row in keep]
-        self.doc_len = self.doc_len[keep] if keep else np.zeros(0, dtype=np.float32)
+        self.forward = self.forward.select(keep)
+        self.doc_len = self.doc_len[keep]
         self.alive = np.ones(len(keep), dtype=bool)
-        self.base = build_segment(self.doc_terms, self.doc_tf, len(self.vocabulary))
+        self.base = build_segment(self.forward, len(self.vocabulary))
         self.live = {}
         self.live_docs = 0
         self._cache.clear()
+        if renumbered and self.on_renumber is not None:
+            self.on_renumber(new_of_old)
 
     # reads ------------------------------------------------------------------------------------
 
@@ -156,13 +165,10 @@ class LexicalIndex:
         values: np.ndarray = np.log1p((n - df + 0.5) / (df + 0.5))
         return values
 
-    def query_terms(self, article_id: str, limit: int = QUERY_TERMS) -> np.ndarray:
-        """The article's most telling terms: tf-idf, leaving out terms no other article has and
-        terms too common to tell articles apart."""
-        row = self.rows.get(article_id)
-        if row is None:
-            return np.zeros(0, dtype=np.int32)
-        terms, tf = self.doc_terms[row], self.doc_tf[row]
+    def row_query(self, row: int, limit: int = QUERY_TERMS) -> np.ndarray:
+        """The most telling terms of the article at row: tf-idf, leaving out terms no other
+        article has and terms too common to tell articles apart."""
+        terms, tf = self.forward.row(row)
         df = self.df[terms]
         useful = df >= 2
         if self.alive_count >= MIN_DOCS_FOR_MAX_DF:
@@ -175,13 +181,23 @@ class LexicalIndex:
         chosen: np.ndarray = terms[top][within]
         return chosen
 
-    def _postings(self, term: int) -> tuple[np.ndarray, np.ndarray]:
-        rows, tf = self.base.postings(term)
-        extra = self.live.get(term)
-        if extra is not None:
-            rows = np.concatenate([rows, np.asarray(extra[0], dtype=np.int32)])
-            tf = np.concatenate([tf, np.asarray(extra[1], dtype=np.uint16)])
-        return rows, tf
+    def _postings(self, terms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, counts, which query term) of every posting of terms: the compact segment's
+        in one gather, then the live segment's (a row lives in one of them, so each row's
+        postings still come term after term)."""
+        covered = terms[terms + 1 < len(self.base.indptr)]
+        starts = self.base.indptr[covered]
+        lengths = self.base.indptr[covered + 1] - starts
+        at = spans(starts, lengths)
+        rows, tf = [self.base.rows[at]], [self.base.tf[at]]
+        which = [np.repeat(np.flatnonzero(terms + 1 < len(self.base.indptr)), lengths)]
+        for i, term in enumerate(terms.tolist() if self.live else ()):
+            extra = self.live.get(term)
+            if extra is not None:
+                rows.append(np.asarray(extra[0], dtype=np.int32))
+                tf.append(np.asarray(extra[1], dtype=np.uint16))
+                which.append(np.full(len(extra[0]), i))
+        return np.concatenate(rows), np.concatenate(tf), np.concatenate(which)
 
     def _scores(self, article_id: str) -> tuple[np.ndarray, np.ndarray]:
         """Rows (sorted) that share a query term with the article and their BM25 scores divided
@@ -190,27 +206,60 @@ class LexicalIndex:
         if cached is not None:
             self._cache.move_to_end(article_id)
             return cached
-        terms = self.query_terms(article_id)
-        avgdl = self.total_len / max(self.alive_count, 1)
-        parts = [self._postings(term) for term in terms.tolist()]
-        rows = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int32)
-        tf = np.concatenate([p[1] for p in parts]).astype(np.float32) if parts else np.zeros(0)
-        idf = np.repeat(self.idf(terms), [len(p[0]) for p in parts])
-        norm = K1 * (1.0 - B + B * self.doc_len[rows] / avgdl)
-        unique, scores = self._accumulate(rows, idf * tf * (K1 + 1.0) / (tf + norm))
+        row = self.rows[article_id]
+        unique, scores = self.raw_scores(row)
         # relative to the best other article (as similarity is relative to the best
         # neighbour): a long query article's score against itself would dwarf every other
-        own = np.searchsorted(unique, self.rows[article_id])
+        own = np.searchsorted(unique, row)
         others = np.ones(len(unique), dtype=bool)
-        if own < len(unique) and unique[own] == self.rows[article_id]:
+        if own < len(unique) and unique[own] == row:
             others[own] = False
         top = float(scores[others].max()) if others.any() else 0.0
-        scores = np.minimum(scores / top, 1.0) if top > 0 else np.zeros_like(scores)
-        result = (unique, scores)
+        result = (unique, relative(scores, top))
         self._cache[article_id] = result
         if len(self._cache) > CACHE:
             self._cache.popitem(last=False)
         return result
+
+    def raw_scores(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """The BM25 score of row's query against every live row sharing a query term with it
+        (itself included): (rows ascending, scores), by a walk over the query's postings."""
+        return self._accumulate(*self.query_postings(row))
+
+    def query_postings(
+        self, row: int, query: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The postings of row's query (row_query(row) unless given) and each one's part of
+        the BM25 score, term after term."""
+        terms = self.row_query(row) if query is None else query
+        rows, counts, which = self._postings(terms)
+        tf = counts.astype(np.float32)
+        values: np.ndarray = self.idf(terms)[which] * tf * (K1 + 1.0) / (tf + self.norm(rows))
+        return rows, values
+
+    def sum_rows(self, postings: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> np.ndarray:
+        """Each of rows' score from a query's postings (query_postings): 0 for dead rows and
+        rows sharing no query term. The postings are added up in the order raw_scores adds
+        them, so the same floats; a scratch array over the rows (all -1 again after) finds
+        the postings of rows asked for without a search."""
+        posting_rows, values = postings
+        if len(self._slots) < len(self.ids):
+            self._slots = np.full(2 * len(self.ids) + 1024, -1, dtype=np.int32)
+        self._slots[rows] = np.arange(len(rows), dtype=np.int32)
+        slot_of = self._slots[rows]  # a row asked for twice: both get the last slot
+        at = self._slots[posting_rows]
+        self._slots[rows] = -1
+        hit = at >= 0
+        sums = np.bincount(at[hit], values[hit], minlength=len(rows))
+        out: np.ndarray = sums[slot_of]
+        out[~self.alive[rows]] = 0.0
+        return out
+
+    def norm(self, rows: np.ndarray) -> np.ndarray:
+        """BM25's length normalisation of rows (float32, as every score is computed with it)."""
+        avgdl = self.total_len / max(self.alive_count, 1)
+        norm: np.ndarray = K1 * (1.0 - B + B * self.doc_len[rows] / avgdl)
+        return norm
 
     def _accumulate(self, rows: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Sum values per row, live rows only: (rows ascending, sums). O(postings) with two
@@ -256,10 +305,7 @@ class LexicalIndex:
         return out
 
 
-def _grow(array: np.ndarray, size: int) -> np.ndarray:
-    """array with room for size entries (doubling, so appends are amortised O(1))."""
-    if size <= len(array):
-        return array
-    bigger = np.zeros(max(size, 2 * len(array), 1024), dtype=array.dtype)
-    bigger[: len(array)] = array
-    return bigger
+def relative(scores: np.ndarray, top: float) -> np.ndarray:
+    """Scores divided by the best other article's, capped at 1 (all 0 when nothing scores)."""
+    out: np.ndarray = np.minimum(scores / top, 1.0) if top > 0 else np.zeros_like(scores)
+    return out

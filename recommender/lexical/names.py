@@ -111,15 +111,13 @@ def _mentions(key: str, terms: Counter[str]) -> int:
     return sum(count for term, count in terms.items() if probe.meets(term))
 
 
-def name_overlap(
-    query: Names | None,
-    candidates: Iterable[Names | None],
-    idf: Callable[[Sequence[str]], Sequence[float]],
-) -> list[float]:
-    """Per candidate: the share of the query's weightiest keys (IDF x salience) it meets,
-    in [0, 1]."""
+def ranked_keys(
+    query: Names | None, idf: Callable[[Sequence[str]], Sequence[float]]
+) -> list[tuple[float, str]]:
+    """The query's weightiest keys (IDF x salience, a plain headline word counting less), best
+    first: what name overlap is measured on. Empty when nothing weighs."""
     if query is None or not query.keys:
-        return [0.0 for _ in candidates]
+        return []
     keys = list(query.keys)
     named = set(query.names)
     weights = [
@@ -127,9 +125,20 @@ def name_overlap(
         for k, w, s in zip(keys, idf(keys), query.salience, strict=True)
     ]
     ranked = sorted(zip(weights, keys, strict=True), reverse=True)[:QUERY_NAMES]
-    total = sum(w for w, _ in ranked)
-    if total <= 0:
+    return ranked if sum(w for w, _ in ranked) > 0 else []
+
+
+def name_overlap(
+    query: Names | None,
+    candidates: Iterable[Names | None],
+    idf: Callable[[Sequence[str]], Sequence[float]],
+) -> list[float]:
+    """Per candidate: the share of the query's weightiest keys (IDF x salience) it meets,
+    in [0, 1]. (The served path is the vectorised NameTable.overlap, equal to this.)"""
+    ranked = ranked_keys(query, idf)
+    if not ranked:
         return [0.0 for _ in candidates]
+    total = sum(w for w, _ in ranked)
     roots = {k[:MIN_PREFIX] for _, k in ranked}
     out = []
     for names in candidates:

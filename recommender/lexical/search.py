@@ -12,9 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from recommender.articles import Article
+from recommender.component_configs import LexicalListsConfig
 from recommender.lexical.analysis import Analyzer, article_language
-from recommender.lexical.index import LexicalIndex
-from recommender.lexical.names import Names, extract_names, name_overlap
+from recommender.lexical.index import QUERY_TERMS, LexicalIndex
+from recommender.lexical.listed import ListedLexical
+from recommender.lexical.lists import LexicalLists
+from recommender.lexical.name_table import NameTable
+from recommender.lexical.names import Names, extract_names, ranked_keys
 from recommender.lexical.storage import load_lexical, load_names, save_lexical, save_names
 
 TITLE_WEIGHT = 2  # a word in the headline counts as much as two in the text
@@ -50,13 +54,20 @@ class LexicalSearch:
         analyzer: Analyzer | None = None,
         use_tags: bool = True,
         names: dict[str, Names] | None = None,
+        lists: LexicalListsConfig | None = None,
+        precomputed: LexicalLists | None = None,
     ) -> None:
-        """use_tags: CMS tags feed the names (off where tags are ground truth, in evaluation)."""
+        """use_tags: CMS tags feed the names (off where tags are ground truth, in evaluation);
+        lists: the neighbour lists' settings, precomputed: lists saved with the index."""
         self.max_words = max_words
         self.index = index or LexicalIndex()
         self.analyzer = analyzer or Analyzer()
         self.use_tags = use_tags
         self.names: dict[str, Names] = names or {}
+        self.name_table = NameTable.of(self.names)
+        self.listed = ListedLexical(self.index, lists or LexicalListsConfig(), precomputed)
+        if precomputed is None and self.listed.config.depth > 0 and len(self.index):
+            self.listed.compute_all()  # a folder saved without lists (or at another depth)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -100,16 +111,28 @@ class LexicalSearch:
         self.remove(batch.gone)
         self.index.upsert_many(batch.docs)
         self.names.update(batch.names)
+        self.name_table.put_many(batch.names.items())
+        self.listed.after_write([article_id for article_id, _, _ in batch.docs])
 
     def remove(self, article_ids: Sequence[str]) -> None:
         self.index.remove(article_ids)
         for article_id in article_ids:
             self.names.pop(article_id, None)
+        self.name_table.remove(article_ids)
+        self.listed.after_write([])
+
+    @property
+    def uses_lists(self) -> bool:
+        return self.listed.config.depth > 0
 
     def neighbours(self, article_id: str, k: int) -> list[tuple[str, float]]:
+        if self.uses_lists:
+            return self.listed.neighbours(article_id, k)
         return self.index.neighbours(article_id, k)
 
     def similarities(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray:
+        if self.uses_lists:
+            return self.listed.similarities(article_id, candidate_ids)
         return self.index.similarities(article_id, candidate_ids)
 
     def key_idf(self, keys: Sequence[str]) -> list[float]:
@@ -122,14 +145,26 @@ class LexicalSearch:
 
     def name_overlap(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray:
         """Each candidate's share of the article's salient names, in [0, 1]."""
-        query = self.names.get(article_id)
-        found = name_overlap(query, (self.names.get(c) for c in candidate_ids), self.key_idf)
-        return np.asarray(found, dtype=np.float64)
+        ranked = ranked_keys(self.names.get(article_id), self.key_idf)
+        return self.name_table.overlap(ranked, candidate_ids)
 
     def save(self, folder: Path) -> None:
-        save_lexical(self.index, folder)
+        save_lexical(self.index, folder)  # compacts first: the lists are renumbered with it
         save_names(self.names, folder)
+        if self.listed.lists is not None:
+            self.listed.lists.save(folder, len(self.index.ids), self.index.changes)
 
     @classmethod
-    def load(cls, folder: Path, max_words: int = 400, use_tags: bool = True) -> LexicalSearch:
-        return cls(max_words, load_lexical(folder), use_tags=use_tags, names=load_names(folder))
+    def load(
+        cls,
+        folder: Path,
+        max_words: int = 400,
+        use_tags: bool = True,
+        lists: LexicalListsConfig | None = None,
+    ) -> LexicalSearch:
+        index = load_lexical(folder)
+        config = lists or LexicalListsConfig()
+        saved = LexicalLists.load(
+            folder, len(index.ids), config.depth, QUERY_TERMS, len(index.vocabulary)
+        )
+        return cls(max_words, index, None, use_tags, load_names(folder), config, saved)

@@ -3,10 +3,11 @@ articles holding it and tf the counts. Six bytes a posting, no Python object per
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from recommender.lexical.forward import Forward
 
 
 @dataclass(frozen=True)
@@ -32,20 +33,11 @@ class Segment:
         return int(self.indptr.nbytes + self.rows.nbytes + self.tf.nbytes)
 
 
-def build_segment(
-    doc_terms: Sequence[np.ndarray], doc_tf: Sequence[np.ndarray], n_terms: int
-) -> Segment:
-    """One segment from per-article term ids and counts (row = position in the sequences)."""
-    if not doc_terms:
-        return Segment(
-            np.zeros(n_terms + 1, dtype=np.int64),
-            np.zeros(0, dtype=np.int32),
-            np.zeros(0, dtype=np.uint16),
-        )
-    terms = np.concatenate(doc_terms)
-    tf = np.concatenate(doc_tf)
-    lengths = np.fromiter((len(t) for t in doc_terms), np.int64, len(doc_terms))
-    rows = np.repeat(np.arange(len(doc_terms), dtype=np.int32), lengths)
+def build_segment(forward: Forward, n_terms: int) -> Segment:
+    """The term-major postings of every row of forward (row = its row number there)."""
+    terms, tf = forward.terms, forward.tf
+    lengths = np.diff(forward.indptr)
+    rows = np.repeat(np.arange(forward.rows, dtype=np.int32), lengths)
     # stable: each term's rows stay in ascending order
     order = np.argsort(terms, kind="stable")
     counts = np.bincount(terms, minlength=n_terms)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from recommender.errors import IndexNotFound
+from recommender.lexical.forward import Forward
 from recommender.lexical.index import LexicalIndex
 from recommender.lexical.names import Names
 from recommender.lexical.segments import Segment
@@ -21,16 +22,12 @@ FORMAT = 1
 
 def save_lexical(index: LexicalIndex, folder: Path) -> None:
     index.compact()
-    lengths = np.fromiter((len(t) for t in index.doc_terms), np.int64, len(index.doc_terms))
-    doc_indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=doc_indptr[1:])
-    empty_i, empty_u = np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint16)
     with (folder / ARRAYS).open("wb") as handle:
         np.savez(
             handle,
-            doc_indptr=doc_indptr,
-            doc_terms=np.concatenate(index.doc_terms) if index.doc_terms else empty_i,
-            doc_tf=np.concatenate(index.doc_tf) if index.doc_tf else empty_u,
+            doc_indptr=index.forward.indptr,
+            doc_terms=index.forward.terms,
+            doc_tf=index.forward.tf,
             doc_len=index.doc_len[: len(index.ids)],
             df=index.df[: len(index.vocabulary)],
             indptr=index.base.indptr,
@@ -60,9 +57,7 @@ def load_lexical(folder: Path) -> LexicalIndex:
         index.ids = list(ids)
         index.rows = {article_id: n for n, article_id in enumerate(ids)}
         index.hashes = dict(zip(ids, meta["hashes"], strict=True))
-        split = arrays["doc_indptr"][1:-1]
-        index.doc_terms = list(np.split(arrays["doc_terms"], split)) if index.ids else []
-        index.doc_tf = list(np.split(arrays["doc_tf"], split)) if index.ids else []
+        index.forward = Forward.of(arrays["doc_indptr"], arrays["doc_terms"], arrays["doc_tf"])
         index.doc_len = arrays["doc_len"].astype(np.float32)
         index.alive = np.ones(len(index.ids), dtype=bool)
         index.base = Segment(arrays["indptr"], arrays["rows"], arrays["tf"])
@@ -70,7 +65,7 @@ def load_lexical(folder: Path) -> LexicalIndex:
         index.total_len = float(index.doc_len.sum())
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexNotFound(f"unreadable lexical index in {folder}: {exc}") from exc
-    if len(index.doc_terms) != len(index.ids):
+    if index.forward.rows != len(index.ids):
         raise IndexNotFound(f"inconsistent lexical index in {folder}")
     return index
 

@@ -92,7 +92,8 @@ class RecommenderService(ListReads, TuneJobsMixin):
             self._popularity,
             self._weights,
             settings.ranking_params(),
-            lexical=lexical or LexicalSearch(settings.lexical_max_words),
+            lexical=lexical
+            or LexicalSearch(settings.lexical_max_words, lists=settings.lexical_lists_config()),
             coreads=self._coreads,
         )
         # guards index, catalogue and popularity: faiss must not search while a row is added

@@ -83,7 +83,7 @@ class IndexLifecycle:
                 self.settings.hnsw_ef_search,
                 self.settings.neighbour_lists,
             )
-            self.serve(index, load_folder_lexical(folder, self.settings.lexical_max_words), folder)
+            self.serve(index, self._load_lexical(folder), folder)
             current = current_folder(root)
             if folder != current:
                 self.degraded = f"serving {folder.name}: the index CURRENT names did not load"
@@ -102,6 +102,10 @@ class IndexLifecycle:
                 ) from exc
             log.warning("index.missing", extra={"reason": str(exc), "articles": published})
         return self.reconcile(self.ranker.index, self.lexical, catalog=True)
+
+    def _load_lexical(self, folder: Path) -> LexicalSearch:
+        lists = self.settings.lexical_lists_config()
+        return load_folder_lexical(folder, self.settings.lexical_max_words, lists)
 
     @property
     def lexical(self) -> LexicalSearch:
@@ -226,7 +230,7 @@ class IndexLifecycle:
                     self.settings.hnsw_ef_search,
                     self.settings.neighbour_lists,
                 )
-                lexical = load_folder_lexical(folder, self.settings.lexical_max_words)
+                lexical = self._load_lexical(folder)
             except (IndexNotFound, IndexMismatch) as exc:
                 self._failed_folder = folder
                 log.error("index.reload_failed", extra={"folder": str(folder), "reason": str(exc)})

@@ -1,0 +1,119 @@
+"""The vectorised lexical reads equal the per-candidate implementations they replace, on random
+data: name overlap (NameTable against names.name_overlap) and BM25 scores of given rows
+(LexicalIndex.sum_rows against the postings walk of the live search and a plain BM25)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from recommender.lexical.index import K1, B, LexicalIndex
+from recommender.lexical.name_table import NameTable
+from recommender.lexical.names import Names, name_overlap, ranked_keys
+
+# few letters: random keys share roots and prefixes often, which is what the rule is about
+LETTERS = "abcde"
+
+
+def random_key(rng: np.random.Generator) -> str:
+    return "".join(rng.choice(list(LETTERS), size=int(rng.integers(2, 8))))
+
+
+def random_names(rng: np.random.Generator) -> Names:
+    names = [random_key(rng) for _ in range(int(rng.integers(0, 6)))]
+    plain = [random_key(rng) for _ in range(int(rng.integers(0, 6)))]
+    probe = Names.of(names, plain)
+    salience = rng.uniform(1.0, 3.0, size=len(probe.keys)).tolist()
+    return Names.of(probe.names, probe.plain, salience)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_name_table_overlap_equals_the_loop(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    names = {f"a{i}": random_names(rng) for i in range(300)}
+    table = NameTable.of(names)
+    # updates and removals after the table was built, as the service makes them
+    for i in rng.choice(300, size=60, replace=False).tolist():
+        if i % 2:
+            names[f"a{i}"] = random_names(rng)
+            table.put_many([(f"a{i}", names[f"a{i}"])])
+        else:
+            names.pop(f"a{i}")
+            table.remove([f"a{i}"])
+    rarity = {key: float(rng.uniform(0.0, 5.0)) for n in names.values() for key in n.keys}
+
+    def idf(keys: Sequence[str]) -> list[float]:
+        return [rarity.get(k, 6.0) for k in keys]
+
+    checked = 0
+    for query_id in [f"a{i}" for i in range(0, 300, 7)]:
+        candidates = [f"a{i}" for i in rng.choice(320, size=150).tolist()]  # some unknown
+        query = names.get(query_id)
+        expected = name_overlap(query, [names.get(c) for c in candidates], idf)
+        got = table.overlap(ranked_keys(query, idf), candidates)
+        assert got.tolist() == expected  # the same floats, not just close
+        checked += sum(v > 0 for v in expected)
+    assert checked > 50  # the comparison saw real overlaps, not only zeros
+
+
+def test_name_table_meets_as_names_do() -> None:
+    table = NameTable.of({"x": Names.of(["cuba", "cubaans", "eu", "euro", "cub"])})
+    assert {table.keys[i] for i in table.meeting("cubaan").tolist()} == {"cuba", "cubaans"}
+    assert {table.keys[i] for i in table.meeting("cubaanz").tolist()} == {"cuba"}
+    assert {table.keys[i] for i in table.meeting("eu").tolist()} == {"eu"}
+    assert table.meeting("cu").tolist() == []
+    # a key arriving later joins what meets its root
+    table.put_many([("y", Names.of(["cubaa"]))])
+    assert {table.keys[i] for i in table.meeting("cubaanz").tolist()} == {"cuba", "cubaa"}
+
+
+def random_index(rng: np.random.Generator, docs: int, vocabulary: int = 400) -> LexicalIndex:
+    index = LexicalIndex()
+    weights = 1.0 / np.arange(1, vocabulary + 1)  # Zipf: common and rare terms, as in text
+    weights /= weights.sum()
+    batch = []
+    for i in range(docs):
+        length = int(rng.integers(5, 80))
+        terms = [f"t{t}" for t in rng.choice(vocabulary, size=length, p=weights).tolist()]
+        batch.append((f"d{i}", terms, ""))
+    index.upsert_many(batch)
+    return index
+
+
+def plain_bm25(index: LexicalIndex, query_row: int, row: int) -> float:
+    """BM25 written out term by term: the reference the arrays must agree with."""
+    if not index.alive[row]:
+        return 0.0
+    avgdl = index.total_len / index.alive_count
+    terms, counts = index.forward.row(row)
+    tf_of = dict(zip(terms.tolist(), counts.tolist(), strict=True))
+    score = 0.0
+    for term in index.row_query(query_row).tolist():
+        tf = tf_of.get(term, 0)
+        df = int(index.df[term])
+        idf = math.log(1.0 + (index.alive_count - df + 0.5) / (df + 0.5))
+        norm = K1 * (1.0 - B + B * float(index.doc_len[row]) / avgdl)
+        score += idf * tf * (K1 + 1.0) / (tf + norm)
+    return score
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sum_rows_equals_the_postings_walk_and_plain_bm25(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    index = random_index(rng, 600)
+    # a live segment, removed rows and an update on top of the compact one
+    index.remove([f"d{i}" for i in range(0, 600, 13)])
+    index.upsert_many([(f"d{i}", ["t1", "t7", f"t{300 + i}"], "") for i in range(1, 40, 3)])
+    for query_id in [f"d{i}" for i in range(1, 600, 17) if f"d{i}" in index.rows]:
+        row = index.rows[query_id]
+        postings = index.query_postings(row)
+        rows, scores = index.raw_scores(row)
+        assert index.sum_rows(postings, rows).tolist() == scores.tolist()  # the same floats
+        asked = rng.choice(len(index.ids), size=40)  # dead rows, repeats and rows sharing none
+        expected = [plain_bm25(index, row, r) for r in asked.tolist()]
+        np.testing.assert_allclose(index.sum_rows(postings, asked), expected, rtol=1e-5)
+        others = np.setdiff1d(np.arange(len(index.ids)), rows)
+        assert not index.sum_rows(postings, others).any()
