@@ -117,29 +117,17 @@ class NeighbourLists:
                 self.set_list(start + lo + j, top, sims[top], complete)
                 self.insert(start + lo + j, sims, skip)
 
-    def live(
-        self, row: int, k: int, row_ids: list[str | None]
-    ) -> tuple[list[str], np.ndarray, np.ndarray] | None:
-        """The first k live entries of row's list as (ids, cosines float64, rows); None when the
-        list is unknown or cannot vouch for k live rows (the caller searches live)."""
+    def live(self, row: int, k: int, alive: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The first k live entries of row's list as (cosines float64, rows); None when the
+        list is unknown or cannot vouch for k live rows (the caller searches live). alive[r]:
+        row r is live, with alive[-1] False (NO_ROW padding reads it: no entry there)."""
         if row >= len(self.known) or not self.known[row] or k > self.depth:
             return None
         rows = self.rows[row]
-        ids: list[str] = []
-        picked: list[int] = []
-        for pos, candidate in enumerate(rows.tolist()):
-            if candidate == NO_ROW:
-                break
-            article_id = row_ids[candidate]
-            if article_id is not None:
-                ids.append(article_id)
-                picked.append(pos)
-                if len(ids) == k:
-                    break
-        if len(ids) < k and self.floor[row] > -np.inf:
+        picked = np.flatnonzero(alive[rows])[:k]
+        if len(picked) < k and self.floor[row] > -np.inf:
             return None
-        at = np.asarray(picked, dtype=np.int64)
-        return ids, self.sims[row, at].astype(np.float64), rows[at].astype(np.int64)
+        return self.sims[row, picked].astype(np.float64), rows[picked].astype(np.int64)
 
     def renumbered(self, new_of_old: np.ndarray) -> NeighbourLists:
         """These lists after a compaction: row r becomes new_of_old[r] (-1: dropped); dead
