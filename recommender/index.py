@@ -9,22 +9,20 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import faiss
 import numpy as np
 
-from recommender import __version__
 from recommender.errors import IndexMismatch
-from recommender.index_folder import INDEX_FILE, MANIFEST_FILE, ROWS_FILE, read_folder, write_folder
-from recommender.neighbours import NeighbourLists
+from recommender.index_folder import INDEX_FILE, MANIFEST_FILE, ROWS_FILE, load_index, save_index
+from recommender.index_neighbours import KeptNeighbours
+from recommender.neighbours import NeighbourLists, Prepared
 
 __all__ = ["INDEX_FILE", "MANIFEST_FILE", "ROWS_FILE", "VectorIndex", "choose_kind"]
 
 log = logging.getLogger(__name__)
-NEIGHBOUR_BATCH = 2048  # rows searched per batch when neighbour lists are (re)computed
 
 
 def choose_kind(kind: str, count: int, hnsw_threshold: int) -> str:
@@ -33,7 +31,7 @@ def choose_kind(kind: str, count: int, hnsw_threshold: int) -> str:
     return kind
 
 
-class VectorIndex:
+class VectorIndex(KeptNeighbours):
     """Normalised vectors, inner product = cosine, keyed by article id."""
 
     def __init__(
@@ -101,8 +99,15 @@ class VectorIndex:
         row = self._rows.get(article_id)
         return None if row is None else self._row_hash[row]
 
-    def upsert(self, ids: Sequence[str], vectors: np.ndarray, hashes: Sequence[str]) -> None:
-        """Add articles; an id already present is replaced (its old row is tombstoned)."""
+    def upsert(
+        self,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        hashes: Sequence[str],
+        prepared: Prepared | None = None,
+    ) -> None:
+        """Add articles; an id already present is replaced (its old row is tombstoned).
+        prepared: prepare_upsert(vectors) taken before the caller's lock."""
         if len(ids) == 0:
             return
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -119,7 +124,7 @@ class VectorIndex:
             self._rows[article_id] = start + offset
         self._mark_live(start, len(self._row_ids))
         if self.neighbours is not None:
-            self._enter_neighbours(start, vectors)
+            self._enter_neighbours(start, vectors, prepared)
 
     def remove(self, ids: Sequence[str]) -> int:
         removed = 0
@@ -212,39 +217,7 @@ class VectorIndex:
         ids: list[str] = [found[pos] for pos in live]  # type: ignore[misc]
         return ids, scores[0][live].astype(np.float64), rows[0][live].astype(np.int64)
 
-    # precomputed neighbours -------------------------------------------------------------------
-
-    def keep_neighbours(self, depth: int, lists: NeighbourLists | None = None) -> None:
-        """Answer search_article from per-row top-depth lists (computed now unless given, e.g.
-        loaded), kept exact by every upsert from here on; depth 0: search every time."""
-        if depth <= 0:
-            self.neighbours = None
-            return
-        if lists is None and self.neighbours is not None and self.neighbours.depth == depth:
-            return  # already kept
-        if lists is None or lists.depth != depth:
-            lists = NeighbourLists(depth, len(self._row_ids))
-            self._compute_neighbours(lists)
-        self.neighbours = lists
-
-    def search_article(self, article_id: str, k: int) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """search_rows() for an indexed article's own vector (unknown id: nothing)."""
-        sims, rows = self.neighbour_rows(article_id, k)
-        return [i for i in self.ids_at(rows) if i is not None], sims, rows
-
-    def neighbour_rows(self, article_id: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The k nearest live rows to an indexed article's own vector, as (cosines float64,
-        rows): read from its neighbour list when that can vouch for k live rows, else searched
-        live. No article id is looked up: the ranker needs ids for the few rows it lists."""
-        row = self._rows.get(article_id)
-        if row is None:
-            return np.zeros(0), np.zeros(0, dtype=np.int64)
-        if self.neighbours is not None:
-            listed = self.neighbours.live(row, k, self._live)
-            if listed is not None:
-                return listed
-        _, sims, rows = self.search_rows(np.asarray(self._index.reconstruct(row)), k)
-        return sims, rows
+    # precomputed neighbours: recommender.index_neighbours (KeptNeighbours)
 
     def _stored_vectors(self) -> np.ndarray:
         """Every row's vector (tombstones too) as a read-only view of faiss's own storage."""
@@ -258,32 +231,7 @@ class VectorIndex:
         """Live rows, plus one False entry for faiss's -1."""
         return self._live[: len(self._row_ids) + 1].copy()
 
-    def _compute_neighbours(self, lists: NeighbourLists) -> None:
-        """Every live row's list by one batched search (threads on: a build, not a request)."""
-        alive = self._alive()
-        live_rows = np.flatnonzero(alive[:-1])
-        fetch = min(len(self._row_ids), lists.depth + self.tombstones)
-        complete = len(self._rows) <= lists.depth
-        lists.reserve(len(self._row_ids))
-        for lo in range(0, len(live_rows), NEIGHBOUR_BATCH):
-            chunk = live_rows[lo : lo + NEIGHBOUR_BATCH]
-            scores, found = self._index.search(self.vectors_at(chunk), fetch)
-            for row, sims, rows in zip(chunk.tolist(), scores, found, strict=True):
-                keep = alive[rows]
-                lists.set_list(row, rows[keep], sims[keep], complete)
-
-    def _enter_neighbours(self, start: int, vectors: np.ndarray) -> None:
-        """Rows start.. were just added: exact lists for them, and entered into older lists.
-        A large batch (a rebuild's worth) recomputes every list by batched search instead."""
-        lists = self.neighbours
-        assert lists is not None
-        if len(vectors) > NEIGHBOUR_BATCH:
-            self._compute_neighbours(lists)
-            return
-        dead = ~self._alive()[:-1]
-        lists.enter(start, vectors, self._stored_vectors(), dead, len(self._rows))
-
-    # persistence (the folder format: recommender.index_folder) ------------------------------
+    # persistence: the folder format is recommender.index_folder's; faiss's file is read here
 
     def save(
         self, folder: Path, extra: dict[str, Any] | None = None, compact: bool = True
@@ -291,29 +239,36 @@ class VectorIndex:
         """Write index, row map, neighbour lists and manifest into folder. Compacted (no
         tombstones) unless compact=False: an incremental HNSW build keeps a few rather than
         rebuild the graph."""
-        index = self if self.tombstones == 0 or not compact else self.compacted()
-        manifest = {
-            "model": self.model_name,
-            "dimension": self.dim,
-            "count": len(index),
-            "tombstones": index.tombstones,
-            "kind": self.kind,
-            "hnsw_m": self.hnsw_m,
-            "ef_construction": self.ef_construction,
-            "built_at": datetime.now(UTC).isoformat(),
-            "package_version": __version__,
-            **(extra or {}),
-        }
-        write_folder(
-            folder,
-            lambda path: faiss.write_index(index._index, str(path)),
-            index._row_ids,
-            index._row_hash,
-            index.neighbours,
-            manifest,
-        )
-        self.manifest = manifest
-        return manifest
+        return save_index(self, folder, extra, compact)
+
+    @classmethod
+    def load(
+        cls, folder: Path, model_name: str, dim: int, ef_search: int = 128, neighbours: int = 0
+    ) -> VectorIndex:
+        """Load a saved index; it must have been built with this model and dimension.
+        neighbours: the depth of neighbour lists to serve (saved ones, else computed now)."""
+        return load_index(cls, folder, model_name, dim, ef_search, neighbours)
+
+    def write_raw(self, path: Path) -> None:
+        faiss.write_index(self._index, str(path))
+
+    @staticmethod
+    def read_raw(path: Path) -> tuple[Any, int, int]:
+        """A faiss index file: (the index, its vector count, its dimension)."""
+        raw = faiss.read_index(str(path))
+        return raw, int(raw.ntotal), int(raw.d)
+
+    def row_map(self) -> tuple[list[str | None], list[str]]:
+        """Each row's article id (None: tombstoned) and embedding text hash."""
+        return self._row_ids, self._row_hash
+
+    def restore(self, raw: Any, row_ids: list[str | None], row_hash: list[str]) -> None:
+        """Serve a raw faiss index read from a folder, with its row map."""
+        self._index = raw
+        self._row_ids, self._row_hash = row_ids, row_hash
+        self._rows = {article_id: row for row, article_id in enumerate(row_ids) if article_id}
+        self._mark_live(0, len(row_ids))
+        self._live[[row for row, article_id in enumerate(row_ids) if not article_id]] = False
 
     def compacted(self) -> VectorIndex:
         fresh = VectorIndex(
@@ -326,41 +281,3 @@ class VectorIndex:
             new_of_old[[self._rows[i] for i in ids]] = np.arange(len(ids))
             fresh.neighbours = self.neighbours.renumbered(new_of_old)
         return fresh
-
-    @classmethod
-    def load(
-        cls, folder: Path, model_name: str, dim: int, ef_search: int = 128, neighbours: int = 0
-    ) -> VectorIndex:
-        """Load a saved index; it must have been built with this model and dimension.
-        neighbours: the depth of neighbour lists to serve (saved ones, else computed now)."""
-        found = read_folder(
-            folder,
-            model_name,
-            dim,
-            lambda path: faiss.read_index(str(path)),
-            lambda raw: (int(raw.ntotal), int(raw.d)),
-        )
-        manifest = found.manifest
-        index = cls(
-            dim,
-            model_name,
-            "flat",
-            hnsw_m=int(manifest.get("hnsw_m", 32)),
-            ef_construction=int(manifest.get("ef_construction", 200)),
-        )
-        index.kind = str(manifest.get("kind", "flat"))
-        index._index = found.raw
-        index._row_ids, index._row_hash = found.row_ids, found.row_hash
-        index._rows = {
-            article_id: row
-            for row, article_id in enumerate(index._row_ids)
-            if article_id is not None
-        }
-        index._mark_live(0, len(index._row_ids))
-        index._live[[row for row, i in enumerate(index._row_ids) if i is None]] = False
-        index.ef_search = ef_search
-        index.manifest = manifest
-        if neighbours > 0:
-            lists = NeighbourLists.load(folder, len(index._row_ids), neighbours)
-            index.keep_neighbours(neighbours, lists)
-        return index

@@ -232,3 +232,52 @@ def test_a_replica_enters_articles_it_learns_of_into_its_lists(tmp_path: Path) -
     finally:
         a.close()
         b.close()
+
+
+class CountingLock:
+    """A lock that counts how often it was taken."""
+
+    def __init__(self) -> None:
+        self.taken = 0
+
+    def __enter__(self) -> None:
+        self.taken += 1
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def test_a_product_prepared_before_the_lock_gives_the_same_lists(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("recommender.neighbours.PREPARE_ROWS", 7)  # many steps over 80 rows
+    rng = np.random.default_rng(8)
+    base, meanwhile, new = unit(rng, 80), unit(rng, 2), unit(rng, 3)
+    indexes = []
+    for _ in range(2):
+        index = VectorIndex(DIM, "test", "flat")
+        put(index, [f"a{i}" for i in range(80)], base)
+        index.keep_neighbours(6)
+        indexes.append(index)
+    early, plain = indexes
+    lock = CountingLock()
+    prepared = early.prepare_upsert(new, lock)
+    assert prepared is not None and lock.taken == 1 + 12  # the size, then 80 rows in steps of 7
+    for index in indexes:  # another writer got the lock first: rows added and removed
+        put(index, ["x0", "x1"], meanwhile)
+        index.remove(["a3", "a40"])
+    ids = ["n0", "n1", "n2"]
+    early.upsert(ids, new, ids, prepared)
+    plain.upsert(ids, new, ids)
+    assert early.neighbours is not None and plain.neighbours is not None
+    assert np.array_equal(early.neighbours.rows, plain.neighbours.rows)
+    assert np.allclose(early.neighbours.sims, plain.neighbours.sims, atol=1e-6)
+    assert np.allclose(early.neighbours.floor, plain.neighbours.floor, atol=1e-6)
+    assert_same_as_live(early, 6)
+    # prepared on another index, or for other vectors: not used (the lists stay exact)
+    stranger = VectorIndex(DIM, "test", "flat")
+    put(stranger, [f"s{i}" for i in range(90)], unit(rng, 90))
+    stranger.keep_neighbours(6)
+    plain.upsert(["m0"], new[:1], ["m0"], stranger.prepare_upsert(new[:1], CountingLock()))
+    plain.upsert(["m1"], new[1:2], ["m1"], plain.prepare_upsert(unit(rng, 1), CountingLock()))
+    assert_same_as_live(plain, 6)
