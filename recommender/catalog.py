@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Collection, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -103,9 +104,10 @@ class Columns:
             return self._folded_codes.setdefault(folded, len(self._folded_codes))
         return self._folded_codes.get(folded, UNKNOWN_SECTION)
 
-    def slots(self, ids: Iterable[str]) -> np.ndarray:
-        """Slots of ids, -1 for an id without a card."""
-        return np.fromiter(map(self.slot.get, ids, itertools.repeat(-1)), dtype=np.int64)
+    def slots(self, ids: Iterable[str | None]) -> np.ndarray:
+        """Slots of ids, -1 for an id without a card (and for None)."""
+        get = cast(Callable[[str | None, int], int], self.slot.get)  # None: never a key
+        return np.fromiter(map(get, ids, itertools.repeat(-1)), dtype=np.int64)
 
     def ids_at(self, slots: np.ndarray) -> list[str]:
         """The article ids of (known) slots, in order: one gather, no lookup per slot."""

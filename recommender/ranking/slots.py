@@ -23,7 +23,9 @@ class RowSlots:
     def __init__(self, index: VectorIndex, columns: Columns) -> None:
         self.index = index
         self.columns = columns
-        self._slots = np.full(1024, UNRESOLVED, dtype=np.int64)
+        # every row at once (one C-level probe per row: ~50 ms at 1M), so that requests after a
+        # start or a swap do not pay for first sight; rows published later resolve on demand
+        self._slots = columns.slots(index.row_map()[0])  # tombstones (None): unresolved
         self._marks = np.zeros(1024, dtype=bool)  # scratch for outside(), all False between calls
 
     def of(self, rows: np.ndarray) -> np.ndarray:
@@ -40,10 +42,9 @@ class RowSlots:
         if missing.any():
             # first sight of these rows (after a start or a publish): one probe each, once
             ids = self.index.ids_at(rows[missing])
-            found = self.columns.slots([i if i is not None else "" for i in ids])
-            known = np.array([i is not None for i in ids], dtype=bool) & (found >= 0)
-            self._slots[rows[missing][known]] = found[known]
-            slots[missing] = np.where(known, found, UNRESOLVED)
+            found = self.columns.slots(ids)  # -1 (UNRESOLVED) for a row still without a card
+            self._slots[rows[missing]] = found
+            slots[missing] = found
         return slots
 
     def outside(self, rows: np.ndarray, taken: np.ndarray) -> np.ndarray:
