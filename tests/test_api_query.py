@@ -38,6 +38,7 @@ QUERIES = [
     "variant=b&unknown=1",
     "url=",
     "url=https://x.example/a",
+    "k=7",  # without url, which /v1/related requires
 ]
 
 
@@ -83,7 +84,7 @@ def fastapi_way() -> FastAPI:
 @pytest.mark.parametrize("query", QUERIES)
 def test_one_call_validates_as_fastapi_did(query: str) -> None:
     client = TestClient(fastapi_way())
-    given = query if "url=" in query else f"url=u&{query}"
+    given = query if "url=" in query or query == "k=7" else f"url=u&{query}"
     old, new = client.get(f"/old?{given}"), client.get(f"/new?{given}")
     assert (new.status_code, new.json()) == (old.status_code, old.json())
 

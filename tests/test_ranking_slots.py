@@ -8,13 +8,16 @@ import random
 import numpy as np
 
 from recommender.catalog import Card, Catalog
-from recommender.config import CoReadConfig
+from recommender.config import CoReadConfig, PopularityConfig, RankingParams
 from recommender.coreads import CoReads
+from recommender.embedding import FakeEmbedder
 from recommender.events import Event
 from recommender.index import VectorIndex
-from recommender.ranking import FEATURES, Weights
+from recommender.popularity import Popularity
+from recommender.ranking import FEATURES, Ranker, Weights
 from recommender.ranking.lists import Explanation, Item
 from recommender.ranking.slots import RowSlots
+from tests.factories import small_corpus
 
 DIM = 8
 
@@ -101,3 +104,22 @@ def test_reasons_are_built_on_first_read_and_add_up() -> None:
     assert Item(card("b"), 1.0, {"filled_from": "popular"}) == Item(
         card("b"), 1.0, {"filled_from": "popular"}
     )
+
+
+def test_a_listed_item_keeps_its_own_features_not_the_candidates_matrix() -> None:
+    # a cached list lives for its TTL: a view of one row would keep every candidate's
+    # features (~200 rows) alive with it, for each of the cache's thousands of lists
+    articles = small_corpus()
+    embedder = FakeEmbedder()
+    index = VectorIndex(embedder.dim, embedder.name)
+    ids = [a.id for a in articles]
+    index.upsert(ids, embedder.embed([f"{a.title}\n{a.text}" for a in articles]), ids)
+    catalog = Catalog()
+    for article in articles:
+        catalog.put(Card.of(article))
+    weights = Weights({"similarity": 1.0, "popularity": 0.1})
+    ranker = Ranker(index, catalog, Popularity(PopularityConfig()), weights, RankingParams())
+    ranked = ranker.related("cuba-1", 4)
+    explained = [item._explain for item in ranked.items]
+    assert explained and all(e is not None and e.values.base is None for e in explained)
+    assert all(item.reasons["total"] == item.score for item in ranked.items)

@@ -49,7 +49,7 @@ class Ranker:
         self.params = params
         self.lexical = lexical
         self.coreads = coreads
-        self._slots = RowSlots(index, catalog.columns)
+        self._row_slots = RowSlots(index, catalog.columns)
         # bumped by swap_index: whatever was computed from the previous index is stale
         self.generation = 0
 
@@ -61,7 +61,7 @@ class Ranker:
     def swap_index(self, index: VectorIndex) -> None:
         """Serve another index from the next call on (the caller holds the service lock)."""
         self._index = index
-        self._slots = RowSlots(index, self.catalog.columns)
+        self._row_slots = RowSlots(index, self.catalog.columns)
         self.generation += 1
 
     @property
@@ -112,7 +112,8 @@ class Ranker:
             score = float(found.values[i])
             passed = found.passes is None or bool(found.passes[i])
             # the reasons of the few listed items, and only once someone asks (explain=true)
-            why = Explanation(found.matrix[i], self.weights, blend, passed, score)
+            # a copy: a view would keep the whole feature matrix alive in the result cache
+            why = Explanation(found.matrix[i].copy(), self.weights, blend, passed, score)
             items.append(Item(card, score, explain=why))
         if len(items) < k:
             taken = {article_id, *exclude, *(item.card.id for item in items)}
@@ -156,14 +157,14 @@ class Ranker:
             # the joined articles in the index, in order, each once, not among the vector ones
             extra = self._index.rows(list(dict.fromkeys(joined)))
             extra = extra[extra >= 0]
-            extra = extra[self._slots.outside(extra, rows)]
+            extra = extra[self._row_slots.outside(extra, rows)]
             if len(extra):
                 extra_sims = self._index.vectors_at(extra) @ query
                 sims = np.concatenate([sims, extra_sims.astype(np.float64)])
                 rows = np.concatenate([rows, extra])
         # filtered and scored by catalogue slot: ids only for the candidates that pass
         columns = self.catalog.columns
-        slots = self._slots.of(rows)
+        slots = self._row_slots.of(rows)
         keep = columns.passing(slots, article_id, exclude, section, max_age_days, now)
         # a syndicated copy of the article being read
         keep &= sims < self.params.near_duplicate_threshold
