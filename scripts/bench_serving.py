@@ -5,7 +5,8 @@ and /popular at 10k, 100k and 1M articles, against two baselines in the same run
     .venv/bin/python scripts/bench_serving.py --sizes 100k --duration 5 --no-write
 
 Implementations, each behind the same FastAPI/uvicorn stack (one worker, loopback):
-  service  the real create_app over a RecommenderService built from parts
+  service  the real create_app over a RecommenderService built from parts (its BLAS pool capped
+           at SERVE_BLAS_THREADS, as the app's start-up does; the baselines keep numpy's default)
   naive    what a user would write: numpy brute-force cosine over all vectors, sort by clicks
   chroma   chromadb (embedded) queried with precomputed embeddings, clicks sorted in Python
 
@@ -49,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench_report import cpu_description, write_section  # noqa: E402
 
+from recommender.api.app import limit_blas_threads  # noqa: E402
 from recommender.articles import Article  # noqa: E402
 from recommender.catalog import Card, Catalog  # noqa: E402
 from recommender.config import (  # noqa: E402
@@ -486,6 +488,10 @@ def serve(args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     parts = Parts(args.n, args.kind, with_index=args.impl in SERVICES)
     app, related, popular = IMPLS[args.impl](parts, tmp)
+    if args.impl in SERVICES:
+        # what the app's start-up does (SERVE_BLAS_THREADS), here before the in-process
+        # calls too; the baselines keep numpy's default, as a user's own server would
+        limit_blas_threads(SETTINGS.serve_blas_threads)
     gc.collect()
     result: dict[str, Any] = {
         "impl": args.impl,
