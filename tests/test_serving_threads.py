@@ -9,7 +9,7 @@ import asyncio
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import OpenBLASController, threadpool_info, threadpool_limits
 
 from recommender.api import create_app
 from tests.factories import make_settings
@@ -34,6 +34,7 @@ def threads_while_serving(tmp_path: Path, setting: int) -> set[int]:
 
 
 def test_the_app_caps_blas_threads_when_it_starts(tmp_path: Path) -> None:
+    OpenBLASController.clear_controlling_thread(force=True)  # earlier tests' threads
     limits = threadpool_limits(limits=2, user_api="blas")
     try:
         assert blas_threads() == {2}
@@ -43,6 +44,7 @@ def test_the_app_caps_blas_threads_when_it_starts(tmp_path: Path) -> None:
 
 
 def test_zero_leaves_the_pool_alone(tmp_path: Path) -> None:
+    OpenBLASController.clear_controlling_thread(force=True)
     limits = threadpool_limits(limits=2, user_api="blas")
     try:
         assert threads_while_serving(tmp_path, 0) == {2}

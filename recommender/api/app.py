@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from threadpoolctl import threadpool_limits
+from threadpoolctl import OpenBLASController, threadpool_limits
 
 from recommender import __version__, logs
 from recommender.api import contract, docs, errors, prometheus
@@ -81,6 +81,10 @@ def limit_blas_threads(threads: int) -> None:
     matrices per request; a pool of threads that spin between them costs far more than it
     gains on a busy machine (see Settings.serve_blas_threads)."""
     if threads > 0:
+        # threadpoolctl lets only one live Python thread set OpenBLAS's process-wide pool, and
+        # silently ignores the others: whichever thread touched it first (a test client's, a
+        # job's) would void this setting. The serving process's start-up takes precedence
+        OpenBLASController.clear_controlling_thread(force=True)
         threadpool_limits(limits=threads, user_api="blas")
 
 
