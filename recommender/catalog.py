@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import itertools
 import logging
 import math
 import time
 from collections.abc import Callable, Collection, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -63,6 +65,7 @@ class Columns:
         self.published_ts = np.full(size, np.nan)  # NaN: no publication time
         self.section = np.full(size, NO_SECTION, dtype=np.int32)  # exact section
         self.folded = np.full(size, NO_SECTION, dtype=np.int32)  # lower-cased section
+        self.ids = np.full(size, None, dtype=object)  # the article id of each slot
         self._codes: dict[str, int] = {}
         self._folded_codes: dict[str, int] = {}
 
@@ -72,6 +75,7 @@ class Columns:
             slot = self.slot[card.id] = len(self.slot)
             if slot >= len(self.published):
                 self._grow()
+            self.ids[slot] = card.id
         self.published[slot] = card.published
         self.published_ts[slot] = math.nan if card.published_ts is None else card.published_ts
         self.section[slot] = self.section_code(card.section, add=True)
@@ -83,6 +87,7 @@ class Columns:
         self.published_ts = np.concatenate([self.published_ts, np.full(size, np.nan)])
         self.section = np.concatenate([self.section, np.full(size, NO_SECTION, np.int32)])
         self.folded = np.concatenate([self.folded, np.full(size, NO_SECTION, np.int32)])
+        self.ids = np.concatenate([self.ids, np.full(size, None, dtype=object)])
 
     def section_code(self, section: str | None, add: bool = False) -> int:
         if section is None:
@@ -99,10 +104,15 @@ class Columns:
             return self._folded_codes.setdefault(folded, len(self._folded_codes))
         return self._folded_codes.get(folded, UNKNOWN_SECTION)
 
-    def slots(self, ids: Iterable[str]) -> np.ndarray:
-        """Slots of ids, -1 for an id without a card."""
-        get = self.slot.get
-        return np.fromiter((get(i, -1) for i in ids), dtype=np.int64)
+    def slots(self, ids: Iterable[str | None]) -> np.ndarray:
+        """Slots of ids, -1 for an id without a card (and for None)."""
+        get = cast(Callable[[str | None, int], int], self.slot.get)  # None: never a key
+        return np.fromiter(map(get, ids, itertools.repeat(-1)), dtype=np.int64)
+
+    def ids_at(self, slots: np.ndarray) -> list[str]:
+        """The article ids of (known) slots, in order: one gather, no lookup per slot."""
+        found: list[str] = self.ids[slots].tolist()
+        return found
 
     def passing(
         self,

@@ -247,6 +247,12 @@ class Settings(BaseSettings):
     max_k: int = 50
     """the largest `k` a client may ask for"""
 
+    # numpy's BLAS threads in a serving process. A request's products are tiny (~200 x 384),
+    # and a second BLAS thread spin-waits between them: on a busy 2-core machine every product
+    # then waited for that thread to be scheduled, and an uncached Lees ook took 9.1 ms at p50
+    # against 1.4 ms with one thread (10k articles, load 6-9; BENCHMARKS.md)
+    serve_blas_threads: int = Field(default=1, ge=0)
+    """numpy (BLAS) threads of a serving process; `0` leaves the library's default"""
     # result cache: lists per (article, parameters); article writes invalidate exactly, so the
     # TTL only bounds how late popularity shows; 0 for either turns the cache off
     result_cache_size: int = Field(default=20_000, ge=0)

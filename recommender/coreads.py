@@ -308,3 +308,27 @@ class CoReads:
             np.frombuffer(self._read_ts, dtype=np.float64).reshape(shape),
             np.frombuffer(self._lengths, dtype=np.int16),
         )
+
+    # the Lees-ook hot path ---------------------------------------------------------------------
+
+    def partner_similarities(
+        self, article_id: str, candidate_ids: Sequence[str], now: float | None = None
+    ) -> np.ndarray:
+        """similarities() for distinct candidate ids, looking only at those that are partners
+        of the article (one set intersection in C, usually a handful) instead of probing two
+        dicts per candidate: what ranking ~200 candidates per request calls."""
+        partners = self.pairs.get(article_id)
+        out = np.zeros(len(candidate_ids))
+        if not partners or not candidate_ids:
+            return out
+        position = dict(zip(candidate_ids, range(len(candidate_ids)), strict=True))
+        if len(position) != len(candidate_ids):
+            return self.similarities(article_id, candidate_ids, now)  # repeated ids
+        shrink = self._shrink(now)
+        own = self.counts.get(article_id, 0.0)
+        for candidate in partners.keys() & position.keys():
+            together = partners[candidate]
+            other = self.counts.get(candidate)
+            if together and other:
+                out[position[candidate]] = together / (math.sqrt(own * other) + shrink)
+        return np.minimum(out, 1.0)

@@ -6,27 +6,23 @@ behind (HNSW cannot delete), which searches skip; a rebuild compacts them away.
 
 from __future__ import annotations
 
-import json
+import itertools
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import faiss
 import numpy as np
 
-from recommender import __version__
-from recommender.errors import IndexMismatch, IndexNotFound
-from recommender.fsutil import atomic_write_json, fsync_path
-from recommender.neighbours import NeighbourLists
+from recommender.errors import IndexMismatch
+from recommender.index_folder import INDEX_FILE, MANIFEST_FILE, ROWS_FILE, load_index, save_index
+from recommender.index_neighbours import KeptNeighbours
+from recommender.neighbours import NeighbourLists, Prepared
+
+__all__ = ["INDEX_FILE", "MANIFEST_FILE", "ROWS_FILE", "VectorIndex", "choose_kind"]
 
 log = logging.getLogger(__name__)
-
-INDEX_FILE = "index.faiss"
-ROWS_FILE = "rows.json"
-MANIFEST_FILE = "manifest.json"
-NEIGHBOUR_BATCH = 2048  # rows searched per batch when neighbour lists are (re)computed
 
 
 def choose_kind(kind: str, count: int, hnsw_threshold: int) -> str:
@@ -35,7 +31,7 @@ def choose_kind(kind: str, count: int, hnsw_threshold: int) -> str:
     return kind
 
 
-class VectorIndex:
+class VectorIndex(KeptNeighbours):
     """Normalised vectors, inner product = cosine, keyed by article id."""
 
     def __init__(
@@ -66,6 +62,8 @@ class VectorIndex:
         self._row_ids: list[str | None] = []  # row -> article id, None when tombstoned
         self._row_hash: list[str] = []  # row -> embedding text hash, to spot stale rows
         self._rows: dict[str, int] = {}  # article id -> live row
+        # row -> live, with False past the last row (so faiss's -1, "no row", reads as dead)
+        self._live = np.zeros(1024, dtype=bool)
         self.manifest: dict[str, Any] = {}
         # precomputed top-M neighbours per row (keep_neighbours); None: search every request
         self.neighbours: NeighbourLists | None = None
@@ -101,8 +99,15 @@ class VectorIndex:
         row = self._rows.get(article_id)
         return None if row is None else self._row_hash[row]
 
-    def upsert(self, ids: Sequence[str], vectors: np.ndarray, hashes: Sequence[str]) -> None:
-        """Add articles; an id already present is replaced (its old row is tombstoned)."""
+    def upsert(
+        self,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        hashes: Sequence[str],
+        prepared: Prepared | None = None,
+    ) -> None:
+        """Add articles; an id already present is replaced (its old row is tombstoned).
+        prepared: prepare_upsert(vectors) taken before the caller's lock."""
         if len(ids) == 0:
             return
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -117,8 +122,9 @@ class VectorIndex:
             self._row_ids.append(article_id)
             self._row_hash.append(content)
             self._rows[article_id] = start + offset
+        self._mark_live(start, len(self._row_ids))
         if self.neighbours is not None:
-            self._enter_neighbours(start, vectors)
+            self._enter_neighbours(start, vectors, prepared)
 
     def remove(self, ids: Sequence[str]) -> int:
         removed = 0
@@ -126,8 +132,21 @@ class VectorIndex:
             row = self._rows.pop(article_id, None)
             if row is not None:
                 self._row_ids[row] = None
+                self._live[row] = False
                 removed += 1
         return removed
+
+    def _mark_live(self, start: int, stop: int) -> None:
+        if stop >= len(self._live):  # room for one more: the last entry stays False
+            grown = np.zeros(max(2 * len(self._live), stop + 1), dtype=bool)
+            grown[: len(self._live)] = self._live
+            self._live = grown
+        self._live[start:stop] = True
+
+    def ids_at(self, rows: np.ndarray) -> list[str | None]:
+        """The article id of each row (None: tombstoned), for the few rows a list shows."""
+        row_ids = self._row_ids
+        return [row_ids[row] for row in rows.tolist()]
 
     def vector(self, article_id: str) -> np.ndarray | None:
         row = self._rows.get(article_id)
@@ -147,8 +166,9 @@ class VectorIndex:
 
     def rows(self, ids: Sequence[str]) -> np.ndarray:
         """The live row of each id, -1 for an id not in the index."""
-        get = self._rows.get
-        return np.fromiter((get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
+        # map over the C-level dict.get: ~2x a generator expression, ~150 ids a request
+        found = map(self._rows.get, ids, itertools.repeat(-1))
+        return np.fromiter(found, dtype=np.int64, count=len(ids))
 
     def vectors_at(self, rows: np.ndarray) -> np.ndarray:
         """Vectors of live rows (from rows() or search_rows()), in order."""
@@ -197,32 +217,7 @@ class VectorIndex:
         ids: list[str] = [found[pos] for pos in live]  # type: ignore[misc]
         return ids, scores[0][live].astype(np.float64), rows[0][live].astype(np.int64)
 
-    # precomputed neighbours -------------------------------------------------------------------
-
-    def keep_neighbours(self, depth: int, lists: NeighbourLists | None = None) -> None:
-        """Answer search_article from per-row top-depth lists (computed now unless given, e.g.
-        loaded), kept exact by every upsert from here on; depth 0: search every time."""
-        if depth <= 0:
-            self.neighbours = None
-            return
-        if lists is None and self.neighbours is not None and self.neighbours.depth == depth:
-            return  # already kept
-        if lists is None or lists.depth != depth:
-            lists = NeighbourLists(depth, len(self._row_ids))
-            self._compute_neighbours(lists)
-        self.neighbours = lists
-
-    def search_article(self, article_id: str, k: int) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """search_rows() for an indexed article's own vector: read from its neighbour list when
-        that can vouch for k live rows, else searched live (unknown id: nothing)."""
-        row = self._rows.get(article_id)
-        if row is None:
-            return [], np.zeros(0), np.zeros(0, dtype=np.int64)
-        if self.neighbours is not None:
-            listed = self.neighbours.live(row, k, self._row_ids)
-            if listed is not None:
-                return listed
-        return self.search_rows(np.asarray(self._index.reconstruct(row)), k)
+    # precomputed neighbours: recommender.index_neighbours (KeptNeighbours)
 
     def _stored_vectors(self) -> np.ndarray:
         """Every row's vector (tombstones too) as a read-only view of faiss's own storage."""
@@ -233,67 +228,47 @@ class VectorIndex:
         return np.asarray(view).reshape(total, self.dim)
 
     def _alive(self) -> np.ndarray:
-        alive = np.zeros(len(self._row_ids) + 1, dtype=bool)  # the extra slot: faiss's -1
-        alive[np.fromiter(self._rows.values(), dtype=np.int64, count=len(self._rows))] = True
-        return alive
+        """Live rows, plus one False entry for faiss's -1."""
+        return self._live[: len(self._row_ids) + 1].copy()
 
-    def _compute_neighbours(self, lists: NeighbourLists) -> None:
-        """Every live row's list by one batched search (threads on: a build, not a request)."""
-        alive = self._alive()
-        live_rows = np.flatnonzero(alive[:-1])
-        fetch = min(len(self._row_ids), lists.depth + self.tombstones)
-        complete = len(self._rows) <= lists.depth
-        lists.reserve(len(self._row_ids))
-        for lo in range(0, len(live_rows), NEIGHBOUR_BATCH):
-            chunk = live_rows[lo : lo + NEIGHBOUR_BATCH]
-            scores, found = self._index.search(self.vectors_at(chunk), fetch)
-            for row, sims, rows in zip(chunk.tolist(), scores, found, strict=True):
-                keep = alive[rows]
-                lists.set_list(row, rows[keep], sims[keep], complete)
-
-    def _enter_neighbours(self, start: int, vectors: np.ndarray) -> None:
-        """Rows start.. were just added: exact lists for them, and entered into older lists.
-        A large batch (a rebuild's worth) recomputes every list by batched search instead."""
-        lists = self.neighbours
-        assert lists is not None
-        if len(vectors) > NEIGHBOUR_BATCH:
-            self._compute_neighbours(lists)
-            return
-        dead = ~self._alive()[:-1]
-        lists.enter(start, vectors, self._stored_vectors(), dead, len(self._rows))
-
-    # persistence ------------------------------------------------------------------------------
+    # persistence: the folder format is recommender.index_folder's; faiss's file is read here
 
     def save(
         self, folder: Path, extra: dict[str, Any] | None = None, compact: bool = True
     ) -> dict[str, Any]:
-        """Write index, row map and manifest into folder. Compacted (no tombstones) unless
-        compact=False: an incremental HNSW build keeps a few rather than rebuild the graph."""
-        folder.mkdir(parents=True, exist_ok=True)
-        index = self if self.tombstones == 0 or not compact else self.compacted()
-        faiss.write_index(index._index, str(folder / INDEX_FILE))
-        # the folder is renamed into service after save: its files must be on disk by then
-        fsync_path(folder / INDEX_FILE)
-        rows = [[i, h] for i, h in zip(index._row_ids, index._row_hash, strict=True)]
-        atomic_write_json(folder / ROWS_FILE, rows)
-        if index.neighbours is not None:
-            index.neighbours.save(folder, len(index._row_ids))
-        manifest = {
-            "model": self.model_name,
-            "dimension": self.dim,
-            "count": len(index),
-            "tombstones": index.tombstones,
-            "kind": self.kind,
-            "hnsw_m": self.hnsw_m,
-            "ef_construction": self.ef_construction,
-            "built_at": datetime.now(UTC).isoformat(),
-            "package_version": __version__,
-            **(extra or {}),
-        }
-        atomic_write_json(folder / MANIFEST_FILE, manifest)
-        fsync_path(folder)
-        self.manifest = manifest
-        return manifest
+        """Write index, row map, neighbour lists and manifest into folder. Compacted (no
+        tombstones) unless compact=False: an incremental HNSW build keeps a few rather than
+        rebuild the graph."""
+        return save_index(self, folder, extra, compact)
+
+    @classmethod
+    def load(
+        cls, folder: Path, model_name: str, dim: int, ef_search: int = 128, neighbours: int = 0
+    ) -> VectorIndex:
+        """Load a saved index; it must have been built with this model and dimension.
+        neighbours: the depth of neighbour lists to serve (saved ones, else computed now)."""
+        return load_index(cls, folder, model_name, dim, ef_search, neighbours)
+
+    def write_raw(self, path: Path) -> None:
+        faiss.write_index(self._index, str(path))
+
+    @staticmethod
+    def read_raw(path: Path) -> tuple[Any, int, int]:
+        """A faiss index file: (the index, its vector count, its dimension)."""
+        raw = faiss.read_index(str(path))
+        return raw, int(raw.ntotal), int(raw.d)
+
+    def row_map(self) -> tuple[list[str | None], list[str]]:
+        """Each row's article id (None: tombstoned) and embedding text hash."""
+        return self._row_ids, self._row_hash
+
+    def restore(self, raw: Any, row_ids: list[str | None], row_hash: list[str]) -> None:
+        """Serve a raw faiss index read from a folder, with its row map."""
+        self._index = raw
+        self._row_ids, self._row_hash = row_ids, row_hash
+        self._rows = {article_id: row for row, article_id in enumerate(row_ids) if article_id}
+        self._mark_live(0, len(row_ids))
+        self._live[[row for row, article_id in enumerate(row_ids) if not article_id]] = False
 
     def compacted(self) -> VectorIndex:
         fresh = VectorIndex(
@@ -306,57 +281,3 @@ class VectorIndex:
             new_of_old[[self._rows[i] for i in ids]] = np.arange(len(ids))
             fresh.neighbours = self.neighbours.renumbered(new_of_old)
         return fresh
-
-    @classmethod
-    def load(
-        cls, folder: Path, model_name: str, dim: int, ef_search: int = 128, neighbours: int = 0
-    ) -> VectorIndex:
-        """Load a saved index; it must have been built with this model and dimension.
-        neighbours: the depth of neighbour lists to serve (saved ones, else computed now)."""
-        manifest_path = folder / MANIFEST_FILE
-        if not manifest_path.is_file():
-            raise IndexNotFound(f"no index manifest in {folder}")
-        try:
-            manifest = json.loads(manifest_path.read_text())
-            rows = json.loads((folder / ROWS_FILE).read_text())
-            raw = faiss.read_index(str(folder / INDEX_FILE))
-        except (OSError, ValueError, RuntimeError) as exc:
-            # first line only: faiss errors carry a multi-line C++ trace
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise IndexNotFound(f"index in {folder} is unreadable: {reason}") from exc
-        if not isinstance(manifest, dict) or not isinstance(rows, list):
-            raise IndexNotFound(f"index in {folder} is unreadable: unexpected manifest or rows")
-        if manifest.get("model") != model_name or manifest.get("dimension") != dim:
-            raise IndexMismatch(
-                f"index in {folder} was built with model {manifest.get('model')!r} "
-                f"(dimension {manifest.get('dimension')}), but the service uses {model_name!r} "
-                f"(dimension {dim}); run `recommender build`"
-            )
-        if raw.ntotal != len(rows) or raw.d != dim:
-            raise IndexNotFound(
-                f"index in {folder} is inconsistent ({raw.ntotal} vectors, {len(rows)} rows)"
-            )
-        index = cls(
-            dim,
-            model_name,
-            "flat",
-            hnsw_m=int(manifest.get("hnsw_m", 32)),
-            ef_construction=int(manifest.get("ef_construction", 200)),
-        )
-        index.kind = str(manifest.get("kind", "flat"))
-        index._index = raw
-        try:
-            index._row_ids = [None if r[0] is None else str(r[0]) for r in rows]
-            index._row_hash = [str(r[1]) for r in rows]
-        except (TypeError, IndexError, KeyError) as exc:
-            raise IndexNotFound(f"index in {folder} is unreadable: malformed rows") from exc
-        index._rows = {
-            article_id: row
-            for row, article_id in enumerate(index._row_ids)
-            if article_id is not None
-        }
-        index.ef_search = ef_search
-        index.manifest = manifest
-        if neighbours > 0:
-            index.keep_neighbours(neighbours, NeighbourLists.load(folder, len(rows), neighbours))
-        return index

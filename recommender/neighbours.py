@@ -13,7 +13,11 @@ Pure numpy: the vector index (recommender.index) computes the similarities and o
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +25,36 @@ from recommender.fsutil import fsync_path
 
 NEIGHBOURS_FILE = "neighbours.npz"
 NO_ROW = -1
+# rows per step of a publish's product taken off the service lock: at 1M rows a step holds the
+# lock for ~2% of the whole product (a few ms), so requests wait at most that long
+PREPARE_ROWS = 16_384
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """New vectors' cosines to the rows of one index as they stood before a publish, taken
+    before the service lock (see prepare): sims[r, j] for rows r < len(sims)."""
+
+    owner: object  # the index they were taken on: another index cannot use them
+    vectors: np.ndarray
+    sims: np.ndarray
+
+
+def prepare(
+    owner: object, stored: Callable[[], np.ndarray], vectors: np.ndarray, lock: Any
+) -> Prepared:
+    """The product of vectors with every stored row, the one O(rows) step of entering them
+    into the lists, in steps of PREPARE_ROWS rows each taken under lock (a writer may add rows
+    and move the storage between steps: the view is taken anew each time), so readers never
+    wait for the whole of it. Rows added meanwhile are left to the upsert."""
+    guard: AbstractContextManager[Any] = lock
+    with guard:
+        total = len(stored())
+    sims = np.empty((total, len(vectors)), dtype=np.float32)
+    for lo in range(0, total, PREPARE_ROWS):
+        with guard:
+            sims[lo : lo + PREPARE_ROWS] = stored()[lo : lo + PREPARE_ROWS] @ vectors.T
+    return Prepared(owner, vectors, sims)
 
 
 class NeighbourLists:
@@ -92,18 +126,29 @@ class NeighbourLists:
             self.sims[owner, at] = score
 
     def enter(
-        self, start: int, vectors: np.ndarray, stored: np.ndarray, dead: np.ndarray, live: int
+        self,
+        start: int,
+        vectors: np.ndarray,
+        stored: np.ndarray,
+        dead: np.ndarray,
+        live: int,
+        known: np.ndarray | None = None,
     ) -> None:
         """Rows start.. (vectors) were just added to an index whose every row's vector is
         stored (dead: tombstoned rows; live: how many are not): give each new row its exact
-        list by one product against stored, and enter it into every older list it beats."""
+        list by one product against stored, and enter it into every older list it beats.
+        known: that product for the first len(known) rows, when prepared before the lock."""
         total = len(stored)
         self.reserve(total)
         skip = dead.copy()
         skip[start:] = True  # the new rows' own lists are computed with one another in them
         complete = live <= self.depth
+        done = 0 if known is None else len(known)
         for lo in range(0, len(vectors), 16):
-            block = stored @ vectors[lo : lo + 16].T  # rows x new, float32 like faiss
+            block = np.empty((total, len(vectors[lo : lo + 16])), dtype=np.float32)
+            if known is not None:
+                block[:done] = known[:, lo : lo + 16]
+            block[done:] = stored[done:] @ vectors[lo : lo + 16].T  # rows x new, like faiss
             block[dead] = -np.inf
             for j in range(block.shape[1]):
                 sims = block[:, j]
@@ -117,29 +162,35 @@ class NeighbourLists:
                 self.set_list(start + lo + j, top, sims[top], complete)
                 self.insert(start + lo + j, sims, skip)
 
-    def live(
-        self, row: int, k: int, row_ids: list[str | None]
-    ) -> tuple[list[str], np.ndarray, np.ndarray] | None:
-        """The first k live entries of row's list as (ids, cosines float64, rows); None when the
-        list is unknown or cannot vouch for k live rows (the caller searches live)."""
+    def live(self, row: int, k: int, alive: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The first k live entries of row's list as (cosines float64, rows); None when the
+        list is unknown or cannot vouch for k live rows (the caller searches live). alive[r]:
+        row r is live, with alive[-1] False (NO_ROW padding reads it: no entry there)."""
         if row >= len(self.known) or not self.known[row] or k > self.depth:
             return None
         rows = self.rows[row]
-        ids: list[str] = []
-        picked: list[int] = []
-        for pos, candidate in enumerate(rows.tolist()):
-            if candidate == NO_ROW:
-                break
-            article_id = row_ids[candidate]
-            if article_id is not None:
-                ids.append(article_id)
-                picked.append(pos)
-                if len(ids) == k:
-                    break
-        if len(ids) < k and self.floor[row] > -np.inf:
+        picked = np.flatnonzero(alive[rows])[:k]
+        if len(picked) < k and self.floor[row] > -np.inf:
             return None
-        at = np.asarray(picked, dtype=np.int64)
-        return ids, self.sims[row, at].astype(np.float64), rows[at].astype(np.int64)
+        return self.sims[row, picked].astype(np.float64), rows[picked].astype(np.int64)
+
+    def fill(
+        self,
+        search: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+        alive: np.ndarray,
+        batch: int,
+    ) -> None:
+        """Every live row's list from search(rows) -> (cosines, rows) of those rows' nearest,
+        batch rows at a time. alive[r]: row r is live, with alive[-1] False (faiss's -1)."""
+        live_rows = np.flatnonzero(alive[:-1])
+        complete = len(live_rows) <= self.depth
+        self.reserve(len(alive) - 1)
+        for lo in range(0, len(live_rows), batch):
+            chunk = live_rows[lo : lo + batch]
+            scores, found = search(chunk)
+            for row, sims, rows in zip(chunk.tolist(), scores, found, strict=True):
+                keep = alive[rows]
+                self.set_list(row, rows[keep], sims[keep], complete)
 
     def renumbered(self, new_of_old: np.ndarray) -> NeighbourLists:
         """These lists after a compaction: row r becomes new_of_old[r] (-1: dropped); dead

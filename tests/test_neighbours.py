@@ -58,8 +58,15 @@ def assert_same_as_live(index: VectorIndex, k: int) -> int:
         assert tie_groups(ids, sims) == tie_groups(live_ids, live_sims)
         assert [index._row_ids[r] for r in rows.tolist()] == ids
         row = index._rows[article_id]
-        served += index.neighbours.live(row, k, index._row_ids) is not None
+        served += index.neighbours.live(row, k, index._live) is not None
     return served
+
+
+def listed_ids(index: VectorIndex, article_id: str, k: int) -> list[str | None] | None:
+    """The ids of an article's first k live list entries; None: the list cannot vouch."""
+    assert index.neighbours is not None
+    listed = index.neighbours.live(index._rows[article_id], k, index._live)
+    return None if listed is None else index.ids_at(listed[1])
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -100,11 +107,11 @@ def test_a_published_article_enters_the_lists_it_beats() -> None:
     twin = vectors[7] + 0.01 * unit(rng, 1)[0]
     put(index, ["new"], (twin / np.linalg.norm(twin))[None, :])
     assert index.neighbours is not None
-    listed = index.neighbours.live(index._rows["a7"], 5, index._row_ids)
+    listed = listed_ids(index, "a7", 5)
     assert listed is not None  # read from the list, with the new article second (after a7)
-    assert listed[0][:2] == ["a7", "new"]
-    own = index.neighbours.live(index._rows["new"], 5, index._row_ids)
-    assert own is not None and own[0][:2] == ["new", "a7"]
+    assert listed[:2] == ["a7", "new"]
+    own = listed_ids(index, "new", 5)
+    assert own is not None and own[:2] == ["new", "a7"]
 
 
 def test_a_list_short_of_live_rows_falls_back_to_a_live_search() -> None:
@@ -113,10 +120,10 @@ def test_a_list_short_of_live_rows_falls_back_to_a_live_search() -> None:
     put(index, [f"a{i}" for i in range(30)], unit(rng, 30))
     index.keep_neighbours(4)
     assert index.neighbours is not None
-    listed = index.neighbours.live(index._rows["a0"], 4, index._row_ids)
+    listed = listed_ids(index, "a0", 4)
     assert listed is not None
-    index.remove(listed[0][1:3])
-    assert index.neighbours.live(index._rows["a0"], 4, index._row_ids) is None
+    index.remove([i for i in listed[1:3] if i is not None])
+    assert listed_ids(index, "a0", 4) is None
     vector = index.vector("a0")
     assert vector is not None
     assert index.search_article("a0", 4)[0] == index.search_rows(vector, 4)[0]
@@ -200,9 +207,9 @@ def test_a_full_complete_list_stops_vouching_for_itself_when_a_row_misses_it() -
     lists = NeighbourLists(3)
     lists.set_list(0, np.array([0, 1, 2]), np.array([1.0, 0.9, 0.8], np.float32), complete=True)
     lists.insert(3, np.array([0.5, 0.0, 0.0, 1.0], np.float32), np.array([0, 1, 1, 1], bool))
-    row_ids: list[str | None] = ["a", None, "c", "d"]  # b removed
-    assert lists.live(0, 3, row_ids) is None
-    assert lists.live(0, 2, ["a", "b", "c", "d"]) is not None
+    # alive per row, and False past the last one (where NO_ROW padding reads)
+    assert lists.live(0, 3, np.array([1, 0, 1, 1, 0], bool)) is None  # b removed
+    assert lists.live(0, 2, np.array([1, 1, 1, 1, 0], bool)) is not None
 
 
 def test_a_replica_enters_articles_it_learns_of_into_its_lists(tmp_path: Path) -> None:
@@ -225,3 +232,52 @@ def test_a_replica_enters_articles_it_learns_of_into_its_lists(tmp_path: Path) -
     finally:
         a.close()
         b.close()
+
+
+class CountingLock:
+    """A lock that counts how often it was taken."""
+
+    def __init__(self) -> None:
+        self.taken = 0
+
+    def __enter__(self) -> None:
+        self.taken += 1
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def test_a_product_prepared_before_the_lock_gives_the_same_lists(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("recommender.neighbours.PREPARE_ROWS", 7)  # many steps over 80 rows
+    rng = np.random.default_rng(8)
+    base, meanwhile, new = unit(rng, 80), unit(rng, 2), unit(rng, 3)
+    indexes = []
+    for _ in range(2):
+        index = VectorIndex(DIM, "test", "flat")
+        put(index, [f"a{i}" for i in range(80)], base)
+        index.keep_neighbours(6)
+        indexes.append(index)
+    early, plain = indexes
+    lock = CountingLock()
+    prepared = early.prepare_upsert(new, lock)
+    assert prepared is not None and lock.taken == 1 + 12  # the size, then 80 rows in steps of 7
+    for index in indexes:  # another writer got the lock first: rows added and removed
+        put(index, ["x0", "x1"], meanwhile)
+        index.remove(["a3", "a40"])
+    ids = ["n0", "n1", "n2"]
+    early.upsert(ids, new, ids, prepared)
+    plain.upsert(ids, new, ids)
+    assert early.neighbours is not None and plain.neighbours is not None
+    assert np.array_equal(early.neighbours.rows, plain.neighbours.rows)
+    assert np.allclose(early.neighbours.sims, plain.neighbours.sims, atol=1e-6)
+    assert np.allclose(early.neighbours.floor, plain.neighbours.floor, atol=1e-6)
+    assert_same_as_live(early, 6)
+    # prepared on another index, or for other vectors: not used (the lists stay exact)
+    stranger = VectorIndex(DIM, "test", "flat")
+    put(stranger, [f"s{i}" for i in range(90)], unit(rng, 90))
+    stranger.keep_neighbours(6)
+    plain.upsert(["m0"], new[:1], ["m0"], stranger.prepare_upsert(new[:1], CountingLock()))
+    plain.upsert(["m1"], new[1:2], ["m1"], plain.prepare_upsert(unit(rng, 1), CountingLock()))
+    assert_same_as_live(plain, 6)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from threadpoolctl import OpenBLASController, threadpool_limits
 
 from recommender import __version__, logs
 from recommender.api import contract, docs, errors, prometheus
@@ -25,6 +26,7 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        limit_blas_threads(settings.serve_blas_threads)
         owned = service is None
         svc = service or RecommenderService(settings)
         if not svc.ready:
@@ -76,6 +78,18 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
         app.include_router(router)
     contract.install(app)
     return app
+
+
+def limit_blas_threads(threads: int) -> None:
+    """Cap numpy's BLAS thread pool for this process (0: leave it). Ranking multiplies small
+    matrices per request; a pool of threads that spin between them costs far more than it
+    gains on a busy machine (see Settings.serve_blas_threads)."""
+    if threads > 0:
+        # threadpoolctl lets only one live Python thread set OpenBLAS's process-wide pool, and
+        # silently ignores the others: whichever thread touched it first (a test client's, a
+        # job's) would void this setting. The serving process's start-up takes precedence
+        OpenBLASController.clear_controlling_thread(force=True)
+        threadpool_limits(limits=threads, user_api="blas")
 
 
 def app_from_environment() -> FastAPI:

@@ -6,7 +6,7 @@ import base64
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from recommender.api.errors import ApiError
@@ -68,18 +68,6 @@ def require_token_or_basic(request: Request) -> None:
 Service = Annotated[RecommenderService, Depends(get_service)]
 Config = Annotated[Settings, Depends(get_settings)]
 Auth = Depends(require_token)
-
-KParam = Annotated[int | None, Query(description="number of items")]
-Section = Annotated[str | None, Query(max_length=100)]
-Exclude = Annotated[str | None, Query(max_length=20_000, description="comma-separated ids")]
-MaxAge = Annotated[float | None, Query(gt=0, le=36_500)]
-SessionId = Annotated[
-    str | None,
-    Query(max_length=200, description="the reader's session: keeps them in one A/B variant"),
-]
-VariantName = Annotated[
-    str | None, Query(max_length=40, description="a variant to serve (a site's own A/B split)")
-]
 
 
 def check_k(k: int | None, default: int, settings: Settings) -> int:

@@ -20,9 +20,10 @@ from recommender.config import RankingParams
 from recommender.index import VectorIndex
 from recommender.popularity import PopularityCounters
 from recommender.ranking.diversity import mmr_order
-from recommender.ranking.features import DAY, as_dicts, explanation
-from recommender.ranking.lists import Item, RankedList, new_recommendation_id
+from recommender.ranking.features import DAY, as_dicts
+from recommender.ranking.lists import Explanation, Item, RankedList, new_recommendation_id
 from recommender.ranking.scoring import CoReadSource, Lexical, Scored, Scoring
+from recommender.ranking.slots import RowSlots
 from recommender.ranking.weights import Weights
 
 __all__ = ["CoReadSource", "Lexical", "Ranker", "Scored"]
@@ -48,6 +49,7 @@ class Ranker:
         self.params = params
         self.lexical = lexical
         self.coreads = coreads
+        self._row_slots = RowSlots(index, catalog.columns)
         # bumped by swap_index: whatever was computed from the previous index is stale
         self.generation = 0
 
@@ -59,6 +61,7 @@ class Ranker:
     def swap_index(self, index: VectorIndex) -> None:
         """Serve another index from the next call on (the caller holds the service lock)."""
         self._index = index
+        self._row_slots = RowSlots(index, self.catalog.columns)
         self.generation += 1
 
     @property
@@ -107,10 +110,11 @@ class Ranker:
             card = self.catalog.get(found.ids[i])
             assert card is not None  # candidates() keeps only ids with a card
             score = float(found.values[i])
-            # the reasons of the few listed items, never of every candidate
             passed = found.passes is None or bool(found.passes[i])
-            applied = self.weights.applied(blend, passed)
-            items.append(Item(card, score, explanation(found.matrix[i], applied, score)))
+            # the reasons of the few listed items, and only once someone asks (explain=true)
+            # a copy: a view would keep the whole feature matrix alive in the result cache
+            why = Explanation(found.matrix[i].copy(), self.weights, blend, passed, score)
+            items.append(Item(card, score, explain=why))
         if len(items) < k:
             taken = {article_id, *exclude, *(item.card.id for item in items)}
             fill = self.popular(k - len(items), section=section, exclude=taken, now=now)
@@ -137,7 +141,7 @@ class Ranker:
         if query is None:
             return None
         # over-fetch: the article itself, its copies and filtered items all come back too
-        ids, sims, rows = self._index.search_article(article_id, self.params.candidates + 1)
+        sims, rows = self._index.neighbour_rows(article_id, self.params.candidates + 1)
         joined: list[str] = []
         if self.lexical is not None and self.params.lexical_candidates > 0:
             # "more like this": lexical neighbours catch names and rare words embeddings blur
@@ -150,23 +154,22 @@ class Ranker:
         if self.params.popular_candidates > 0:
             joined += itertools.islice(self.popularity.ranked(now), self.params.popular_candidates)
         if joined:
-            seen = set(ids)
-            extra = [i for i in dict.fromkeys(joined) if i not in seen]
-            extra_rows = self._index.rows(extra)
-            indexed = extra_rows >= 0
-            if indexed.any():
-                ids = ids + [i for i, ok in zip(extra, indexed.tolist(), strict=True) if ok]
-                extra_rows = extra_rows[indexed]
-                extra_sims = self._index.vectors_at(extra_rows) @ query
+            # the joined articles in the index, in order, each once, not among the vector ones
+            extra = self._index.rows(list(dict.fromkeys(joined)))
+            extra = extra[extra >= 0]
+            extra = extra[self._row_slots.outside(extra, rows)]
+            if len(extra):
+                extra_sims = self._index.vectors_at(extra) @ query
                 sims = np.concatenate([sims, extra_sims.astype(np.float64)])
-                rows = np.concatenate([rows, extra_rows])
+                rows = np.concatenate([rows, extra])
+        # filtered and scored by catalogue slot: ids only for the candidates that pass
         columns = self.catalog.columns
-        slots = columns.slots(ids)
+        slots = self._row_slots.of(rows)
         keep = columns.passing(slots, article_id, exclude, section, max_age_days, now)
         # a syndicated copy of the article being read
         keep &= sims < self.params.near_duplicate_threshold
         kept = np.flatnonzero(keep)
-        kept_ids = [ids[i] for i in kept.tolist()]
+        kept_ids = columns.ids_at(slots[kept])
         found = self._scoring.from_columns(article_id, kept_ids, slots[kept], sims[kept], now)
         found.rows = rows[kept]
         return found

@@ -12,6 +12,7 @@ import numpy as np
 
 from recommender.catalog import NO_SECTION, Card, Catalog
 from recommender.config import RankingParams
+from recommender.coreads import CoReads
 from recommender.popularity import PopularityCounters
 from recommender.ranking.features import as_dicts, feature_matrix, overlaps_of
 from recommender.ranking.weights import Weights
@@ -121,7 +122,10 @@ class Scoring:
         if self.lexical is not None and query is not None and ids:
             lexical = self.lexical.similarities(query.id, ids)
             names = self.lexical.name_overlap(query.id, ids)
-        if self.coreads is not None and query is not None and ids:
+        if isinstance(self.coreads, CoReads) and query is not None and ids:
+            # the in-process table: only the candidates that are partners are looked at
+            coreads = self.coreads.partner_similarities(query.id, ids, now)
+        elif self.coreads is not None and query is not None and ids:
             coreads = self.coreads.similarities(query.id, ids, now)
         overlaps = None
         if query is not None and (query.tags or query.entities) and ids:

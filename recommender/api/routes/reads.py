@@ -1,30 +1,29 @@
 """Reads: public and cheap. Async and lock-light: they run on the event loop without a thread
-hop."""
+hop. The list routes validate their query string in one call (api/query.py) rather than through
+FastAPI's per-parameter machinery, and answer pre-serialised bodies (api/http_cache.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from recommender.api.clients import has_write_token
-from recommender.api.deps import (
-    Config,
-    Exclude,
-    KParam,
-    MaxAge,
-    Section,
-    Service,
-    SessionId,
-    VariantName,
-    check_k,
-    parse_exclude,
-)
+from recommender.api.deps import Service, check_k, parse_exclude
 from recommender.api.http_cache import list_response
+from recommender.api.query import (
+    PopularQuery,
+    RelatedByUrlQuery,
+    RelatedQuery,
+    openapi,
+    parsed,
+)
 from recommender.api.schemas import RecommendationOut
 from recommender.articles import Article
+from recommender.config import Settings
 from recommender.errors import InvalidInput
 from recommender.popularity import WINDOWS
+from recommender.service import RecommenderService
 
 router = APIRouter(tags=["read"])
 # the lists answer 304 to a matching If-None-Match (see api/http_cache.py)
@@ -32,91 +31,80 @@ NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "Not modif
 
 
 @router.get(
-    "/v1/articles/{article_id}/related", response_model=RecommendationOut, responses=NOT_MODIFIED
+    "/v1/articles/{article_id}/related",
+    response_model=RecommendationOut,
+    responses=NOT_MODIFIED,
+    openapi_extra=openapi(RelatedQuery),
 )
-async def related(
-    article_id: str,
-    svc: Service,
-    settings: Config,
-    request: Request,
-    k: KParam = None,
-    section: Section = None,
-    max_age_days: MaxAge = None,
-    exclude: Exclude = None,
-    explain: bool = False,
-    session_id: SessionId = None,
-    variant: VariantName = None,
-) -> Response:
+async def related(article_id: str, request: Request) -> Response:
     """Lees ook: articles related to this one. Unknown id → popular stories, fallback=true."""
+    query = parsed(RelatedQuery, request)
+    svc, settings = parts(request)
     ranked = svc.related(
         article_id,
-        check_k(k, settings.default_k_related, settings),
-        section=section,
-        max_age_days=max_age_days,
-        exclude=parse_exclude(exclude),
-        session_id=session_id,
-        variant=variant,
+        check_k(query.k, settings.default_k_related, settings),
+        section=query.section,
+        max_age_days=query.max_age_days,
+        exclude=parse_exclude(query.exclude),
+        session_id=query.session_id,
+        variant=query.variant,
     )
-    return list_response(request, ranked, explain, settings)
+    return list_response(request, ranked, query.explain, settings)
 
 
-@router.get("/v1/related", response_model=RecommendationOut, responses=NOT_MODIFIED)
-async def related_by_url(
-    svc: Service,
-    settings: Config,
-    request: Request,
-    url: Annotated[str, Query(min_length=1, max_length=2_000)],
-    k: KParam = None,
-    section: Section = None,
-    max_age_days: MaxAge = None,
-    exclude: Exclude = None,
-    explain: bool = False,
-    session_id: SessionId = None,
-    variant: VariantName = None,
-) -> Response:
+@router.get(
+    "/v1/related",
+    response_model=RecommendationOut,
+    responses=NOT_MODIFIED,
+    openapi_extra=openapi(RelatedByUrlQuery),
+)
+async def related_by_url(request: Request) -> Response:
     """Lees ook for sites that know the page URL, not the article id."""
+    query = parsed(RelatedByUrlQuery, request)
+    svc, settings = parts(request)
     ranked = svc.related_by_url(
-        url,
-        check_k(k, settings.default_k_related, settings),
-        section=section,
-        max_age_days=max_age_days,
-        exclude=parse_exclude(exclude),
-        session_id=session_id,
-        variant=variant,
+        query.url,
+        check_k(query.k, settings.default_k_related, settings),
+        section=query.section,
+        max_age_days=query.max_age_days,
+        exclude=parse_exclude(query.exclude),
+        session_id=query.session_id,
+        variant=query.variant,
     )
-    return list_response(request, ranked, explain, settings)
+    return list_response(request, ranked, query.explain, settings)
 
 
-@router.get("/v1/popular", response_model=RecommendationOut, responses=NOT_MODIFIED)
-async def popular(
-    svc: Service,
-    settings: Config,
-    request: Request,
-    k: KParam = None,
-    section: Section = None,
-    window: Annotated[
-        str | None, Query(description=f"one of {', '.join(WINDOWS)}; default: decayed")
-    ] = None,
-    exclude: Exclude = None,
-    context: Annotated[str | None, Query(max_length=200)] = None,
-    explain: bool = False,
-    session_id: SessionId = None,
-    variant: VariantName = None,
-) -> Response:
+@router.get(
+    "/v1/popular",
+    response_model=RecommendationOut,
+    responses=NOT_MODIFIED,
+    openapi_extra=openapi(PopularQuery),
+)
+async def popular(request: Request) -> Response:
     """Populair nieuws. With context=<article id>, that article and its Lees-ook items are
     left out so the two blocks never repeat each other."""
-    if window is not None and window not in WINDOWS:
+    query = parsed(PopularQuery, request)
+    svc, settings = parts(request)
+    if query.window is not None and query.window not in WINDOWS:
         raise InvalidInput(f"window must be one of {', '.join(WINDOWS)}")
     ranked = svc.popular(
-        check_k(k, settings.default_k_popular, settings),
-        section=section,
-        window=window,
-        exclude=parse_exclude(exclude),
-        context=context,
-        session_id=session_id,
-        variant=variant,
+        check_k(query.k, settings.default_k_popular, settings),
+        section=query.section,
+        window=query.window,
+        exclude=parse_exclude(query.exclude),
+        context=query.context,
+        session_id=query.session_id,
+        variant=query.variant,
     )
-    return list_response(request, ranked, explain, settings)
+    return list_response(request, ranked, query.explain, settings)
+
+
+def parts(request: Request) -> tuple[RecommenderService, Settings]:
+    """The service and settings, read directly: a FastAPI dependency costs more per request."""
+    state = request.app.state
+    svc: RecommenderService = state.service
+    settings: Settings = state.settings
+    return svc, settings
 
 
 @router.get("/v1/articles/{article_id}", response_model=Article)

@@ -1,0 +1,125 @@
+"""The array plumbing of the Lees-ook hot path: index rows to catalogue slots, the co-read
+accessor over partners only, and reasons built only when read."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from recommender.catalog import Card, Catalog
+from recommender.config import CoReadConfig, PopularityConfig, RankingParams
+from recommender.coreads import CoReads
+from recommender.embedding import FakeEmbedder
+from recommender.events import Event
+from recommender.index import VectorIndex
+from recommender.popularity import Popularity
+from recommender.ranking import FEATURES, Ranker, Weights
+from recommender.ranking.lists import Explanation, Item
+from recommender.ranking.slots import RowSlots
+from tests.factories import small_corpus
+
+DIM = 8
+
+
+def card(article_id: str) -> Card:
+    return Card(article_id, article_id, None, None, None, None, True)
+
+
+def unit(rng: np.random.Generator, count: int) -> np.ndarray:
+    vectors = rng.standard_normal((count, DIM)).astype(np.float32)
+    normed: np.ndarray = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return normed
+
+
+def test_row_slots_follow_publish_replace_and_late_cards() -> None:
+    rng = np.random.default_rng(1)
+    index = VectorIndex(DIM, "test")
+    catalog = Catalog()
+    ids = [f"a{i}" for i in range(40)]
+    for article_id in reversed(ids):  # slots in another order than rows
+        catalog.put(card(article_id))
+    index.upsert(ids + ["late"], unit(rng, 41), ids + ["late"])
+    slots = RowSlots(index, catalog.columns)
+    rows = index.rows(ids + ["late"])
+    expected = catalog.columns.slots(ids)
+    assert slots.of(rows)[:-1].tolist() == expected.tolist()
+    assert slots.of(rows)[-1] == -1  # no card yet: not resolved...
+    catalog.put(card("late"))
+    assert slots.of(rows)[-1] == catalog.columns.slot["late"]  # ...until it has one
+    index.upsert(["a3"], unit(rng, 1), ["a3-v2"])  # replaced: a new row, the same slot
+    new_row = index.rows(["a3"])
+    assert new_row[0] != rows[3] and slots.of(new_row)[0] == catalog.columns.slot["a3"]
+    # resolved once: a row keeps its slot without asking the catalogue again
+    catalog.columns.slot.clear()
+    assert slots.of(rows[:5]).tolist() == expected[:5].tolist()
+    assert slots.of(np.zeros(0, dtype=np.int64)).tolist() == []
+
+
+def test_outside_is_set_difference_in_order() -> None:
+    rng = np.random.default_rng(2)
+    index = VectorIndex(DIM, "test")
+    index.upsert([f"a{i}" for i in range(300)], unit(rng, 300), [f"a{i}" for i in range(300)])
+    slots = RowSlots(index, Catalog().columns)
+    for _ in range(20):
+        rows = rng.choice(300, 40, replace=False)
+        taken = rng.choice(300, 60, replace=False)
+        got = rows[slots.outside(rows, taken)]
+        assert got.tolist() == [r for r in rows.tolist() if r not in set(taken.tolist())]
+    assert slots.outside(np.array([5, 6]), np.zeros(0, dtype=np.int64)).tolist() == [True, True]
+
+
+def test_partner_similarities_equal_similarities() -> None:
+    pick = random.Random(3)
+    coreads = CoReads(CoReadConfig(neighbours=5, shrinkage=1.0))
+    ts = 1_700_000_000.0
+    for n in range(3_000):
+        ts += pick.uniform(0, 60)
+        coreads.record(Event(ts, "view", f"a{pick.randrange(60)}", f"s{n % 200}"))
+    for article in range(60):
+        candidates = pick.sample([f"a{i}" for i in range(70)], 30)  # some never read
+        for now in (None, ts + 86_400):
+            want = coreads.similarities(f"a{article}", candidates, now)
+            got = coreads.partner_similarities(f"a{article}", candidates, now)
+            assert got.tolist() == want.tolist()
+    repeated = ["a1", "a2", "a1"]
+    assert (
+        coreads.partner_similarities("a0", repeated).tolist()
+        == coreads.similarities("a0", repeated).tolist()
+    )
+
+
+def test_reasons_are_built_on_first_read_and_add_up() -> None:
+    weights = Weights({name: 0.1 * n for n, name in enumerate(FEATURES)})
+    values = np.linspace(0.1, 0.9, len(FEATURES))
+    score = float(values @ weights.vector(weights.values))
+    item = Item(card("a"), score, explain=Explanation(values, weights, weights.values, True, score))
+    reasons = item.reasons
+    assert item.reasons is reasons  # built once
+    assert reasons["total"] == score
+    contributions = reasons["contributions"]
+    assert isinstance(contributions, dict)
+    assert abs(sum(contributions.values()) - score) < 1e-5
+    assert Item(card("b"), 1.0).reasons == {}
+    assert Item(card("b"), 1.0, {"filled_from": "popular"}) == Item(
+        card("b"), 1.0, {"filled_from": "popular"}
+    )
+
+
+def test_a_listed_item_keeps_its_own_features_not_the_candidates_matrix() -> None:
+    # a cached list lives for its TTL: a view of one row would keep every candidate's
+    # features (~200 rows) alive with it, for each of the cache's thousands of lists
+    articles = small_corpus()
+    embedder = FakeEmbedder()
+    index = VectorIndex(embedder.dim, embedder.name)
+    ids = [a.id for a in articles]
+    index.upsert(ids, embedder.embed([f"{a.title}\n{a.text}" for a in articles]), ids)
+    catalog = Catalog()
+    for article in articles:
+        catalog.put(Card.of(article))
+    weights = Weights({"similarity": 1.0, "popularity": 0.1})
+    ranker = Ranker(index, catalog, Popularity(PopularityConfig()), weights, RankingParams())
+    ranked = ranker.related("cuba-1", 4)
+    explained = [item._explain for item in ranked.items]
+    assert explained and all(e is not None and e.values.base is None for e in explained)
+    assert all(item.reasons["total"] == item.score for item in ranked.items)
