@@ -13,8 +13,9 @@ rotating sessions: RSS every 5%, compared after the first 10% with the end and t
 restarts with the events stored, with and without an index folder and a snapshot, each with the
 server's own start-up breakdown), `kill` (kill -9 mid-stream, the client retries its
 unacknowledged batches: acknowledged events lost, events stored twice), `faults` (another
-process holds SQLite's write lock: what writes and reads answer). The server uses the fake
-embedder; organic readers are told apart by X-Forwarded-For from a trusted proxy (loopback).
+process holds SQLite's write lock, then the database file made immutable: what writes and
+reads answer). The server uses the fake embedder; organic readers are told apart by
+X-Forwarded-For from a trusted proxy (loopback).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import statistics
@@ -640,8 +642,36 @@ def scenario_faults(folder: Path) -> None:
             f"rate limit: 12 × 100 events at once from one client → {len(limited)} answered 429, "
             f"Retry-After {limited[0][1] if limited else '-'} s"
         )
+        read_only_database(server, folder / "faults" / "var" / "recommender.db")
     finally:
         server.stop()
+
+
+def read_only_database(server: Server, db: Path) -> None:
+    """The database file made immutable (chattr +i: root ignores file modes) under a restarted
+    server: writes must answer a JSON 503 and reads keep serving."""
+    if shutil.which("chattr") is None:
+        say("read-only database: skipped (no chattr on this machine)")
+        return
+    server.stop()
+    made = subprocess.run(["chattr", "+i", str(db)], capture_output=True, text=True)
+    if made.returncode != 0:
+        say(f"read-only database: skipped (chattr: {made.stderr.strip()})")
+        return
+    try:
+        server.start(limit=60)
+        status, body, _ = call(server.base, "POST", "/v1/events", clicks("a1", ["ro"]))
+        reads = []
+        for path in ("/v1/articles/a1", "/demo/a1", "/v1/articles/a1/related"):
+            with urllib.request.urlopen(server.base + path, timeout=30) as page:  # noqa: S310
+                reads.append(page.status)
+        say(
+            f"read-only database file: event write → {status} {body}; "
+            f"GET article, demo page, related → {reads}"
+        )
+    finally:
+        server.stop()
+        subprocess.run(["chattr", "-i", str(db)], check=False)
 
 
 def main() -> None:

@@ -38,18 +38,7 @@ NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "Not modif
 )
 async def related(article_id: str, request: Request) -> Response:
     """Lees ook: articles related to this one. Unknown id → popular stories, fallback=true."""
-    query = parsed(RelatedQuery, request)
-    svc, settings = parts(request)
-    ranked = svc.related(
-        article_id,
-        check_k(query.k, settings.default_k_related, settings),
-        section=query.section,
-        max_age_days=query.max_age_days,
-        exclude=parse_exclude(query.exclude),
-        session_id=query.session_id,
-        variant=query.variant,
-    )
-    return list_response(request, ranked, query.explain, settings)
+    return lees_ook(request, parsed(RelatedQuery, request), article_id=article_id)
 
 
 @router.get(
@@ -61,16 +50,26 @@ async def related(article_id: str, request: Request) -> Response:
 async def related_by_url(request: Request) -> Response:
     """Lees ook for sites that know the page URL, not the article id."""
     query = parsed(RelatedByUrlQuery, request)
+    return lees_ook(request, query, url=query.url)
+
+
+def lees_ook(
+    request: Request, query: RelatedQuery, article_id: str | None = None, url: str | None = None
+) -> Response:
+    """One Lees-ook list for either route: by article id, or by page URL when the id is None."""
     svc, settings = parts(request)
-    ranked = svc.related_by_url(
-        query.url,
-        check_k(query.k, settings.default_k_related, settings),
-        section=query.section,
-        max_age_days=query.max_age_days,
-        exclude=parse_exclude(query.exclude),
-        session_id=query.session_id,
-        variant=query.variant,
-    )
+    options: dict[str, Any] = {
+        "section": query.section,
+        "max_age_days": query.max_age_days,
+        "exclude": parse_exclude(query.exclude),
+        "session_id": query.session_id,
+        "variant": query.variant,
+    }
+    k = check_k(query.k, settings.default_k_related, settings)
+    if article_id is not None:
+        ranked = svc.related(article_id, k, **options)
+    else:
+        ranked = svc.related_by_url(url or "", k, **options)
     return list_response(request, ranked, query.explain, settings)
 
 
