@@ -12,8 +12,10 @@ from fastapi.testclient import TestClient
 from recommender.api import create_app
 from recommender.config import Settings
 from recommender.service import RecommenderService
+from recommender.store import MemoryStore, SqliteStore
+from recommender.store.postgres import PostgresStore
 from tests.factories import TOKEN, make_settings, small_corpus
-from tests.servers import REDIS_URL, ROOT, postgres_schema, redis_prefix
+from tests.servers import REDIS_URL, ROOT, Opener, postgres_schema, redis_prefix
 
 
 @pytest.fixture
@@ -92,3 +94,17 @@ def shared_env(postgres_url: str, redis_key_prefix: str, tmp_path: Path) -> dict
         "RECOMMENDER_RESULT_CACHE_TTL_SECONDS": "1",
         "PYTHONPATH": str(ROOT),
     }
+
+
+@pytest.fixture(params=["sqlite", "postgres", "memory"])
+def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
+    """Every store backend in turn; opens the same store again each call (the memory one lives
+    as long as the test). PostgreSQL: the real server, a schema per test."""
+    if request.param == "sqlite":
+        yield lambda: SqliteStore(tmp_path / "db.sqlite")
+    elif request.param == "postgres":
+        with postgres_schema() as url:
+            yield lambda: PostgresStore(url, pool_size=2)
+    else:
+        shared = MemoryStore()
+        yield lambda: shared

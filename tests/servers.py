@@ -9,7 +9,7 @@ import functools
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,9 +17,13 @@ import psycopg
 import pytest
 import redis
 
+from recommender.store import Store
+
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+# a test's way to (re)open the store under test: the `open_backend` fixture (conftest) yields one
+Opener = Callable[[], Store]
 
 
 def _postgres_problem() -> str | None:

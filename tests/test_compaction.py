@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,26 +18,12 @@ from recommender.events import HOUR, Event, EventAggregate
 from recommender.readers import reader_session
 from recommender.service import RecommenderService
 from recommender.service.compaction import DAY, HourlyAggregator, compact_events
-from recommender.store import MemoryStore, SqliteStore, Store
-from recommender.store.postgres import PostgresStore
+from recommender.store import SqliteStore
 from tests.factories import NOW, make_settings, small_corpus
-from tests.servers import postgres_schema
+from tests.servers import Opener
 
-Opener = Callable[[], Store]
 T = 1_800_000_000.0  # on an hour boundary
 IDS = [a.id for a in small_corpus()]
-
-
-@pytest.fixture(params=["sqlite", "postgres", "memory"])
-def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
-    if request.param == "sqlite":
-        yield lambda: SqliteStore(tmp_path / "db.sqlite")
-    elif request.param == "postgres":
-        with postgres_schema() as url:
-            yield lambda: PostgresStore(url, pool_size=2)
-    else:
-        shared = MemoryStore()
-        yield lambda: shared
 
 
 def counting(events: list[Event]) -> list[EventAggregate]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,25 +14,10 @@ import pytest
 from recommender.articles import Article
 from recommender.errors import StoreUnavailable
 from recommender.events import Event
-from recommender.store import MemoryStore, SqliteStore, Store
+from recommender.store import SqliteStore
 from recommender.store.migrations import POSTGRES, SQLITE
 from recommender.store.postgres import PostgresStore
-from tests.servers import postgres_schema
-
-Opener = Callable[[], Store]
-
-
-@pytest.fixture(params=["sqlite", "postgres", "memory"])
-def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
-    """Opens the same store again each call (the memory one lives as long as the test)."""
-    if request.param == "sqlite":
-        yield lambda: SqliteStore(tmp_path / "db.sqlite")
-    elif request.param == "postgres":
-        with postgres_schema() as url:
-            yield lambda: PostgresStore(url, pool_size=2)
-    else:
-        shared = MemoryStore()
-        yield lambda: shared
+from tests.servers import Opener, postgres_schema
 
 
 def test_articles_events_and_embeddings_survive_reopen(open_backend: Opener) -> None:
