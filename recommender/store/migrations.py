@@ -32,6 +32,15 @@ POSTGRES_TRACKING = (
     " (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)"
 )
 
+# the same SQL in both dialects (a partial unique index), at a different version in each
+EVENT_IDS = (
+    "event ids: a batch retried after a lost answer is stored once",
+    (
+        "ALTER TABLE events ADD COLUMN event_id TEXT",
+        "CREATE UNIQUE INDEX events_event_id ON events(event_id) WHERE event_id IS NOT NULL",
+    ),
+)
+
 SQLITE: tuple[Migration, ...] = (
     # IF NOT EXISTS: databases made before versioning already have these tables
     Migration(
@@ -58,14 +67,7 @@ SQLITE: tuple[Migration, ...] = (
             "CREATE INDEX events_uncounted ON events(seq) WHERE counted = 0",
         ),
     ),
-    Migration(
-        3,
-        "event ids: a batch retried after a lost answer is stored once",
-        (
-            "ALTER TABLE events ADD COLUMN event_id TEXT",
-            "CREATE UNIQUE INDEX events_event_id ON events(event_id) WHERE event_id IS NOT NULL",
-        ),
-    ),
+    Migration(3, *EVENT_IDS),
     Migration(
         4,
         "event aggregates: raw events past the retention window, per article and hour",
@@ -115,14 +117,7 @@ POSTGRES: tuple[Migration, ...] = (
             "CREATE INDEX served_lists_ts ON served_lists(ts)",
         ),
     ),
-    Migration(
-        4,
-        "event ids: a batch retried after a lost answer is stored once",
-        (
-            "ALTER TABLE events ADD COLUMN event_id TEXT",
-            "CREATE UNIQUE INDEX events_event_id ON events(event_id) WHERE event_id IS NOT NULL",
-        ),
-    ),
+    Migration(4, *EVENT_IDS),
     Migration(
         5,
         "event aggregates: raw events past the retention window, per article and hour",
