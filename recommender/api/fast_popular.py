@@ -69,14 +69,14 @@ class PopularFastPath:
         ):
             return None
         try:
-            k = check_k(None if k_text is None else int(k_text), self._default_k, self.settings)
+            k = check_k(
+                None if k_text is None else int(k_text),
+                self.settings.default_k_popular,
+                self.settings,
+            )
         except InvalidInput:
             return None
         return k, window
-
-    @property
-    def _default_k(self) -> int:
-        return self.settings.default_k_popular
 
     async def _answer(
         self, scope: Scope, receive: Receive, send: Send, k: int, window: str | None
