@@ -4,9 +4,9 @@ request, which the metrics label by too."""
 from __future__ import annotations
 
 import logging
+import random
 import re
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -40,14 +40,17 @@ def route_template(scope: Scope) -> str:
 
 
 def request_id_of(scope: Scope) -> str:
-    """The caller's X-Request-ID when it is well-formed, else a fresh one."""
+    """The caller's X-Request-ID when it is well-formed, else a fresh one: 32 random hex digits
+    as a uuid4's, from the module's generator (reseeded in a forked worker) rather than
+    uuid4's os.urandom, a system call that was ~10% of a cached list's CPU. An id names a
+    request in the logs; it guards nothing, so it needs no cryptographic randomness."""
     for name, value in scope.get("headers", ()):
         if name == REQUEST_ID_HEADER:
             candidate = bytes(value).decode("latin-1")
             if _VALID_REQUEST_ID.fullmatch(candidate):
                 return candidate
             break
-    return uuid.uuid4().hex
+    return f"{random.getrandbits(128):032x}"
 
 
 class AccessLog:

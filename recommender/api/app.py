@@ -13,7 +13,7 @@ from recommender import __version__, logs
 from recommender.api import contract, docs, errors, prometheus
 from recommender.api.access import AccessLog
 from recommender.api.clients import ClientKeys
-from recommender.api.fast_popular import PopularFastPath
+from recommender.api.lists import ListShortcut
 from recommender.api.middleware import BodyLimit, HeadAsGet
 from recommender.api.routes import admin, health, pages, reads, stats, writes
 from recommender.config import Settings
@@ -53,9 +53,10 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
     app.state.settings = settings
     app.state.client_keys = ClientKeys(settings, client_secret_sharer(settings))
     app.state.rate_limiter = open_rate_limiter(settings)
-    # innermost: plain Populair-nieuws requests skip FastAPI's parameter handling (cheap enough
-    # that clients looping them cannot hold up other requests); every middleware still sees them
-    app.add_middleware(PopularFastPath, fastapi=app, settings=settings)
+    # innermost: the list routes' answers skip FastAPI's routing and parameter handling (cheap
+    # enough that clients looping them cannot hold up other requests); every middleware still
+    # sees them (api/lists.py)
+    app.add_middleware(ListShortcut, fastapi=app, settings=settings)
     app.add_middleware(
         errors.JsonCORSMiddleware,
         allow_origins=settings.cors_origins,

@@ -23,6 +23,7 @@ from recommender.ranking import RankedList
 from recommender.service.purge import surrogate_keys
 
 JSON = "application/json"
+JSON_BYTES = JSON.encode("latin-1")
 
 
 def list_response(
@@ -31,11 +32,34 @@ def list_response(
     """200 with the list, or 304 when the client's If-None-Match names its current ETag."""
     if ranked.fallback:
         request.app.state.fallback_counter.inc()
+    status, headers, body = raw_answer(
+        ranked,
+        explain,
+        cache_control(settings).encode("latin-1"),
+        request.headers.get("if-none-match"),
+    )
+    response = Response(body, status_code=status)
+    response.raw_headers = headers
+    return response
+
+
+def raw_answer(
+    ranked: RankedList, explain: bool, cache_control: bytes, if_none_match: str | None
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Status, ASGI headers and body of a list: 304 without a body when If-None-Match names
+    its ETag. The headers are those Starlette's Response gave (same names, values, order); a
+    new list each time, as the middleware outside add their own headers to it."""
     body, etag, keys = rendered(ranked, explain)
-    headers = {"ETag": etag, "Cache-Control": cache_control(settings), "Surrogate-Key": keys}
-    if etag_matches(request.headers.get("if-none-match"), etag):
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=JSON, headers=headers)
+    headers = [
+        (b"etag", etag.encode("latin-1")),
+        (b"cache-control", cache_control),
+        (b"surrogate-key", keys.encode("latin-1")),
+    ]
+    if etag_matches(if_none_match, etag):
+        return 304, headers, b""
+    headers.append((b"content-length", str(len(body)).encode("latin-1")))
+    headers.append((b"content-type", JSON_BYTES))
+    return 200, headers, body
 
 
 def cache_control(settings: Settings) -> str:

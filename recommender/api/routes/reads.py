@@ -1,6 +1,8 @@
 """Reads: public and cheap. Async and lock-light: they run on the event loop without a thread
 hop. The list routes validate their query string in one call (api/query.py) rather than through
-FastAPI's per-parameter machinery, and answer pre-serialised bodies (api/http_cache.py)."""
+FastAPI's per-parameter machinery, and answer pre-serialised bodies (api/http_cache.py). Their
+successful GETs are answered before they get here, by api/lists.py's ListShortcut: these
+routes answer the rest (the errors) and describe all of them in OpenAPI."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from recommender.api import lists
 from recommender.api.clients import has_write_token
-from recommender.api.deps import Service, check_k, parse_exclude
+from recommender.api.deps import Service
 from recommender.api.http_cache import list_response
 from recommender.api.query import (
     PopularQuery,
@@ -21,8 +24,6 @@ from recommender.api.query import (
 from recommender.api.schemas import RecommendationOut
 from recommender.articles import Article
 from recommender.config import Settings
-from recommender.errors import InvalidInput
-from recommender.popularity import WINDOWS
 from recommender.service import RecommenderService
 
 router = APIRouter(tags=["read"])
@@ -38,7 +39,10 @@ NOT_MODIFIED: dict[int | str, dict[str, Any]] = {304: {"description": "Not modif
 )
 async def related(article_id: str, request: Request) -> Response:
     """Lees ook: articles related to this one. Unknown id → popular stories, fallback=true."""
-    return lees_ook(request, parsed(RelatedQuery, request), article_id=article_id)
+    query = parsed(RelatedQuery, request)
+    svc, settings = parts(request)
+    ranked = lists.lees_ook(svc, settings, query, article_id=article_id)
+    return list_response(request, ranked, query.explain, settings)
 
 
 @router.get(
@@ -50,27 +54,8 @@ async def related(article_id: str, request: Request) -> Response:
 async def related_by_url(request: Request) -> Response:
     """Lees ook for sites that know the page URL, not the article id."""
     query = parsed(RelatedByUrlQuery, request)
-    return lees_ook(request, query, url=query.url)
-
-
-def lees_ook(
-    request: Request, query: RelatedQuery, article_id: str | None = None, url: str | None = None
-) -> Response:
-    """One Lees-ook list for either route: by article id, or by page URL when the id is None."""
     svc, settings = parts(request)
-    options: dict[str, Any] = {
-        "section": query.section,
-        "max_age_days": query.max_age_days,
-        "exclude": parse_exclude(query.exclude),
-        "session_id": query.session_id,
-        "variant": query.variant,
-    }
-    k = check_k(query.k, settings.default_k_related, settings)
-    if article_id is not None:
-        ranked = svc.related(article_id, k, **options)
-    else:
-        ranked = svc.related_by_url(url or "", k, **options)
-    return list_response(request, ranked, query.explain, settings)
+    return list_response(request, lists.lees_ook(svc, settings, query), query.explain, settings)
 
 
 @router.get(
@@ -84,18 +69,7 @@ async def popular(request: Request) -> Response:
     left out so the two blocks never repeat each other."""
     query = parsed(PopularQuery, request)
     svc, settings = parts(request)
-    if query.window is not None and query.window not in WINDOWS:
-        raise InvalidInput(f"window must be one of {', '.join(WINDOWS)}")
-    ranked = svc.popular(
-        check_k(query.k, settings.default_k_popular, settings),
-        section=query.section,
-        window=query.window,
-        exclude=parse_exclude(query.exclude),
-        context=query.context,
-        session_id=query.session_id,
-        variant=query.variant,
-    )
-    return list_response(request, ranked, query.explain, settings)
+    return list_response(request, lists.populair(svc, settings, query), query.explain, settings)
 
 
 def parts(request: Request) -> tuple[RecommenderService, Settings]:

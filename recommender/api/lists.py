@@ -1,0 +1,169 @@
+"""The list routes (Lees ook by id and by URL, Populair nieuws): what each asks of the service,
+and the one way their successful answers take through the app.
+
+Why a way of their own: all requests share one event loop, so whatever a list request costs
+delays every other request by as much. FastAPI's routing, parameter machinery and Response
+objects were most of a cached list's CPU (a cache hit cost about what /health/live costs, ~0.1
+ms, where ranking it took ~3 us), so ListShortcut, a plain ASGI layer innermost in the
+middleware stack, answers GET on the three list paths itself: the query string validated by the
+route's own pydantic model (api/query.py), the list ranked by the same functions the routes
+call, the pre-serialised body and headers sent as they are (http_cache.raw_answer).
+
+Whatever it does not answer with a list (a query the model refuses, an error of the service, a
+service not ready) goes on to the FastAPI route, which answers exactly as it always did: its 422s,
+its error bodies. The routes also keep the OpenAPI description. Access log, metrics, CORS, the
+body limit and HEAD still see every request; the request is labelled with its route template.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from starlette._utils import get_route_path
+from starlette.datastructures import QueryParams
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from recommender.api.deps import check_k, parse_exclude
+from recommender.api.http_cache import cache_control, raw_answer
+from recommender.api.query import PopularQuery, RelatedByUrlQuery, RelatedQuery
+from recommender.config import Settings
+from recommender.errors import InvalidInput
+from recommender.popularity import WINDOWS
+from recommender.ranking import RankedList
+from recommender.service import RecommenderService
+
+log = logging.getLogger(__name__)
+
+ARTICLES = "/v1/articles/"
+RELATED_SUFFIX = "/related"
+IF_NONE_MATCH = b"if-none-match"
+
+
+def lees_ook(
+    svc: RecommenderService,
+    settings: Settings,
+    query: RelatedQuery,
+    article_id: str | None = None,
+) -> RankedList:
+    """One Lees-ook list for either route: by article id, or by the query's page URL."""
+    options: dict[str, Any] = {
+        "section": query.section,
+        "max_age_days": query.max_age_days,
+        "exclude": parse_exclude(query.exclude),
+        "session_id": query.session_id,
+        "variant": query.variant,
+    }
+    k = check_k(query.k, settings.default_k_related, settings)
+    if article_id is not None:
+        return svc.related(article_id, k, **options)
+    url = query.url if isinstance(query, RelatedByUrlQuery) else ""
+    return svc.related_by_url(url, k, **options)
+
+
+def populair(svc: RecommenderService, settings: Settings, query: PopularQuery) -> RankedList:
+    """Populair nieuws; with a context article, that article and its Lees ook left out."""
+    if query.window is not None and query.window not in WINDOWS:
+        raise InvalidInput(f"window must be one of {', '.join(WINDOWS)}")
+    return svc.popular(
+        check_k(query.k, settings.default_k_popular, settings),
+        section=query.section,
+        window=query.window,
+        exclude=parse_exclude(query.exclude),
+        context=query.context,
+        session_id=query.session_id,
+        variant=query.variant,
+    )
+
+
+@dataclass(frozen=True)
+class ListRoute:
+    """A list route as the access log and the metrics read a matched route: its template."""
+
+    path: str
+    model: type[BaseModel]
+
+
+RELATED = ListRoute(ARTICLES + "{article_id}" + RELATED_SUFFIX, RelatedQuery)
+BY_URL = ListRoute("/v1/related", RelatedByUrlQuery)
+POPULAR = ListRoute("/v1/popular", PopularQuery)
+
+
+def route_of(path: str) -> tuple[ListRoute, str | None] | None:
+    """The list route a path names, with its article id; None for any other path. An id is
+    what the router's {article_id} matches: one non-empty path segment."""
+    if path == POPULAR.path:
+        return POPULAR, None
+    if path == BY_URL.path:
+        return BY_URL, None
+    if path.startswith(ARTICLES) and path.endswith(RELATED_SUFFIX):
+        article_id = path[len(ARTICLES) : -len(RELATED_SUFFIX)]
+        if article_id and "/" not in article_id:
+            return RELATED, article_id
+    return None
+
+
+def ranked_for(
+    route: ListRoute,
+    svc: RecommenderService,
+    settings: Settings,
+    query: Any,
+    article_id: str | None,
+) -> RankedList:
+    if route is POPULAR:
+        return populair(svc, settings, query)
+    return lees_ook(svc, settings, query, article_id)
+
+
+class ListShortcut:
+    """Answers GET on the list routes when it can (see the module); else the app does."""
+
+    enabled = True  # tests switch it off to compare with the routes' own answers
+
+    def __init__(self, app: ASGIApp, fastapi: Any, settings: Settings) -> None:
+        self.app = app
+        self.fastapi = fastapi  # the FastAPI app: its state holds the service once started
+        self.settings = settings
+        self.cache_control = cache_control(settings).encode("latin-1")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and self.enabled:
+            found = route_of(get_route_path(scope))
+            if found is not None and await self._answer(scope, send, *found):
+                return
+        await self.app(scope, receive, send)
+
+    async def _answer(
+        self, scope: Scope, send: Send, route: ListRoute, article_id: str | None
+    ) -> bool:
+        state = self.fastapi.state
+        svc = getattr(state, "service", None)
+        if svc is None or not svc.ready:
+            return False
+        try:
+            # the route's parsing (api/query.py parsed): the same params, its last value wins
+            params = dict(QueryParams(scope.get("query_string", b"")))
+            query: Any = route.model.model_validate(params)
+            ranked = ranked_for(route, svc, self.settings, query, article_id)
+        except Exception:  # the route answers it, with the app's error handling
+            log.debug("lists.fell_through", exc_info=True)
+            return False
+        if ranked.fallback:
+            state.fallback_counter.inc()
+        status, headers, body = raw_answer(
+            ranked, query.explain, self.cache_control, if_none_match(scope)
+        )
+        scope["route"] = route
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return True
+
+
+def if_none_match(scope: Scope) -> str | None:
+    """The request's first If-None-Match, as Starlette's Headers.get reads it."""
+    for name, value in scope.get("headers", ()):
+        if name == IF_NONE_MATCH:
+            return bytes(value).decode("latin-1")
+    return None

@@ -1,0 +1,132 @@
+"""The list routes' one way through (api/lists.py, ListShortcut) answers what the FastAPI routes
+answer, byte for byte, header for header, and leaves everything else to the routes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from recommender.api import http_cache, lists
+
+EVENTS = {"events": [{"type": "click", "article_id": f"cuba-{n}"} for n in (1, 1, 2, 3)]}
+LISTS = [
+    "/v1/popular",
+    "/v1/popular?window=trending",
+    "/v1/popular?k=3&window=alltime",
+    "/v1/popular?k=2",
+    "/v1/popular?k=3&explain=true",
+    "/v1/popular?context=cuba-1&k=1&k=3",
+    "/v1/articles/cuba-1/related",
+    "/v1/articles/cuba-1/related?k=2&explain=true&exclude=cuba-2",
+    "/v1/articles/unknown-id/related?max_age_days=30",
+    "/v1/related?url=https://nieuws.example/nope",
+]
+HEADERS = ("etag", "cache-control", "surrogate-key", "content-type", "content-length", "vary")
+
+
+@pytest.fixture
+def counted(client: TestClient) -> TestClient:
+    assert client.post("/v1/events", json=EVENTS).status_code == 202
+    return client
+
+
+@pytest.fixture
+def taken(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The lists the shortcut answered."""
+    answered: list[str] = []
+    answer = http_cache.raw_answer
+
+    def counting(*args: Any) -> Any:
+        answered.append("shortcut")
+        return answer(*args)
+
+    monkeypatch.setattr(lists, "raw_answer", counting)
+    yield answered
+
+
+@pytest.mark.parametrize("path", LISTS)
+def test_answers_what_the_route_answers(
+    counted: TestClient, path: str, taken: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = counted.get(path)
+    assert fast.status_code == 200 and fast.json()["items"] and taken == ["shortcut"]
+    # the same request through the route: the shortcut switched off
+    monkeypatch.setattr(lists.ListShortcut, "enabled", False)
+    slow = counted.get(path)
+    assert taken == ["shortcut"]
+    if "explain" not in path:  # explained scores age with the clock between the two
+        assert slow.content == fast.content  # the same cached list, rendered the same
+    assert [(h, slow.headers.get(h)) for h in HEADERS] == [
+        (h, fast.headers.get(h)) for h in HEADERS
+    ]
+    monkeypatch.setattr(lists.ListShortcut, "enabled", True)
+    etag = fast.headers["etag"]
+    not_modified = counted.get(path, headers={"If-None-Match": f'"x", {etag}'})
+    assert not_modified.status_code == 304 and not_modified.content == b""
+    assert not_modified.headers["etag"] == etag and "content-length" not in not_modified.headers
+    head = counted.head(path)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == fast.headers["content-length"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/popular?window=weekly",
+        "/v1/popular?k=0",
+        "/v1/popular?k=abc",
+        "/v1/popular?k=100000",
+        "/v1/popular?k=-1",
+        "/v1/articles/cuba-1/related?max_age_days=0",
+        "/v1/articles/cuba-1/related?explain=maybe",
+        "/v1/related",
+        "/v1/related?url=",
+    ],
+)
+def test_what_the_route_refuses_is_refused_by_the_route(
+    counted: TestClient, path: str, taken: list[str]
+) -> None:
+    response = counted.get(path)
+    assert response.status_code == 422 and taken == []
+    assert {"error", "message"} <= set(response.json())
+
+
+def test_other_paths_and_methods_go_to_the_router(counted: TestClient, taken: list[str]) -> None:
+    assert counted.get("/v1/articles//related").status_code == 404
+    assert counted.get("/v1/articles/a/b/related").status_code == 404
+    assert counted.post("/v1/popular").status_code == 405
+    assert counted.get("/v1/popular/").status_code == 200  # the router's redirect, then us
+    assert taken == ["shortcut"]
+
+
+@pytest.mark.parametrize(
+    ("path", "route"),
+    [
+        ("/v1/popular?window=trending", "/v1/popular"),
+        ("/v1/articles/cuba-1/related", "/v1/articles/{article_id}/related"),
+        ("/v1/related?url=x", "/v1/related"),
+    ],
+)
+def test_metrics_and_access_log_still_see_it(counted: TestClient, path: str, route: str) -> None:
+    for _ in range(3):
+        assert counted.get(path).status_code == 200
+    assert counted.head(path).status_code == 200
+    metrics = counted.get("/metrics").text
+    lines = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("recommender_requests_total") and f'route="{route}"' in line
+    ]
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in lines) == 4
+    answer = counted.get(path, headers={"X-Request-ID": "abc-123"})
+    assert answer.headers["x-request-id"] == "abc-123"
+
+
+def test_a_cors_request_gets_its_headers(counted: TestClient) -> None:
+    origin = {"Origin": "https://nieuws.example"}
+    answer = counted.get("/v1/articles/cuba-1/related", headers=origin)
+    assert answer.status_code == 200
+    assert "access-control-allow-origin" in answer.headers or answer.headers["vary"] == "Origin"
