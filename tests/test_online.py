@@ -293,3 +293,30 @@ def test_assignment_is_sticky_follows_shares_and_reshuffles_per_experiment() -> 
 def test_by_block_keeps_blocks_apart() -> None:
     lists, events = hand_log()
     assert set(by_block(join(lists, events))) == {"related", "popular"}
+
+
+# the service's side ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cache_size", [1000, 0])
+def test_a_list_answered_again_is_logged_once(tmp_path: Path, cache_size: int) -> None:
+    """The result cache answers a list again under its recommendation id: its first row is the
+    one the log keeps, so it is queued once; a list ranked anew is a row of its own."""
+    from recommender.service import RecommenderService
+    from tests.factories import make_settings, small_corpus
+
+    settings = make_settings(tmp_path, result_cache_size=cache_size)
+    svc = RecommenderService(settings)
+    svc.start()
+    try:
+        svc.upsert(small_corpus())
+        answers = [svc.related("cuba-1", 2) for _ in range(3)] + [svc.popular(3)]
+        online = svc._online
+        online.writer.flush()
+        ids = {s.recommendation_id for s in online._log.iter_served()}
+        assert ids == {a.recommendation_id for a in answers}
+        assert online._log.count_served() == len(ids) == (2 if cache_size else 4)
+        assert online.writer.repeated == (2 if cache_size else 0)
+        assert online.stats(svc._store, 1.0)["served_log"]["repeated"] == online.writer.repeated
+    finally:
+        svc.close()

@@ -40,6 +40,7 @@ class ServedListWriter:
         self.recorded = 0
         self.written = 0
         self.dropped = 0
+        self.repeated = 0  # lists answered again (result cache): their first row stands
 
     def record(self, served: ServedList) -> None:
         """Never blocks and never raises: a full queue drops its oldest list."""

@@ -15,6 +15,8 @@ from recommender.ranking.variants import RankingVariant, assign, build_variants
 from recommender.ranking.weights import Weights
 from recommender.store import EventLog, ServedLog
 
+LOGGED = "served_log.queued"  # the memo mark of a list queued for the served-list log
+
 
 class OnlineEvaluation:
     def __init__(self, settings: Settings, served: Weights, served_log: ServedLog) -> None:
@@ -42,9 +44,16 @@ class OnlineEvaluation:
         return assign(self.variants, self._experiment, session_id, requested)
 
     def record(self, ranked: RankedList, context_id: str | None, section: str | None) -> None:
-        """One row per answered list; the variant goes back to the caller with the list."""
+        """One row per answered list; the variant goes back to the caller with the list. A list
+        the result cache answers again has the same recommendation id, whose first row is the
+        one the log keeps: it is queued once, the first time (a mark in the list's memo), so
+        cache hits cost neither the row nor its write."""
         if not self._enabled:
             return
+        if ranked.memo.get(LOGGED):
+            self.writer.repeated += 1
+            return
+        ranked.memo[LOGGED] = True
         self.writer.record(
             ServedList(
                 ranked.recommendation_id,
@@ -68,5 +77,6 @@ class OnlineEvaluation:
             "recorded": self.writer.recorded,
             "written": self.writer.written,
             "dropped": self.writer.dropped,
+            "repeated": self.writer.repeated,
         }
         return stats
