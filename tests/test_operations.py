@@ -152,6 +152,21 @@ def test_metrics_label_every_route_by_its_template(client: TestClient) -> None:
     assert 'route="unmatched"' not in text
 
 
+def test_request_metrics_count_each_route_method_and_status_apart(client: TestClient) -> None:
+    for _ in range(2):
+        client.get("/v1/popular")
+    client.head("/v1/popular")
+    client.get("/v1/popular?k=0")
+    text = metric_lines(client)
+    for labels, count in (
+        ('method="GET",route="/v1/popular",status="200"', 2.0),
+        ('method="HEAD",route="/v1/popular",status="200"', 1.0),
+        ('method="GET",route="/v1/popular",status="422"', 1.0),
+    ):
+        assert f"recommender_requests_total{{{labels}}} {count}" in text
+    assert 'recommender_request_seconds_count{route="/v1/popular"} 4.0' in text
+
+
 def test_metrics_have_process_platform_and_service_gauges(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     store = SqliteStore(settings.db_path)

@@ -70,8 +70,9 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HeadAsGet)
     prometheus.install(app)
-    # outermost: the access log and the request id cover every answer, 413 and CORS included
-    app.add_middleware(AccessLog)
+    # outermost: the access log, the request metrics and the request id cover every answer,
+    # 413 and CORS included
+    app.add_middleware(AccessLog, observe=app.state.request_metrics.observe)
     errors.install(app)
     docs.install(app)
     routers = (reads.router, writes.router, health.router, admin.router, stats.router, pages.router)

@@ -20,10 +20,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from pydantic import BaseModel
 from starlette._utils import get_route_path
-from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from recommender.api.deps import check_k, parse_exclude
@@ -143,8 +143,9 @@ class ListShortcut:
         if svc is None or not svc.ready:
             return False
         try:
-            # the route's parsing (api/query.py parsed): the same params, its last value wins
-            params = dict(QueryParams(scope.get("query_string", b"")))
+            # what the route's dict(request.query_params) holds: latin-1, the last value wins
+            raw = scope.get("query_string", b"").decode("latin-1")
+            params = dict(parse_qsl(raw, keep_blank_values=True))
             query: Any = route.model.model_validate(params)
             ranked = ranked_for(route, svc, self.settings, query, article_id)
         except Exception:  # the route answers it, with the app's error handling
