@@ -4,6 +4,7 @@ CTR with worked numbers, the A/B rule and variant assignment."""
 from __future__ import annotations
 
 import math
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from recommender.ranking.variants import RankingVariant, assign, variant_of
 from recommender.ranking.weights import Weights
 from recommender.store import MemoryServedLog, ServedLog, SqliteServedLog
 from recommender.store.postgres import PostgresServedLog, PostgresStore
+from recommender.store.served import served_row
 from tests.servers import postgres_schema
 
 
@@ -79,6 +81,43 @@ def test_sqlite_served_log_survives_reopening(tmp_path: Path) -> None:
     again = SqliteServedLog(tmp_path / "served.db")
     assert [s.recommendation_id for s in again.iter_served()] == ["r1"]
     again.close()
+
+
+# the layout before: the recommendation id as the key of a WITHOUT ROWID table
+KEYED_SCHEMA = """
+CREATE TABLE served_lists (rid BLOB PRIMARY KEY, ts REAL NOT NULL, kind TEXT NOT NULL,
+    variant TEXT NOT NULL, context_id TEXT, section TEXT, items TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX served_lists_ts ON served_lists(ts);
+"""
+
+
+def test_sqlite_served_log_moves_a_keyed_file_to_the_appending_layout(tmp_path: Path) -> None:
+    path = tmp_path / "served.db"
+    lists = [served("0123456789abcdef0123456789abcdef", 3.0), served("r1", 1.0), served("r2", 2.0)]
+    with sqlite3.connect(path) as old:
+        old.executescript(KEYED_SCHEMA)
+        old.executemany("INSERT INTO served_lists VALUES (?,?,?,?,?,?,?)", map(served_row, lists))
+    old.close()
+    log = SqliteServedLog(path)
+    assert list(log.iter_served()) == sorted(lists, key=lambda s: s.ts)
+    log.add_served([served("r2", 4.0, variant="B"), served("r4", 4.0)])  # r2: a retry
+    assert [s.recommendation_id for s in log.iter_served(2.0)] == [
+        "r2",
+        lists[0].recommendation_id,
+        "r4",
+    ]
+    assert next(log.iter_served(2.0)).variant == "A" and log.count_served() == 4
+    log.close()
+    with sqlite3.connect(path) as again:
+        tables = again.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table'"
+        ).fetchall()
+    again.close()
+    assert [name for name, _ in tables] == ["served_lists"]
+    assert "WITHOUT ROWID" not in tables[0][1]
+    reopened = SqliteServedLog(path)  # nothing left to move
+    assert reopened.count_served() == 4 and len(list(reopened.iter_served())) == 4
+    reopened.close()
 
 
 # the writer ------------------------------------------------------------------------------------
