@@ -150,7 +150,7 @@ def main() -> None:
             "Lists written by the background writer during the run: "
             f"{int(cost['lists_written']):,}. "
             f"Size on disk: **{size / 1e6:.0f} MB per million lists** (measured on {args.lists:,} "
-            "lists of 4 items; 16-byte ids, WITHOUT ROWID table plus a time index).",
+            "lists of 4 items; 16-byte ids, an appending rowid table plus a time index).",
         ]
     )
     print(body)
