@@ -5,19 +5,23 @@ loop-invariant work hoisted. Each is dropped when what it was taken from changes
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pytest
 
 from recommender.catalog import Card, Catalog
-from recommender.config import CoReadConfig
+from recommender.config import CoReadConfig, PopularityConfig
 from recommender.coreads import CoReads
 from recommender.events import Event
 from recommender.index import VectorIndex
+from recommender.popularity import Popularity, PopularityCounters
 from recommender.ranking.diversity import mmr_order
-from recommender.ranking.joined import PopularRows, joined
+from recommender.ranking.joined import PopularRows, joined, popular_ids
 from recommender.ranking.slots import RowSlots
 
 DIM = 16
@@ -193,3 +197,30 @@ def test_mmr_picks_as_before(seed: int) -> None:
                 assert mmr_order(vectors, scores, k, lam, duplicate) == reference_mmr(
                     vectors, scores, k, lam, duplicate
                 )
+
+
+def test_popular_ids_are_ranked_s_head_kept_until_a_click_moves_it() -> None:
+    popularity = Popularity(PopularityConfig())
+    for n in range(120):
+        for _ in range(n % 17 + 1):
+            popularity.record(Event(1_000.0 + n, "click", f"p{n}", None))
+    expected = list(itertools.islice(popularity.ranked(2_000.0), 50))
+    top = popular_ids(popularity, 50, 2_000.0)
+    assert top == expected and popular_ids(popularity, 50, 2_000.0) is top  # kept
+    assert popular_ids(popularity, 0, 2_000.0) == []
+    # beyond the kept head: as ranked() walks on
+    assert popular_ids(popularity, 100, 2_000.0) == list(
+        itertools.islice(popularity.ranked(2_000.0), 100)
+    )
+    for _ in range(40):  # the last one climbs to the top
+        popularity.record(Event(1_500.0, "click", "p0", None))
+    moved = popular_ids(popularity, 50, 2_000.0)
+    assert moved[0] == "p0" and moved == list(itertools.islice(popularity.ranked(2_000.0), 50))
+
+
+def test_popular_ids_of_another_backend_walk_ranked() -> None:
+    class Counters:
+        def ranked(self, now: float, window: str = "decayed") -> Iterator[str]:
+            yield from (f"c{i}" for i in range(100))
+
+    assert popular_ids(cast(PopularityCounters, Counters()), 3, 0.0) == ["c0", "c1", "c2"]

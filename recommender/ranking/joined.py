@@ -4,10 +4,23 @@ reorders it), as index rows with their vectors, in order, each once."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from recommender.index import VectorIndex
+from recommender.popularity import Popularity, PopularityCounters
 from recommender.ranking.slots import RowSlots
+
+
+def popular_ids(popularity: PopularityCounters, count: int, now: float) -> list[str]:
+    """The `count` most popular ids (decayed), in order: the in-process counters keep them as
+    one list between clicks, where walking ranked()'s generators cost ~10 us a request."""
+    if count <= 0:
+        return []
+    if isinstance(popularity, Popularity):
+        return popularity.top(count)
+    return list(itertools.islice(popularity.ranked(now), count))
 
 
 class PopularRows:

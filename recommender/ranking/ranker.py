@@ -21,7 +21,7 @@ from recommender.index import VectorIndex
 from recommender.popularity import PopularityCounters
 from recommender.ranking.diversity import mmr_order
 from recommender.ranking.features import DAY, as_dicts
-from recommender.ranking.joined import PopularRows
+from recommender.ranking.joined import PopularRows, popular_ids
 from recommender.ranking.joined import joined as joined_rows
 from recommender.ranking.lists import Explanation, Item, RankedList, new_recommendation_id
 from recommender.ranking.scoring import CoReadSource, Lexical, Scored, Scoring
@@ -154,8 +154,7 @@ class Ranker:
             # "readers of this story also read"
             read = self.coreads.neighbours(article_id, self.params.coread_candidates, now)
             joined += [i for i, _ in read]
-        count = self.params.popular_candidates
-        popular = list(itertools.islice(self.popularity.ranked(now), count)) if count > 0 else []
+        popular = popular_ids(self.popularity, self.params.popular_candidates, now)
         # the joined articles in the index, in order, each once, not among the vector ones
         extra, vectors = joined_rows(
             self._index, self._row_slots, joined, self._popular_rows.of(self._index, popular), rows
