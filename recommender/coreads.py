@@ -19,6 +19,7 @@ import heapq
 import math
 from array import array
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 
 import numpy as np
 
@@ -197,8 +198,9 @@ class CoReads:
         self, article_id: str, k: int, now: float | None = None
     ) -> list[tuple[str, float]]:
         """The k articles most read together with this one, strongest first."""
-        sims = self.partners(article_id, now)
-        return heapq.nlargest(k, sims.items(), key=lambda item: item[1]) if sims else []
+        # what heapq.nlargest(k, ...) is documented to equal (ties in partner order), without
+        # its heap and a Python key call per partner: a few dozen partners at most
+        return sorted(self.partners(article_id, now).items(), key=itemgetter(1), reverse=True)[:k]
 
     def similarities(
         self, article_id: str, candidate_ids: Sequence[str], now: float | None = None

@@ -22,7 +22,7 @@ def mmr_order(
     while len(chosen) < k:
         value = relevance - penalty * closeness
         value[closed] = -np.inf
-        best = int(np.argmax(value))  # the first of equal values, as a scan would pick
+        best = int(value.argmax())  # the first of equal values, as a scan would pick
         if value[best] == -np.inf:
             break
         to_best = vectors @ vectors[best]
