@@ -25,9 +25,11 @@ def mmr_order(
         best = int(value.argmax())  # the first of equal values, as a scan would pick
         if value[best] == -np.inf:
             break
-        to_best = vectors @ vectors[best]
-        closeness = to_best if not chosen else np.maximum(closeness, to_best)
         chosen.append(best)
+        if len(chosen) == k:
+            break  # the last pick: nothing after it to keep apart from it
+        to_best = vectors @ vectors[best]
+        closeness = to_best if len(chosen) == 1 else np.maximum(closeness, to_best)
         closed |= closeness >= duplicate
         closed[best] = True
     return chosen
