@@ -26,7 +26,7 @@ def popular_ids(popularity: PopularityCounters, count: int, now: float) -> list[
 class PopularRows:
     """The index rows and vectors of the popular candidates, kept while neither they nor the
     index change: every request joins the same head, and looking its ids up and gathering its
-    vectors from all over the index was a fifth of the ranking's own time."""
+    vectors from all over the index cost ~27 us a request at 10k (paired A/B)."""
 
     def __init__(self) -> None:
         # one tuple, replaced whole: (ids, the index and its changes, rows, vectors)

@@ -65,6 +65,7 @@ class Ranker:
         """Serve another index from the next call on (the caller holds the service lock)."""
         self._index = index
         self._row_slots = RowSlots(index, self.catalog.columns)
+        self._popular_rows = PopularRows()  # not to keep the previous index alive in it
         self.generation += 1
 
     @property
