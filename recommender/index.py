@@ -67,6 +67,9 @@ class VectorIndex(KeptNeighbours):
         self.manifest: dict[str, Any] = {}
         # precomputed top-M neighbours per row (keep_neighbours); None: search every request
         self.neighbours: NeighbourLists | None = None
+        self.changes = 0  # bumped by upsert, remove, restore: row lookups kept before are stale
+        # faiss's vector storage as a numpy view, taken once (see _vector_view); None: not yet
+        self._view: np.ndarray | None = None
 
     @property
     def ef_search(self) -> int:
@@ -117,12 +120,14 @@ class VectorIndex(KeptNeighbours):
             )
         self.remove(ids)
         start = len(self._row_ids)
+        self._view = None  # add() may move faiss's storage: the old view would dangle
         self._index.add(vectors)
         for offset, (article_id, content) in enumerate(zip(ids, hashes, strict=True)):
             self._row_ids.append(article_id)
             self._row_hash.append(content)
             self._rows[article_id] = start + offset
         self._mark_live(start, len(self._row_ids))
+        self.changes += 1  # after the change: a reader that saw the new count sees it whole
         if self.neighbours is not None:
             self._enter_neighbours(start, vectors, prepared)
 
@@ -134,6 +139,7 @@ class VectorIndex(KeptNeighbours):
                 self._row_ids[row] = None
                 self._live[row] = False
                 removed += 1
+        self.changes += 1
         return removed
 
     def _mark_live(self, start: int, stop: int) -> None:
@@ -150,7 +156,7 @@ class VectorIndex(KeptNeighbours):
 
     def vector(self, article_id: str) -> np.ndarray | None:
         row = self._rows.get(article_id)
-        return None if row is None else np.asarray(self._index.reconstruct(row), dtype=np.float32)
+        return None if row is None else self._vector_view()[row].copy()
 
     def vectors(self, ids: Sequence[str]) -> np.ndarray:
         """Vectors of live ids, in order (rows of zeros for unknown ids)."""
@@ -158,10 +164,8 @@ class VectorIndex(KeptNeighbours):
         rows = [self._rows.get(article_id) for article_id in ids]
         found = [i for i, row in enumerate(rows) if row is not None]
         if found:
-            # one reconstruct_batch call, not one faiss call per row: MMR asks for ~100 rows
-            # per request and the per-call overhead dominated /related (see BENCHMARKS.md)
             keys = np.fromiter((rows[i] for i in found), dtype=np.int64, count=len(found))
-            out[found] = self._index.reconstruct_batch(keys)
+            out[found] = self._vector_view()[keys]
         return out
 
     def rows(self, ids: Sequence[str]) -> np.ndarray:
@@ -174,7 +178,7 @@ class VectorIndex(KeptNeighbours):
         """Vectors of live rows (from rows() or search_rows()), in order."""
         if len(rows) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors: np.ndarray = self._index.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+        vectors: np.ndarray = self._vector_view()[np.asarray(rows, dtype=np.int64)]
         return vectors
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[str, float]]:
@@ -219,10 +223,19 @@ class VectorIndex(KeptNeighbours):
 
     # precomputed neighbours: recommender.index_neighbours (KeptNeighbours)
 
+    def _vector_view(self) -> np.ndarray:
+        """_stored_vectors(), kept until faiss's storage changes (upsert, restore): a numpy
+        gather of a request's rows costs less than reconstruct_batch's Python wrapper."""
+        view = self._view
+        if view is None:
+            view = self._view = self._stored_vectors()
+        return view
+
     def _stored_vectors(self) -> np.ndarray:
         """Every row's vector (tombstones too) as a read-only view of faiss's own storage."""
         raw: Any = self._index
-        flat: Any = raw if self.kind == "flat" else faiss.downcast_index(raw.storage)
+        # by the index itself, not self.kind: a loaded index is served before kind is set
+        flat: Any = faiss.downcast_index(raw.storage) if hasattr(raw, "storage") else raw
         total = int(raw.ntotal)
         view = faiss.rev_swig_ptr(flat.get_xb(), total * self.dim)
         return np.asarray(view).reshape(total, self.dim)
@@ -265,10 +278,12 @@ class VectorIndex(KeptNeighbours):
     def restore(self, raw: Any, row_ids: list[str | None], row_hash: list[str]) -> None:
         """Serve a raw faiss index read from a folder, with its row map."""
         self._index = raw
+        self._view = None  # a view of the previous index's storage
         self._row_ids, self._row_hash = row_ids, row_hash
         self._rows = {article_id: row for row, article_id in enumerate(row_ids) if article_id}
         self._mark_live(0, len(row_ids))
         self._live[[row for row, article_id in enumerate(row_ids) if not article_id]] = False
+        self.changes += 1
 
     def compacted(self) -> VectorIndex:
         fresh = VectorIndex(

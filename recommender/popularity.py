@@ -165,6 +165,11 @@ class Popularity:
         order = np.argsort(-rates, kind="stable")
         yield from self.short.ids_at(slots[order[rates[order] > 0]])
 
+    def top(self, count: int) -> list[str]:
+        """The first `count` ids of ranked(now) (decayed): one list, kept while the head is the
+        same. Read it, never change it."""
+        return self.short.top_ids(count)
+
     def normalised(self, ids: list[str], now: float) -> np.ndarray:
         """log1p(decayed count) scaled to [0, 1] by the most popular article now."""
         top = self.short.max_value(now)

@@ -11,19 +11,25 @@ def mmr_order(
 ) -> list[int]:
     """Positions of up to k picks, in order. vectors: unit rows in step with scores; a row at
     cosine >= duplicate to an earlier pick is never picked (two copies of one story)."""
-    count = len(scores)
+    # what does not change between picks is taken once: the scaled scores, and which rows can
+    # no longer be picked (closeness only grows, so a duplicate stays one)
+    relevance = lam * scores
+    penalty = 1.0 - lam
     # cosine to the closest pick so far (it may be negative); 0 before the first pick
-    closeness = np.zeros(count, dtype=np.float64)
-    open_ = np.ones(count, dtype=bool)
+    closeness = np.zeros(len(scores), dtype=np.float64)
+    closed = closeness >= duplicate
     chosen: list[int] = []
     while len(chosen) < k:
-        value = lam * scores - (1.0 - lam) * closeness
-        value[~open_ | (closeness >= duplicate)] = -np.inf
-        best = int(np.argmax(value))  # the first of equal values, as a scan would pick
+        value = relevance - penalty * closeness
+        value[closed] = -np.inf
+        best = int(value.argmax())  # the first of equal values, as a scan would pick
         if value[best] == -np.inf:
             break
-        to_best = vectors @ vectors[best]
-        closeness = to_best if not chosen else np.maximum(closeness, to_best)
         chosen.append(best)
-        open_[best] = False
+        if len(chosen) == k:
+            break  # the last pick: nothing after it to keep apart from it
+        to_best = vectors @ vectors[best]
+        closeness = to_best if len(chosen) == 1 else np.maximum(closeness, to_best)
+        closed |= closeness >= duplicate
+        closed[best] = True
     return chosen

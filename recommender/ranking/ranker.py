@@ -21,6 +21,8 @@ from recommender.index import VectorIndex
 from recommender.popularity import PopularityCounters
 from recommender.ranking.diversity import mmr_order
 from recommender.ranking.features import DAY, as_dicts
+from recommender.ranking.joined import PopularRows, popular_ids
+from recommender.ranking.joined import joined as joined_rows
 from recommender.ranking.lists import Explanation, Item, RankedList, new_recommendation_id
 from recommender.ranking.scoring import CoReadSource, Lexical, Scored, Scoring
 from recommender.ranking.slots import RowSlots
@@ -50,6 +52,7 @@ class Ranker:
         self.lexical = lexical
         self.coreads = coreads
         self._row_slots = RowSlots(index, catalog.columns)
+        self._popular_rows = PopularRows()
         # bumped by swap_index: whatever was computed from the previous index is stale
         self.generation = 0
 
@@ -62,6 +65,7 @@ class Ranker:
         """Serve another index from the next call on (the caller holds the service lock)."""
         self._index = index
         self._row_slots = RowSlots(index, self.catalog.columns)
+        self._popular_rows = PopularRows()  # not to keep the previous index alive in it
         self.generation += 1
 
     @property
@@ -151,17 +155,14 @@ class Ranker:
             # "readers of this story also read"
             read = self.coreads.neighbours(article_id, self.params.coread_candidates, now)
             joined += [i for i, _ in read]
-        if self.params.popular_candidates > 0:
-            joined += itertools.islice(self.popularity.ranked(now), self.params.popular_candidates)
-        if joined:
-            # the joined articles in the index, in order, each once, not among the vector ones
-            extra = self._index.rows(list(dict.fromkeys(joined)))
-            extra = extra[extra >= 0]
-            extra = extra[self._row_slots.outside(extra, rows)]
-            if len(extra):
-                extra_sims = self._index.vectors_at(extra) @ query
-                sims = np.concatenate([sims, extra_sims.astype(np.float64)])
-                rows = np.concatenate([rows, extra])
+        popular = popular_ids(self.popularity, self.params.popular_candidates, now)
+        # the joined articles in the index, in order, each once, not among the vector ones
+        extra, vectors = joined_rows(
+            self._index, self._row_slots, joined, self._popular_rows.of(self._index, popular), rows
+        )
+        if len(extra):
+            sims = np.concatenate([sims, (vectors @ query).astype(np.float64)])
+            rows = np.concatenate([rows, extra])
         # filtered and scored by catalogue slot: ids only for the candidates that pass
         columns = self.catalog.columns
         slots = self._row_slots.of(rows)
