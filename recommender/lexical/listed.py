@@ -25,14 +25,14 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import repeat
 
 import numpy as np
 
 from recommender.component_configs import LexicalListsConfig
 from recommender.lexical.batch import all_scores
-from recommender.lexical.index import K1, QUERY_TERMS, LexicalIndex, relative
+from recommender.lexical.index import K1, QUERY_TERMS, LexicalIndex
 from recommender.lexical.lists import LexicalLists
+from recommender.lexical.row_sums import relative
 
 BULK_SHARE = 0.02  # a batch above this share of the corpus computes every list at once
 BULK_MIN = 256
@@ -103,14 +103,17 @@ class ListedLexical:
 
     def similarities(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray:
         """Each candidate's similarity to the article in [0, 1] (0 for unknown ids)."""
-        out = np.zeros(len(candidate_ids))
+        return self.similarities_at(article_id, self.index.rows_of(candidate_ids))
+
+    def similarities_at(self, article_id: str, rows: np.ndarray) -> np.ndarray:
+        """similarities of candidates given by row (index.rows_of: -1 for an unknown id)."""
+        out = np.zeros(len(rows))
         row = self.index.rows.get(article_id)
-        if row is None or not len(candidate_ids):
+        if row is None or not len(rows):
             return out
         found = self._listed(row, 1)
         if found is None:
-            return self.index.similarities(article_id, candidate_ids)
-        rows = np.fromiter(map(self.index.rows.get, candidate_ids, repeat(-1)), np.int64)
+            return self.index.similarities_at(article_id, rows)
         known = rows >= 0
         out[known] = relative(self.index.sum_rows(found.postings, rows[known]), found.top)
         return out
