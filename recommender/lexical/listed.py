@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -95,11 +96,9 @@ class ListedLexical:
         scores = relative(found.raw, found.top)
         order = np.argsort(-scores, kind="stable")[:k]
         order = order[scores[order] > 0]
-        ids = self.index.ids
-        return [
-            (str(ids[r]), s)
-            for r, s in zip(found.rows[order].tolist(), scores[order].tolist(), strict=True)
-        ]
+        ids = cast("list[str]", self.index.ids)  # a listed row is alive: it has its id
+        listed = map(ids.__getitem__, found.rows[order].tolist())
+        return list(zip(listed, scores[order].tolist(), strict=True))
 
     def similarities(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray:
         """Each candidate's similarity to the article in [0, 1] (0 for unknown ids)."""

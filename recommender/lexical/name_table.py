@@ -29,6 +29,8 @@ class NameTable:
         self.forward = _with_empty_row(Forward())
         self.rows: dict[str, int] = {}  # article id → row (row 0: no keys, for unknown ids)
         self._bits = np.zeros(0, dtype=np.uint16)  # scratch of overlap
+        self.version = 0  # writes so far (puts, removals, compactions)
+        self.compactions = 0  # rows renumbered so far
 
     @classmethod
     def of(cls, names: dict[str, Names]) -> NameTable:
@@ -57,12 +59,14 @@ class NameTable:
         for article_id, names in items:
             ids = np.fromiter((self._key_id(k) for k in names.keys), np.int32, len(names.keys))
             self.rows[article_id] = self.forward.append(ids, np.zeros(len(ids), np.uint16))
+        self.version += 1
         if self.forward.rows > 2 * len(self.rows) + 1025:
             self.compact()  # rows left behind by updates and removals: at most half
 
     def remove(self, article_ids: Iterable[str]) -> None:
         for article_id in article_ids:
             self.rows.pop(article_id, None)
+        self.version += 1
 
     def compact(self) -> None:
         """Drop the rows of removed or re-entered articles (their keys stay known)."""
@@ -70,6 +74,8 @@ class NameTable:
         kept = np.fromiter(self.rows.values(), np.int64, len(ids))
         self.forward = self.forward.select(np.concatenate([[EMPTY_ROW], kept]))
         self.rows = {article_id: n for n, article_id in enumerate(ids, start=1)}
+        self.version += 1
+        self.compactions += 1
 
     def meeting(self, key: str) -> np.ndarray:
         """Sorted ids of the keys that meet key (empty when no article has one)."""
@@ -96,10 +102,14 @@ class NameTable:
     ) -> np.ndarray:
         """Per candidate: the weight of the ranked keys it meets over their total weight (as
         names.name_overlap, added up in the same order, so the same floats)."""
-        out = np.zeros(len(candidate_ids))
-        if not ranked or not len(candidate_ids):
-            return out
         rows = np.fromiter(map(self.rows.get, candidate_ids, repeat(EMPTY_ROW)), np.int64)
+        return self.overlap_at(ranked, rows)
+
+    def overlap_at(self, ranked: Sequence[tuple[float, str]], rows: np.ndarray) -> np.ndarray:
+        """overlap of candidates given by row (EMPTY_ROW for one without names)."""
+        out = np.zeros(len(rows))
+        if not ranked or not len(rows):
+            return out
         keys, _, lengths = self.forward.gather(rows)
         # bit i of a key: it meets the i-th ranked key; one lookup per candidate key (a scratch
         # array over the key ids, all zero again after)
@@ -116,7 +126,7 @@ class NameTable:
             return out  # no candidate meets a ranked key
         # the candidate of each hit: the number of candidates whose keys end at or before it
         owners = np.searchsorted(np.cumsum(lengths), hit, side="right")
-        found = np.zeros(len(candidate_ids), dtype=np.uint16)  # the ranked keys each meets
+        found = np.zeros(len(rows), dtype=np.uint16)  # the ranked keys each meets
         np.bitwise_or.at(found, owners, bits[hit])
         meeting_any = np.flatnonzero(found)
         sets = found[meeting_any].tolist()
