@@ -45,7 +45,9 @@ def test_features_equal_the_single_calls_through_writes(depth: int, tmp_path: Pa
     search.remove(["s-11", "s-12"])
     ids = sorted(search.index.rows)
     assert_features_as_one_by_one(search, ids)
+    assert search.name_rows.is_current()  # the writes linked their rows
     search.index.compact()  # rows renumbered
+    assert search.name_rows.is_current()  # moved along with them, not left to a rebuild
     assert_features_as_one_by_one(search, ids)
     search.save(tmp_path)
     loaded = LexicalSearch.load(tmp_path, lists=LexicalListsConfig(depth=depth))

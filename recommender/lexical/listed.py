@@ -61,7 +61,7 @@ class ListedLexical:
         self.config = config
         self.lists = lists
         self._cache: OrderedDict[int, Listed] = OrderedDict()
-        index.on_renumber = self._renumber
+        index.on_renumber = self.renumbered
 
     # reads ------------------------------------------------------------------------------------
 
@@ -208,7 +208,7 @@ class ListedLexical:
             self._set(row, found[others], values[others], index.row_query(row))
         return len(rows)
 
-    def _renumber(self, new_of_old: np.ndarray) -> None:
+    def renumbered(self, new_of_old: np.ndarray) -> None:
         self._cache.clear()
         if self.lists is not None:
             self.lists = self.lists.renumbered(new_of_old, len(self.index.vocabulary))

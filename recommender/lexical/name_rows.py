@@ -2,9 +2,9 @@
 the index) for both of its lexical features: a dict lookup per id costs more than the rest of
 the name overlap.
 
-Kept in step by LexicalSearch's writes (the rows they add are linked); after any change it did
-not see (a compaction renumbering rows, a write straight to the index or the table) it is
-rebuilt from the ids at the next read.
+Kept in step by LexicalSearch's writes (the rows they add are linked) and the index's
+renumbering (a compaction on save); after any change it did not see (a compaction within a
+write, a write straight to the index or the table) it is rebuilt from the ids at the next read.
 """
 
 from __future__ import annotations
@@ -36,8 +36,11 @@ class NameRows:
         index, table = self.index, self.table
         return index.changes, len(index.ids), table.version, table.compactions
 
+    def is_current(self) -> bool:
+        return self._stamp == self._now()
+
     def before_write(self) -> Before:
-        return self._stamp == self._now(), len(self.index.ids), self.table.compactions
+        return self.is_current(), len(self.index.ids), self.table.compactions
 
     def after_write(self, before: Before, article_ids: Sequence[str]) -> None:
         """Link the articles just written (one new index row each) to their table rows, when
@@ -50,6 +53,25 @@ class NameRows:
         found = self.index.rows_of(article_ids)
         self._of = _grow(self._of, len(self.index.ids))
         self._of[found] = self._table_rows(article_ids)
+        self._stamp = self._now()
+
+    def renumbered(self, new_of_old: np.ndarray) -> None:
+        """The index renumbered its rows (new_of_old[r], -1: dropped) and changed nothing else
+        since the map was made (a compaction on save): moved along, not rebuilt."""
+        changes, rows, version, compactions = self._stamp or (-1, -1, -1, -1)
+        index, table = self.index, self.table
+        if (changes, rows, version, compactions) != (
+            index.changes,
+            len(new_of_old),
+            table.version,
+            table.compactions,
+        ):
+            self._stamp = None  # it was stale already, or the write goes on: rebuilt at a read
+            return
+        kept = np.flatnonzero(new_of_old[: len(self._of)] >= 0)
+        moved = np.full(len(index.ids), EMPTY_ROW, dtype=np.int32)
+        moved[new_of_old[kept]] = self._of[kept]
+        self._of = moved
         self._stamp = self._now()
 
     def _table_rows(self, article_ids: Sequence[str]) -> np.ndarray:
@@ -66,7 +88,7 @@ class NameRows:
     def of(self, article_ids: Sequence[str], index_rows: np.ndarray) -> np.ndarray:
         """The table rows of articles, given their index rows (index.rows_of: -1 for an id not
         in the index, looked up in the table itself)."""
-        if self._stamp != self._now():
+        if not self.is_current():
             self._rebuild()
         if not len(self._of):
             return self._table_rows(article_ids)

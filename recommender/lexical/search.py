@@ -69,8 +69,14 @@ class LexicalSearch:
         self.name_table = NameTable.of(self.names)
         self.name_rows = NameRows(self.index, self.name_table)
         self.listed = ListedLexical(self.index, lists or LexicalListsConfig(), precomputed)
+        self.index.on_renumber = self._renumbered
         if precomputed is None and self.listed.config.depth > 0 and len(self.index):
             self.listed.compute_all()  # a folder saved without lists (or at another depth)
+
+    def _renumbered(self, new_of_old: np.ndarray) -> None:
+        """The index compacted: what is kept by index row moves with it."""
+        self.listed.renumbered(new_of_old)
+        self.name_rows.renumbered(new_of_old)
 
     def __len__(self) -> int:
         return len(self.index)
