@@ -83,6 +83,39 @@ def random_index(rng: np.random.Generator, docs: int, vocabulary: int = 400) -> 
     return index
 
 
+def test_name_table_overlap_equals_the_loop_after_compaction() -> None:
+    """Rows re-entered until the table compacts (its empty row for unknown ids kept)."""
+    rng = np.random.default_rng(11)
+    names = {f"a{i}": random_names(rng) for i in range(200)}
+    table = NameTable.of(names)
+    rows_before = table.forward.rows
+    for _ in range(8):
+        for i in range(200):
+            names[f"a{i}"] = random_names(rng)
+        table.put_many(names.items())
+    table.remove(["a3", "a4"])
+    del names["a3"], names["a4"]
+    assert table.forward.rows < rows_before + 8 * 200  # it compacted
+    assert table.forward.row(0)[0].size == 0  # the empty row survived
+
+    def idf(keys: Sequence[str]) -> list[float]:
+        return [1.0 + len(k) for k in keys]
+
+    candidates = [f"a{i}" for i in range(210)]  # a3, a4 and a200.. unknown
+    for query_id in ("a0", "a5", "a77", "a150"):
+        query = names[query_id]
+        expected = name_overlap(query, [names.get(c) for c in candidates], idf)
+        assert table.overlap(ranked_keys(query, idf), candidates).tolist() == expected
+
+
+def test_weighted_query_is_row_query_with_its_idf() -> None:
+    index = random_index(np.random.default_rng(4), 400)
+    for row in range(0, 400, 9):
+        terms, idf = index.weighted_query(row)
+        assert terms.tolist() == index.row_query(row).tolist()
+        assert idf.tolist() == index.idf(terms).tolist()
+
+
 def plain_bm25(index: LexicalIndex, query_row: int, row: int) -> float:
     """BM25 written out term by term: the reference the arrays must agree with."""
     if not index.alive[row]:
@@ -101,12 +134,16 @@ def plain_bm25(index: LexicalIndex, query_row: int, row: int) -> float:
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_sum_rows_equals_the_postings_walk_and_plain_bm25(seed: int) -> None:
+@pytest.mark.parametrize("compacted", [False, True])
+def test_sum_rows_equals_the_postings_walk_and_plain_bm25(seed: int, compacted: bool) -> None:
     rng = np.random.default_rng(seed)
     index = random_index(rng, 600)
     # a live segment, removed rows and an update on top of the compact one
     index.remove([f"d{i}" for i in range(0, 600, 13)])
     index.upsert_many([(f"d{i}", ["t1", "t7", f"t{300 + i}"], "") for i in range(1, 40, 3)])
+    if compacted:  # one segment, no live part: the postings' shorter path
+        index.compact()
+        assert not index.live
     for query_id in [f"d{i}" for i in range(1, 600, 17) if f"d{i}" in index.rows]:
         row = index.rows[query_id]
         postings = index.query_postings(row)

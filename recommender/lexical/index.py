@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
+from itertools import repeat
 
 import numpy as np
 
 from recommender.lexical.forward import Forward, _grow, spans
+from recommender.lexical.row_sums import RowSums, relative
 from recommender.lexical.segments import Segment, build_segment
 
 log = logging.getLogger(__name__)
@@ -50,9 +52,7 @@ class LexicalIndex:
         self.alive_count = 0
         self.total_len = 0.0
         self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._sum = np.zeros(0)  # scratch of _accumulate, all zero between calls
-        self._last = np.zeros(0, dtype=np.int64)
-        self._slots = np.zeros(0, dtype=np.int32)  # scratch of sum_rows, all -1 between calls
+        self._sums = RowSums()
         # rows added or removed so far: the age of anything computed from the corpus statistics
         self.changes = 0
         # told the old row → new row map (-1: dropped) whenever compact renumbers rows
@@ -160,37 +160,50 @@ class LexicalIndex:
     # reads ------------------------------------------------------------------------------------
 
     def idf(self, term_ids: np.ndarray) -> np.ndarray:
-        df = self.df[term_ids].astype(np.float64)
+        return self._idf_of(self.df[term_ids])
+
+    def _idf_of(self, df: np.ndarray) -> np.ndarray:
         n = float(self.alive_count)
-        values: np.ndarray = np.log1p((n - df + 0.5) / (df + 0.5))
+        values: np.ndarray = np.log1p((n - df.astype(np.float64) + 0.5) / (df + 0.5))
         return values
 
     def row_query(self, row: int, limit: int = QUERY_TERMS) -> np.ndarray:
         """The most telling terms of the article at row: tf-idf, leaving out terms no other
         article has and terms too common to tell articles apart."""
+        return self.weighted_query(row, limit)[0]
+
+    def weighted_query(self, row: int, limit: int = QUERY_TERMS) -> tuple[np.ndarray, np.ndarray]:
+        """row_query's terms and their IDF (computed once: every request asks for both)."""
         terms, tf = self.forward.row(row)
         df = self.df[terms]
-        useful = df >= 2
-        if self.alive_count >= MIN_DOCS_FOR_MAX_DF:
-            useful &= df <= MAX_DF * self.alive_count
-        terms, tf = terms[useful], tf[useful]
-        weight = (1.0 + np.log(tf.astype(np.float64))) * self.idf(terms)
+        common = MAX_DF * self.alive_count if self.alive_count >= MIN_DOCS_FOR_MAX_DF else np.inf
+        useful = np.flatnonzero((df >= 2) & (df <= common))
+        terms, tf, df = terms[useful], tf[useful], df[useful]
+        idf = self._idf_of(df)
+        weight = (1.0 + np.log(tf.astype(np.float64))) * idf
         top = np.argsort(-weight, kind="stable")[:limit]
-        within = np.cumsum(self.df[terms[top]]) <= POSTINGS_BUDGET
+        within = np.cumsum(df[top]) <= POSTINGS_BUDGET
         within[:1] = True  # the best term always counts (when there is one)
-        chosen: np.ndarray = terms[top][within]
-        return chosen
+        chosen = top[within]
+        return terms[chosen], idf[chosen]
 
     def _postings(self, terms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(rows, counts, which query term) of every posting of terms: the compact segment's
         in one gather, then the live segment's (a row lives in one of them, so each row's
         postings still come term after term)."""
-        covered = terms[terms + 1 < len(self.base.indptr)]
-        starts = self.base.indptr[covered]
-        lengths = self.base.indptr[covered + 1] - starts
+        indptr = self.base.indptr
+        if not self.live and (not len(terms) or int(terms.max()) + 1 < len(indptr)):
+            # the common case, with fewer steps: every term in the compact segment, no other
+            starts = indptr[terms]
+            lengths = indptr[terms + 1] - starts
+            at = spans(starts, lengths)
+            return self.base.rows[at], self.base.tf[at], np.repeat(np.arange(len(terms)), lengths)
+        covered = terms[terms + 1 < len(indptr)]
+        starts = indptr[covered]
+        lengths = indptr[covered + 1] - starts
         at = spans(starts, lengths)
         rows, tf = [self.base.rows[at]], [self.base.tf[at]]
-        which = [np.repeat(np.flatnonzero(terms + 1 < len(self.base.indptr)), lengths)]
+        which = [np.repeat(np.flatnonzero(terms + 1 < len(indptr)), lengths)]
         for i, term in enumerate(terms.tolist() if self.live else ()):
             extra = self.live.get(term)
             if extra is not None:
@@ -224,57 +237,30 @@ class LexicalIndex:
     def raw_scores(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         """The BM25 score of row's query against every live row sharing a query term with it
         (itself included): (rows ascending, scores), by a walk over the query's postings."""
-        return self._accumulate(*self.query_postings(row))
+        rows, values = self.query_postings(row)
+        return self._sums.accumulate(rows, values, self.alive, len(self.ids))
 
     def query_postings(
         self, row: int, query: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """The postings of row's query (row_query(row) unless given) and each one's part of
         the BM25 score, term after term."""
-        terms = self.row_query(row) if query is None else query
+        terms, idf = self.weighted_query(row) if query is None else (query, self.idf(query))
         rows, counts, which = self._postings(terms)
         tf = counts.astype(np.float32)
-        values: np.ndarray = self.idf(terms)[which] * tf * (K1 + 1.0) / (tf + self.norm(rows))
+        values: np.ndarray = idf[which] * tf * (K1 + 1.0) / (tf + self.norm(rows))
         return rows, values
 
     def sum_rows(self, postings: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> np.ndarray:
-        """Each of rows' score from a query's postings (query_postings): 0 for dead rows and
-        rows sharing no query term. The postings are added up in the order raw_scores adds
-        them, so the same floats; a scratch array over the rows (all -1 again after) finds
-        the postings of rows asked for without a search."""
-        posting_rows, values = postings
-        if len(self._slots) < len(self.ids):
-            self._slots = np.full(2 * len(self.ids) + 1024, -1, dtype=np.int32)
-        self._slots[rows] = np.arange(len(rows), dtype=np.int32)
-        slot_of = self._slots[rows]  # a row asked for twice: both get the last slot
-        at = self._slots[posting_rows]
-        self._slots[rows] = -1
-        hit = at >= 0
-        sums = np.bincount(at[hit], values[hit], minlength=len(rows))
-        out: np.ndarray = sums[slot_of]
-        out[~self.alive[rows]] = 0.0
-        return out
+        """Each of rows' score from a query's postings (query_postings), the same floats as
+        raw_scores: 0 for dead rows and rows sharing no query term."""
+        return self._sums.of_rows(postings, rows, self.alive, len(self.ids))
 
     def norm(self, rows: np.ndarray) -> np.ndarray:
         """BM25's length normalisation of rows (float32, as every score is computed with it)."""
         avgdl = self.total_len / max(self.alive_count, 1)
         norm: np.ndarray = K1 * (1.0 - B + B * self.doc_len[rows] / avgdl)
         return norm
-
-    def _accumulate(self, rows: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Sum values per row, live rows only: (rows ascending, sums). O(postings) with two
-        scratch arrays and a sort of the distinct rows, never a pass over every article."""
-        if len(self._sum) < len(self.ids):
-            self._sum = np.zeros(2 * len(self.ids) + 1024)
-            self._last = np.zeros(2 * len(self.ids) + 1024, dtype=np.int64)
-        np.add.at(self._sum, rows, values)
-        order = np.arange(len(rows))
-        self._last[rows] = order  # the last posting of each row stands for it
-        unique = np.sort(rows[self._last[rows] == order])
-        sums = self._sum[unique]
-        self._sum[unique] = 0.0
-        alive = self.alive[unique]
-        return unique[alive], sums[alive]
 
     def neighbours(self, article_id: str, k: int) -> list[tuple[str, float]]:
         """The k articles most like this one (itself left out), best first."""
@@ -293,19 +279,20 @@ class LexicalIndex:
 
     def similarities(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray:
         """Each candidate's similarity to the article in [0, 1] (0 for unknown ids)."""
-        out = np.zeros(len(candidate_ids))
-        if article_id not in self.rows or not candidate_ids:
+        return self.similarities_at(article_id, self.rows_of(candidate_ids))
+
+    def rows_of(self, article_ids: Sequence[str]) -> np.ndarray:
+        """The row of each id (-1: not indexed)."""
+        return np.fromiter(map(self.rows.get, article_ids, repeat(-1)), np.int64, len(article_ids))
+
+    def similarities_at(self, article_id: str, wanted: np.ndarray) -> np.ndarray:
+        """similarities of candidates given by row (rows_of: -1 for an unknown id)."""
+        out = np.zeros(len(wanted))
+        if article_id not in self.rows or not len(wanted):
             return out
         rows, scores = self._scores(article_id)
-        wanted = np.array([self.rows.get(c, -1) for c in candidate_ids], dtype=np.int64)
         at = np.minimum(np.searchsorted(rows, wanted), max(len(rows) - 1, 0))
         if len(rows):
             hit = (wanted >= 0) & (rows[at] == wanted)
             out[hit] = scores[at[hit]]
         return out
-
-
-def relative(scores: np.ndarray, top: float) -> np.ndarray:
-    """Scores divided by the best other article's, capped at 1 (all 0 when nothing scores)."""
-    out: np.ndarray = np.minimum(scores / top, 1.0) if top > 0 else np.zeros_like(scores)
-    return out

@@ -25,14 +25,15 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import repeat
+from typing import cast
 
 import numpy as np
 
 from recommender.component_configs import LexicalListsConfig
 from recommender.lexical.batch import all_scores
-from recommender.lexical.index import K1, QUERY_TERMS, LexicalIndex, relative
+from recommender.lexical.index import K1, QUERY_TERMS, LexicalIndex
 from recommender.lexical.lists import LexicalLists
+from recommender.lexical.row_sums import relative
 
 BULK_SHARE = 0.02  # a batch above this share of the corpus computes every list at once
 BULK_MIN = 256
@@ -60,7 +61,7 @@ class ListedLexical:
         self.config = config
         self.lists = lists
         self._cache: OrderedDict[int, Listed] = OrderedDict()
-        index.on_renumber = self._renumber
+        index.on_renumber = self.renumbered
 
     # reads ------------------------------------------------------------------------------------
 
@@ -95,22 +96,23 @@ class ListedLexical:
         scores = relative(found.raw, found.top)
         order = np.argsort(-scores, kind="stable")[:k]
         order = order[scores[order] > 0]
-        ids = self.index.ids
-        return [
-            (str(ids[r]), s)
-            for r, s in zip(found.rows[order].tolist(), scores[order].tolist(), strict=True)
-        ]
+        ids = cast("list[str]", self.index.ids)  # a listed row is alive: it has its id
+        listed = map(ids.__getitem__, found.rows[order].tolist())
+        return list(zip(listed, scores[order].tolist(), strict=True))
 
     def similarities(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray:
         """Each candidate's similarity to the article in [0, 1] (0 for unknown ids)."""
-        out = np.zeros(len(candidate_ids))
+        return self.similarities_at(article_id, self.index.rows_of(candidate_ids))
+
+    def similarities_at(self, article_id: str, rows: np.ndarray) -> np.ndarray:
+        """similarities of candidates given by row (index.rows_of: -1 for an unknown id)."""
+        out = np.zeros(len(rows))
         row = self.index.rows.get(article_id)
-        if row is None or not len(candidate_ids):
+        if row is None or not len(rows):
             return out
         found = self._listed(row, 1)
         if found is None:
-            return self.index.similarities(article_id, candidate_ids)
-        rows = np.fromiter(map(self.index.rows.get, candidate_ids, repeat(-1)), np.int64)
+            return self.index.similarities_at(article_id, rows)
         known = rows >= 0
         out[known] = relative(self.index.sum_rows(found.postings, rows[known]), found.top)
         return out
@@ -206,7 +208,7 @@ class ListedLexical:
             self._set(row, found[others], values[others], index.row_query(row))
         return len(rows)
 
-    def _renumber(self, new_of_old: np.ndarray) -> None:
+    def renumbered(self, new_of_old: np.ndarray) -> None:
         self._cache.clear()
         if self.lists is not None:
             self.lists = self.lists.renumbered(new_of_old, len(self.index.vocabulary))

@@ -26,9 +26,11 @@ class NameTable:
         self.keys: list[str] = []
         self._by_root: dict[str, list[int]] = {}  # root → ids of the keys of 4+ letters
         self._meets: dict[str, dict[int, np.ndarray]] = {}  # root → key id → ids it meets
-        self.forward = Forward()
-        self.rows: dict[str, int] = {}
+        self.forward = _with_empty_row(Forward())
+        self.rows: dict[str, int] = {}  # article id → row (row 0: no keys, for unknown ids)
         self._bits = np.zeros(0, dtype=np.uint16)  # scratch of overlap
+        self.version = 0  # writes so far (puts, removals, compactions)
+        self.compactions = 0  # rows renumbered so far
 
     @classmethod
     def of(cls, names: dict[str, Names]) -> NameTable:
@@ -57,18 +59,23 @@ class NameTable:
         for article_id, names in items:
             ids = np.fromiter((self._key_id(k) for k in names.keys), np.int32, len(names.keys))
             self.rows[article_id] = self.forward.append(ids, np.zeros(len(ids), np.uint16))
-        if self.forward.rows > 2 * len(self.rows) + 1024:
+        self.version += 1
+        if self.forward.rows > 2 * len(self.rows) + 1025:
             self.compact()  # rows left behind by updates and removals: at most half
 
     def remove(self, article_ids: Iterable[str]) -> None:
         for article_id in article_ids:
             self.rows.pop(article_id, None)
+        self.version += 1
 
     def compact(self) -> None:
         """Drop the rows of removed or re-entered articles (their keys stay known)."""
         ids = list(self.rows)
-        self.forward = self.forward.select(np.fromiter(self.rows.values(), np.int64, len(ids)))
-        self.rows = {article_id: n for n, article_id in enumerate(ids)}
+        kept = np.fromiter(self.rows.values(), np.int64, len(ids))
+        self.forward = self.forward.select(np.concatenate([[EMPTY_ROW], kept]))
+        self.rows = {article_id: n for n, article_id in enumerate(ids, start=1)}
+        self.version += 1
+        self.compactions += 1
 
     def meeting(self, key: str) -> np.ndarray:
         """Sorted ids of the keys that meet key (empty when no article has one)."""
@@ -95,13 +102,15 @@ class NameTable:
     ) -> np.ndarray:
         """Per candidate: the weight of the ranked keys it meets over their total weight (as
         names.name_overlap, added up in the same order, so the same floats)."""
-        out = np.zeros(len(candidate_ids))
-        if not ranked or not len(candidate_ids):
+        rows = np.fromiter(map(self.rows.get, candidate_ids, repeat(EMPTY_ROW)), np.int64)
+        return self.overlap_at(ranked, rows)
+
+    def overlap_at(self, ranked: Sequence[tuple[float, str]], rows: np.ndarray) -> np.ndarray:
+        """overlap of candidates given by row (EMPTY_ROW for one without names)."""
+        out = np.zeros(len(rows))
+        if not ranked or not len(rows):
             return out
-        rows = np.fromiter(map(self.rows.get, candidate_ids, repeat(-1)), np.int64)
-        known = np.flatnonzero(rows >= 0)
-        keys, _, lengths = self.forward.gather(rows[known])
-        owner = np.repeat(known, lengths)
+        keys, _, lengths = self.forward.gather(rows)
         # bit i of a key: it meets the i-th ranked key; one lookup per candidate key (a scratch
         # array over the key ids, all zero again after)
         if len(self._bits) < len(self.keys):
@@ -112,15 +121,37 @@ class NameTable:
         np.bitwise_or.at(self._bits, met, flags)
         bits = self._bits[keys]
         self._bits[met] = 0
-        met_keys = bits != 0
-        found = np.zeros(len(candidate_ids), dtype=np.uint16)  # the ranked keys each meets
-        np.bitwise_or.at(found, owner[met_keys], bits[met_keys])
-        # the weight of every set of ranked keys, added in ranked order as the loop adds them
-        # (adding 0.0 changes nothing), so the same floats
-        sets = np.arange(1 << len(ranked))
-        weight_of = np.zeros(len(sets))
-        for bit, (weight, _) in enumerate(ranked):
-            weight_of += np.where(sets & (1 << bit), weight, 0.0)
-        total: float = sum(w for w, _ in ranked)
-        scaled: np.ndarray = weight_of[found] / total
-        return scaled
+        hit = np.flatnonzero(bits)
+        if not len(hit):
+            return out  # no candidate meets a ranked key
+        # the candidate of each hit: the number of candidates whose keys end at or before it
+        owners = np.searchsorted(np.cumsum(lengths), hit, side="right")
+        found = np.zeros(len(rows), dtype=np.uint16)  # the ranked keys each meets
+        np.bitwise_or.at(found, owners, bits[hit])
+        meeting_any = np.flatnonzero(found)
+        sets = found[meeting_any].tolist()
+        shares = _shares(ranked, set(sets))
+        out[meeting_any] = [shares[met] for met in sets]
+        return out
+
+
+def _shares(ranked: Sequence[tuple[float, str]], sets: Iterable[int]) -> dict[int, float]:
+    """The weight of each set of ranked keys (bit i: the i-th) over their total weight, added
+    in ranked order as names.name_overlap adds them, so the same floats (adding 0.0 for a key
+    not met changes nothing)."""
+    total: float = sum(w for w, _ in ranked)
+    shares = {}
+    for met in sets:
+        weight = 0.0
+        for bit, (w, _) in enumerate(ranked):
+            weight += w if met >> bit & 1 else 0.0
+        shares[met] = weight / total
+    return shares
+
+
+EMPTY_ROW = 0  # the row of an article without names
+
+
+def _with_empty_row(forward: Forward) -> Forward:
+    forward.append(np.zeros(0, np.int32), np.zeros(0, np.uint16))
+    return forward

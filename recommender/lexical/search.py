@@ -7,6 +7,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from recommender.lexical.analysis import Analyzer, article_language
 from recommender.lexical.index import QUERY_TERMS, LexicalIndex
 from recommender.lexical.listed import ListedLexical
 from recommender.lexical.lists import LexicalLists
+from recommender.lexical.name_rows import NameRows
 from recommender.lexical.name_table import NameTable
 from recommender.lexical.names import Names, extract_names, ranked_keys
 from recommender.lexical.storage import load_lexical, load_names, save_lexical, save_names
@@ -65,9 +67,16 @@ class LexicalSearch:
         self.use_tags = use_tags
         self.names: dict[str, Names] = names or {}
         self.name_table = NameTable.of(self.names)
+        self.name_rows = NameRows(self.index, self.name_table)
         self.listed = ListedLexical(self.index, lists or LexicalListsConfig(), precomputed)
+        self.index.on_renumber = self._renumbered
         if precomputed is None and self.listed.config.depth > 0 and len(self.index):
             self.listed.compute_all()  # a folder saved without lists (or at another depth)
+
+    def _renumbered(self, new_of_old: np.ndarray) -> None:
+        """The index compacted: what is kept by index row moves with it."""
+        self.listed.renumbered(new_of_old)
+        self.name_rows.renumbered(new_of_old)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -108,17 +117,22 @@ class LexicalSearch:
 
     def apply(self, batch: LexicalBatch) -> None:
         """Make a prepared batch searchable (under the service's lock)."""
+        before = self.name_rows.before_write()
         self.remove(batch.gone)
         self.index.upsert_many(batch.docs)
         self.names.update(batch.names)
         self.name_table.put_many(batch.names.items())
-        self.listed.after_write([article_id for article_id, _, _ in batch.docs])
+        written = [article_id for article_id, _, _ in batch.docs]
+        self.name_rows.after_write(before, written)
+        self.listed.after_write(written)
 
     def remove(self, article_ids: Sequence[str]) -> None:
+        before = self.name_rows.before_write()
         self.index.remove(article_ids)
         for article_id in article_ids:
             self.names.pop(article_id, None)
         self.name_table.remove(article_ids)
+        self.name_rows.after_write(before, [])
         self.listed.after_write([])
 
     @property
@@ -135,13 +149,30 @@ class LexicalSearch:
             return self.listed.similarities(article_id, candidate_ids)
         return self.index.similarities(article_id, candidate_ids)
 
+    def features(
+        self, article_id: str, candidate_ids: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """similarities and name_overlap of the candidates together, each id looked up once."""
+        rows = self.index.rows_of(candidate_ids)
+        if self.uses_lists:
+            similar = self.listed.similarities_at(article_id, rows)
+        else:
+            similar = self.index.similarities_at(article_id, rows)
+        ranked = ranked_keys(self.names.get(article_id), self.key_idf)
+        named = self.name_table.overlap_at(ranked, self.name_rows.of(candidate_ids, rows))
+        return similar, named
+
     def key_idf(self, keys: Sequence[str]) -> list[float]:
         """IDF of name keys; a key the corpus has never seen is as rare as can be."""
-        ids = [self.index.vocabulary.get(k, -1) for k in keys]
-        known = np.array([max(i, 0) for i in ids], dtype=np.int64)
-        values = self.index.idf(known) if len(self.index.df) else np.zeros(len(ids))
+        vocabulary = self.index.vocabulary
+        ids = np.fromiter(map(vocabulary.get, keys, repeat(-1)), np.int64, len(keys))
         rarest = float(np.log1p(len(self.index) + 0.5))
-        return [float(v) if i >= 0 else rarest for i, v in zip(ids, values, strict=True)]
+        if not len(self.index.df):
+            return [rarest] * len(keys)
+        values: list[float] = np.where(
+            ids >= 0, self.index.idf(np.maximum(ids, 0)), rarest
+        ).tolist()
+        return values
 
     def name_overlap(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray:
         """Each candidate's share of the article's salient names, in [0, 1]."""

@@ -28,6 +28,12 @@ class Lexical(Protocol):
 
     def name_overlap(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray: ...
 
+    def features(
+        self, article_id: str, candidate_ids: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """similarities and name_overlap at once (the candidates looked up once)."""
+        ...
+
 
 class CoReadSource(Protocol):
     """ "Readers of this story also read" (recommender.coreads.CoReads); optional."""
@@ -120,8 +126,7 @@ class Scoring:
         popularity = self.popularity.normalised(ids, now) if ids else np.zeros(0)
         lexical = names = coreads = None
         if self.lexical is not None and query is not None and ids:
-            lexical = self.lexical.similarities(query.id, ids)
-            names = self.lexical.name_overlap(query.id, ids)
+            lexical, names = self.lexical.features(query.id, ids)
         if isinstance(self.coreads, CoReads) and query is not None and ids:
             # the in-process table: only the candidates that are partners are looked at
             coreads = self.coreads.partner_similarities(query.id, ids, now)
