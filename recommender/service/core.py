@@ -29,9 +29,10 @@ from recommender.redis_coreads import RedisCoReads
 from recommender.redis_state import RedisPopularity
 from recommender.service.cache import CacheStats, ResultCache, changed_keys
 from recommender.service.compaction import PeriodicCompaction
+from recommender.service.index_calls import IndexCalls
 from recommender.service.intake import EventIntake, EventsResult
-from recommender.service.jobs import TUNE_FIELDS, BackgroundJobs, Job, RebuildJobs
-from recommender.service.lifecycle import IndexLifecycle, ReloadResult
+from recommender.service.jobs import TUNE_FIELDS, BackgroundJobs, RebuildJobs
+from recommender.service.lifecycle import IndexLifecycle
 from recommender.service.online import OnlineEvaluation
 from recommender.service.purge import purge_hook_of
 from recommender.service.reads import ListReads
@@ -52,7 +53,7 @@ class UpsertResult:
     indexed: int
 
 
-class RecommenderService(ListReads, TuneJobsMixin):
+class RecommenderService(ListReads, IndexCalls, TuneJobsMixin):
     def __init__(
         self,
         settings: Settings,
@@ -201,30 +202,6 @@ class RecommenderService(ListReads, TuneJobsMixin):
         self._store.close()
         if self._purge is not None:
             self._purge.close()
-
-    # index lifecycle and rebuilds --------------------------------------------------------------
-
-    def reload_if_changed(self, force: bool = False) -> ReloadResult:
-        return self._lifecycle.reload_if_changed(force)
-
-    def start_watching(self, interval: float) -> None:
-        """Poll for new index builds and, with shared state, follow the other replicas."""
-        self._lifecycle.start_watching(interval)
-        if self.settings.redis_url is not None:
-            self._upkeep.start()
-
-    def stop_watching(self) -> None:
-        self._lifecycle.stop_watching()
-        self._upkeep.stop()
-
-    def start_rebuild(self) -> Job:
-        return self._jobs.start()
-
-    def rebuild_status(self) -> dict[str, Any] | None:
-        return self._jobs.status()
-
-    def wait_for_rebuild(self, timeout: float | None = None) -> None:
-        self._jobs.wait(timeout)
 
     def health(self) -> dict[str, Any]:
         """What /health/ready reports of a started service."""
