@@ -21,7 +21,7 @@ from recommender.events import Event
 from recommender.index import VectorIndex
 from recommender.popularity import Popularity, PopularityCounters
 from recommender.ranking.diversity import mmr_order
-from recommender.ranking.joined import PopularRows, joined, popular_ids
+from recommender.ranking.joined import PopularRows, joined_rows, popular_ids
 from recommender.ranking.slots import RowSlots
 
 DIM = 16
@@ -152,7 +152,7 @@ def test_joined_rows_are_the_ids_in_order_each_once_outside_the_taken(seed: int)
     taken = index.rows([pool[int(i)] for i in rng.permutation(60)[:15]])
     taken = taken[taken >= 0]
     slots = row_slots(index, ids)
-    rows, found = joined(index, slots, named, PopularRows().of(index, popular), taken)
+    rows, found = joined_rows(index, slots, named, PopularRows().of(index, popular), taken)
     # what the ranker did before: all ids in one dict, looked up, then the taken left out
     expected = index.rows(list(dict.fromkeys(named + popular)))
     expected = expected[expected >= 0]

@@ -17,6 +17,8 @@ import numpy as np
 from recommender.lexical.forward import Forward
 from recommender.lexical.names import MIN_PREFIX, Names
 
+EMPTY_ROW = 0  # the row of an article without names (and of an unknown id)
+
 
 class NameTable:
     """Key ids per article row, in step with a dict of Names by article id."""
@@ -147,9 +149,6 @@ def _shares(ranked: Sequence[tuple[float, str]], sets: Iterable[int]) -> dict[in
             weight += w if met >> bit & 1 else 0.0
         shares[met] = weight / total
     return shares
-
-
-EMPTY_ROW = 0  # the row of an article without names
 
 
 def _with_empty_row(forward: Forward) -> Forward:

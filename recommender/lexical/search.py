@@ -145,22 +145,23 @@ class LexicalSearch:
         return self.index.neighbours(article_id, k)
 
     def similarities(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray:
+        return self._similarities_at(article_id, self.index.rows_of(candidate_ids))
+
+    def _similarities_at(self, article_id: str, rows: np.ndarray) -> np.ndarray:
+        """similarities of candidates given by index row (rows_of: -1 for an unknown id)."""
         if self.uses_lists:
-            return self.listed.similarities(article_id, candidate_ids)
-        return self.index.similarities(article_id, candidate_ids)
+            return self.listed.similarities_at(article_id, rows)
+        return self.index.similarities_at(article_id, rows)
 
     def features(
         self, article_id: str, candidate_ids: Sequence[str]
     ) -> tuple[np.ndarray, np.ndarray]:
         """similarities and name_overlap of the candidates together, each id looked up once."""
         rows = self.index.rows_of(candidate_ids)
-        if self.uses_lists:
-            similar = self.listed.similarities_at(article_id, rows)
-        else:
-            similar = self.index.similarities_at(article_id, rows)
-        ranked = ranked_keys(self.names.get(article_id), self.key_idf)
-        named = self.name_table.overlap_at(ranked, self.name_rows.of(candidate_ids, rows))
-        return similar, named
+        named = self.name_table.overlap_at(
+            self._ranked_keys(article_id), self.name_rows.of(candidate_ids, rows)
+        )
+        return self._similarities_at(article_id, rows), named
 
     def key_idf(self, keys: Sequence[str]) -> list[float]:
         """IDF of name keys; a key the corpus has never seen is as rare as can be."""
@@ -176,8 +177,11 @@ class LexicalSearch:
 
     def name_overlap(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray:
         """Each candidate's share of the article's salient names, in [0, 1]."""
-        ranked = ranked_keys(self.names.get(article_id), self.key_idf)
-        return self.name_table.overlap(ranked, candidate_ids)
+        return self.name_table.overlap(self._ranked_keys(article_id), candidate_ids)
+
+    def _ranked_keys(self, article_id: str) -> list[tuple[float, str]]:
+        """The article's salient names, weighted and ranked as the overlap reads them."""
+        return ranked_keys(self.names.get(article_id), self.key_idf)
 
     def save(self, folder: Path) -> None:
         save_lexical(self.index, folder)  # compacts first: the lists are renumbered with it

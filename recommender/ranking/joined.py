@@ -44,7 +44,7 @@ class PopularRows:
         return kept[2], kept[3]
 
 
-def joined(
+def joined_rows(
     index: VectorIndex,
     slots: RowSlots,
     named: list[str],

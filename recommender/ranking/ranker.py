@@ -21,8 +21,7 @@ from recommender.index import VectorIndex
 from recommender.popularity import PopularityCounters
 from recommender.ranking.diversity import mmr_order
 from recommender.ranking.features import DAY, as_dicts
-from recommender.ranking.joined import PopularRows, popular_ids
-from recommender.ranking.joined import joined as joined_rows
+from recommender.ranking.joined import PopularRows, joined_rows, popular_ids
 from recommender.ranking.lists import Explanation, Item, RankedList, new_recommendation_id
 from recommender.ranking.scoring import CoReadSource, Lexical, Scored, Scoring
 from recommender.ranking.slots import RowSlots
