@@ -12,12 +12,11 @@ two bodies under one ETag may differ in those two fields.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass
 
-import orjson
 from fastapi import Request, Response
 
+from recommender.api.list_json import list_json
 from recommender.config import Settings
 from recommender.ranking import RankedList
 from recommender.service.purge import surrogate_keys
@@ -49,17 +48,17 @@ def raw_answer(
     """Status, ASGI headers and body of a list: 304 without a body when If-None-Match names
     its ETag. The headers are those Starlette's Response gave (same names, values, order); a
     new list each time, as the middleware outside add their own headers to it."""
-    body, etag, keys = rendered(ranked, explain)
+    done = rendered(ranked, explain)
     headers = [
-        (b"etag", etag.encode("latin-1")),
+        (b"etag", done.etag_header),
         (b"cache-control", cache_control),
-        (b"surrogate-key", keys.encode("latin-1")),
+        (b"surrogate-key", done.keys_header),
     ]
-    if etag_matches(if_none_match, etag):
+    if etag_matches(if_none_match, done.etag):
         return 304, headers, b""
-    headers.append((b"content-length", str(len(body)).encode("latin-1")))
+    headers.append((b"content-length", done.length))
     headers.append((b"content-type", JSON_BYTES))
-    return 200, headers, body
+    return 200, headers, done.body
 
 
 def cache_control(settings: Settings) -> str:
@@ -82,48 +81,32 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     return False
 
 
-def rendered(ranked: RankedList, explain: bool) -> tuple[bytes, str, str]:
-    """The JSON body, ETag and surrogate keys of a list, computed once per list (the result
-    cache hands the same list, memo included, to every request it answers)."""
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A list as every answer of it sends it: body, ETag (and its header bytes), surrogate
+    keys, Content-Length."""
+
+    body: bytes
+    etag: str
+    etag_header: bytes
+    keys_header: bytes
+    length: bytes
+
+
+def rendered(ranked: RankedList, explain: bool) -> Rendered:
+    """The list's answer, made once per list (the result cache hands the same list, memo
+    included, to every request it answers)."""
     memo_key = ("json", explain)
-    done = ranked.memo.get(memo_key)
+    done: Rendered | None = ranked.memo.get(memo_key)
     if done is None:
-        items = [
-            _item(item.card, item.score, item.reasons if explain else None) for item in ranked.items
-        ]
-        shown = [{k: v for k, v in i.items() if k != "score"} for i in items]
-        fingerprint = orjson.dumps(
-            [ranked.kind, ranked.fallback, ranked.variant, explain, shown], default=str
-        )
+        body, fingerprint = list_json(ranked, explain)
         etag = 'W/"' + hashlib.blake2b(fingerprint, digest_size=12).hexdigest() + '"'
-        body = orjson.dumps(
-            {
-                "recommendation_id": ranked.recommendation_id,
-                "kind": ranked.kind,
-                "fallback": ranked.fallback,
-                "variant": ranked.variant,
-                "items": items,
-            },
-            option=orjson.OPT_UTC_Z,
-            default=str,
-        )
         keys = surrogate_keys(ranked.kind, ranked.article_ids())
-        done = ranked.memo[memo_key] = (body, etag, keys)
-    body_etag_keys: tuple[bytes, str, str] = done
-    return body_etag_keys
-
-
-def _item(card: Any, score: float, reasons: dict[str, Any] | None) -> dict[str, Any]:
-    # the fields and formats of schemas.ItemOut, which documents this body in OpenAPI
-    return {
-        "id": card.id,
-        "url": card.url,
-        "title": card.title,
-        "section": card.section,
-        "image": card.image,
-        "published_at": (
-            datetime.fromtimestamp(card.published_ts, UTC) if card.published_ts else None
-        ),
-        "score": round(score, 6),
-        "reasons": reasons,
-    }
+        done = ranked.memo[memo_key] = Rendered(
+            body,
+            etag,
+            etag.encode("latin-1"),
+            keys.encode("latin-1"),
+            str(len(body)).encode("latin-1"),
+        )
+    return done
