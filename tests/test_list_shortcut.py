@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from recommender.api import http_cache, lists
+from recommender.api.query import PopularQuery
 
 EVENTS = {"events": [{"type": "click", "article_id": f"cuba-{n}"} for n in (1, 1, 2, 3)]}
 LISTS = [
@@ -130,3 +132,27 @@ def test_a_cors_request_gets_its_headers(counted: TestClient) -> None:
     answer = counted.get("/v1/articles/cuba-1/related", headers=origin)
     assert answer.status_code == 200
     assert "access-control-allow-origin" in answer.headers or answer.headers["vary"] == "Origin"
+
+
+def test_a_query_string_is_validated_once() -> None:
+    queries = lists.Queries()
+    first = queries.get(lists.RELATED, b"k=3&section=sport")
+    assert queries.get(lists.RELATED, b"k=3&section=sport") is first
+    assert (first.k, first.section) == (3, "sport")
+    # the same string on another route is that route's model
+    popular = queries.get(lists.POPULAR, b"k=3&section=sport")
+    assert isinstance(popular, PopularQuery) and popular is not first
+    for _ in range(2):  # a refused string is refused every time, never kept
+        with pytest.raises(ValidationError):
+            queries.get(lists.RELATED, b"k=many")
+    long = b"exclude=" + b"a," * lists.MAX_KEPT_QUERY
+    assert queries.get(lists.RELATED, long) is not queries.get(lists.RELATED, long)
+
+
+def test_the_kept_queries_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lists, "MAX_KEPT_QUERIES", 3)
+    queries = lists.Queries()
+    kept = [queries.get(lists.POPULAR, f"k={k}".encode()) for k in range(1, 8)]
+    assert [q.k for q in kept] == list(range(1, 8))
+    assert queries.get(lists.POPULAR, b"k=7") is kept[-1]
+    assert queries.get(lists.POPULAR, b"k=1") is not kept[0]
