@@ -96,11 +96,12 @@ class AccessLog:
             seconds = time.perf_counter() - started
             if self.observe is not None:
                 self.observe(route, scope["method"], status, seconds)
-            fields: dict[str, Any] = {
-                "method": scope["method"],
-                "route": route,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 2),
-                "request_id": request_id,
-            }
-            log.info("http.request", extra=fields)
+            if log.isEnabledFor(logging.INFO):  # the line's fields only for a line written
+                fields: dict[str, Any] = {
+                    "method": scope["method"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 2),
+                    "request_id": request_id,
+                }
+                log.info("http.request", extra=fields)
