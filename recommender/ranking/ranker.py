@@ -24,7 +24,7 @@ from recommender.ranking.features import DAY, as_dicts
 from recommender.ranking.joined import PopularRows, joined_rows, popular_ids
 from recommender.ranking.lists import Explanation, Item, RankedList, new_recommendation_id
 from recommender.ranking.scoring import CoReadSource, Lexical, Scored, Scoring
-from recommender.ranking.slots import RowSlots
+from recommender.ranking.slots import RowSlots, counter_slots
 from recommender.ranking.weights import Weights
 
 __all__ = ["CoReadSource", "Lexical", "Ranker", "Scored"]
@@ -51,6 +51,7 @@ class Ranker:
         self.lexical = lexical
         self.coreads = coreads
         self._row_slots = RowSlots(index, catalog.columns)
+        self._counter_slots = counter_slots(popularity, catalog.columns)
         self._popular_rows = PopularRows()
         # bumped by swap_index: whatever was computed from the previous index is stale
         self.generation = 0
@@ -70,7 +71,13 @@ class Ranker:
     @property
     def _scoring(self) -> Scoring:
         return Scoring(
-            self.catalog, self.popularity, self.weights, self.params, self.lexical, self.coreads
+            self.catalog,
+            self.popularity,
+            self.weights,
+            self.params,
+            self.lexical,
+            self.coreads,
+            self._counter_slots,
         )
 
     def variant(self, weights: Weights, params: RankingParams) -> Ranker:
@@ -157,7 +164,7 @@ class Ranker:
         popular = popular_ids(self.popularity, self.params.popular_candidates, now)
         # the joined articles in the index, in order, each once, not among the vector ones
         extra, vectors = joined_rows(
-            self._index, self._row_slots, joined, self._popular_rows.of(self._index, popular), rows
+            self._index, joined, self._popular_rows.of(self._index, popular), rows
         )
         if len(extra):
             sims = np.concatenate([sims, (vectors @ query).astype(np.float64)])

@@ -13,8 +13,9 @@ import numpy as np
 from recommender.catalog import NO_SECTION, Card, Catalog
 from recommender.config import RankingParams
 from recommender.coreads import CoReads
-from recommender.popularity import PopularityCounters
+from recommender.popularity import Popularity, PopularityCounters
 from recommender.ranking.features import as_dicts, feature_matrix, overlaps_of
+from recommender.ranking.slots import CounterSlots
 from recommender.ranking.weights import Weights
 
 
@@ -87,6 +88,7 @@ class Scoring:
     params: RankingParams
     lexical: Lexical | None
     coreads: CoReadSource | None = None
+    counter_slots: CounterSlots | None = None  # the in-process counters' slot of each card
 
     def from_columns(
         self, query_id: str, ids: list[str], slots: np.ndarray, sims: np.ndarray, now: float
@@ -97,7 +99,10 @@ class Scoring:
         code = columns.section_code(query.section) if query is not None else NO_SECTION
         same = (columns.section[slots] == code) & (code >= 0)
         published_ts = columns.published_ts[slots]
-        matrix = self.matrix(query, ids, None, sims, published_ts, same, now)
+        popularity = None
+        if self.counter_slots is not None and isinstance(self.popularity, Popularity):
+            popularity = self.popularity.normalised_of(self.counter_slots.of(slots), now)
+        matrix = self.matrix(query, ids, None, sims, published_ts, same, now, popularity)
         return self.blend(query, ids, matrix, None)
 
     def card_matrix(
@@ -122,8 +127,11 @@ class Scoring:
         published_ts: np.ndarray,
         same_section: np.ndarray,
         now: float,
+        popularity: np.ndarray | None = None,
     ) -> np.ndarray:
-        popularity = self.popularity.normalised(ids, now) if ids else np.zeros(0)
+        """popularity: the candidates' normalised popularity when the caller has it."""
+        if popularity is None:
+            popularity = self.popularity.normalised(ids, now) if ids else np.zeros(0)
         lexical = names = coreads = None
         if self.lexical is not None and query is not None and ids:
             lexical, names = self.lexical.features(query.id, ids)

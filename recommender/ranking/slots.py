@@ -7,7 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from recommender.catalog import Columns
+from recommender.decayed import DecayedCounters
 from recommender.index import VectorIndex
+from recommender.popularity import Popularity
 
 UNRESOLVED = -1
 
@@ -26,7 +28,6 @@ class RowSlots:
         # every row at once (one C-level probe per row: ~50 ms at 1M), so that requests after a
         # start or a swap do not pay for first sight; rows published later resolve on demand
         self._slots = columns.slots(index.row_map()[0])  # tombstones (None): unresolved
-        self._marks = np.zeros(1024, dtype=bool)  # scratch for outside(), all False between calls
 
     def of(self, rows: np.ndarray) -> np.ndarray:
         """Slots of rows (int64), -1 for a row without a card (or a tombstoned one)."""
@@ -47,13 +48,48 @@ class RowSlots:
             slots[missing] = found
         return slots
 
-    def outside(self, rows: np.ndarray, taken: np.ndarray) -> np.ndarray:
-        """Which of rows are not among taken (both live rows): three array operations over a
-        scratch mask rather than the sorting np.isin does."""
-        top = max(int(rows.max(initial=-1)), int(taken.max(initial=-1))) + 1
-        if top > len(self._marks):
-            self._marks = np.zeros(max(2 * len(self._marks), top), dtype=bool)
-        self._marks[taken] = True
-        found: np.ndarray = ~self._marks[rows]
-        self._marks[taken] = False
+
+MISSING = -1  # a catalogue slot whose article the counters have never counted
+UNCHECKED = -2  # not looked up yet, or to be looked up again
+
+
+def counter_slots(popularity: object, columns: Columns) -> CounterSlots | None:
+    """CounterSlots for the in-process counters; None for another backend (by id, then)."""
+    return CounterSlots(popularity.short, columns) if isinstance(popularity, Popularity) else None
+
+
+class CounterSlots:
+    """The popularity counters' slot of each catalogue slot, resolved once per slot: the counters
+    are keyed by the ids of events, other string objects than the catalogue's, so a probe per
+    candidate compared strings (~20 us a request at 10k, the largest step of scoring).
+
+    Exact under writes: a counter slot stays its article's until the counters are restored
+    (`renumbered`: every slot is looked up again); an article never counted gets a slot only by
+    a count, which grows len(counters): then the missing ones are looked up again."""
+
+    def __init__(self, counters: DecayedCounters, columns: Columns) -> None:
+        self.counters = counters
+        self.columns = columns
+        self._of = np.full(1024, UNCHECKED, dtype=np.int64)
+        self._seen = (counters.renumbered, len(counters))
+
+    def of(self, slots: np.ndarray) -> np.ndarray:
+        """Counter slots of (known) catalogue slots, -1 for an article never counted."""
+        seen = (self.counters.renumbered, len(self.counters))
+        if seen != self._seen:
+            if seen[0] != self._seen[0]:
+                self._of[:] = UNCHECKED
+            else:  # new articles counted: one of the missing may be among them
+                self._of[self._of == MISSING] = UNCHECKED
+            self._seen = seen
+        if len(slots) and int(slots.max()) >= len(self._of):
+            grown = np.full(max(2 * len(self._of), int(slots.max()) + 1), UNCHECKED, np.int64)
+            grown[: len(self._of)] = self._of
+            self._of = grown
+        found: np.ndarray = self._of[slots]
+        unchecked = found == UNCHECKED
+        if unchecked.any():
+            resolved = self.counters.slots(self.columns.ids_at(slots[unchecked]))
+            self._of[slots[unchecked]] = resolved
+            found[unchecked] = resolved
         return found
