@@ -20,7 +20,9 @@ from recommender.events import Event
 from recommender.index import VectorIndex
 from recommender.popularity import Popularity, PopularityCounters
 from recommender.ranking.diversity import mmr_order
+from recommender.ranking.features import FEATURES
 from recommender.ranking.joined import PopularRows, joined_rows, popular_ids
+from recommender.ranking.weights import KEPT_BLENDS, Gate, Weights
 
 DIM = 16
 
@@ -214,3 +216,30 @@ def test_popular_ids_of_another_backend_walk_ranked() -> None:
             yield from (f"c{i}" for i in range(100))
 
     assert popular_ids(cast(PopularityCounters, Counters()), 3, 0.0) == ["c0", "c1", "c2"]
+
+
+def test_kept_blend_vectors_follow_the_weights_they_were_made_from() -> None:
+    matrix = np.random.default_rng(4).random((30, len(FEATURES)))
+    gate = Gate(("similarity", "lexical"), 0.5)
+    weights = Weights({"similarity": 1.0, "popularity": 0.5}, gate=gate)
+
+    def reference(values: dict[str, float]) -> np.ndarray:
+        blend = np.array([values.get(name, 0.0) for name in FEATURES])
+        topical = np.array([name in gate.relevance for name in FEATURES])
+        relevance = matrix @ np.where(topical, blend, 0.0)
+        passes = relevance >= gate.share * float(relevance.max())
+        scored: np.ndarray = relevance + np.where(passes, matrix @ np.where(topical, 0.0, blend), 0)
+        return scored
+
+    values = dict(weights.values)
+    assert np.array_equal(weights.scores(matrix, values)[0], reference(values))
+    values["popularity"] = 2.0  # the same dict, other weights: not the kept vectors
+    assert np.array_equal(weights.scores(matrix, values)[0], reference(values))
+    for n in range(3 * KEPT_BLENDS):  # many blends: the kept ones stay few
+        other = {"similarity": 1.0, "freshness": float(n)}
+        assert np.array_equal(weights.scores(matrix, other)[0], reference(other))
+    assert len(weights._vectors) <= KEPT_BLENDS
+    plain = Weights({"similarity": 1.0, "popularity": 0.5})
+    assert np.array_equal(
+        plain.scores(matrix, plain.values)[0], matrix @ plain.vector(plain.values)
+    )
