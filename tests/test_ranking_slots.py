@@ -16,7 +16,7 @@ from recommender.index import VectorIndex
 from recommender.popularity import Popularity
 from recommender.ranking import FEATURES, Ranker, Weights
 from recommender.ranking.lists import Explanation, Item
-from recommender.ranking.slots import RowSlots, counter_slots
+from recommender.ranking.slots import RowSlots, slot_lookups
 from tests.factories import small_corpus
 
 DIM = 8
@@ -120,7 +120,7 @@ def test_counter_slots_give_what_a_lookup_by_id_gives_after_counts_and_a_restore
     popularity = Popularity(PopularityConfig())
     for n in range(0, 1_500, 3):
         popularity.record(Event(1_000.0 + n, "click", f"a{n}", None))
-    slots = counter_slots(popularity, catalog.columns)
+    slots = slot_lookups(popularity, catalog.columns).counters
     assert slots is not None
     every = catalog.columns.slots(ids)
 
@@ -139,4 +139,4 @@ def test_counter_slots_give_what_a_lookup_by_id_gives_after_counts_and_a_restore
     names, logs = popularity.short.state()
     popularity.short.restore(names[::-1], logs[::-1])
     check()
-    assert counter_slots(object(), catalog.columns) is None  # another backend: by id
+    assert slot_lookups(object(), catalog.columns).counters is None  # another backend: by id

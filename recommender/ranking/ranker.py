@@ -24,7 +24,7 @@ from recommender.ranking.features import DAY, as_dicts
 from recommender.ranking.joined import PopularRows, joined_rows, popular_ids
 from recommender.ranking.lists import Explanation, Item, RankedList, new_recommendation_id
 from recommender.ranking.scoring import CoReadSource, Lexical, Scored, Scoring
-from recommender.ranking.slots import RowSlots, counter_slots
+from recommender.ranking.slots import RowSlots, slot_lookups
 from recommender.ranking.weights import Weights
 
 __all__ = ["CoReadSource", "Lexical", "Ranker", "Scored"]
@@ -51,7 +51,7 @@ class Ranker:
         self.lexical = lexical
         self.coreads = coreads
         self._row_slots = RowSlots(index, catalog.columns)
-        self._counter_slots = counter_slots(popularity, catalog.columns)
+        self._lookups = slot_lookups(popularity, catalog.columns)
         self._popular_rows = PopularRows()
         # bumped by swap_index: whatever was computed from the previous index is stale
         self.generation = 0
@@ -70,15 +70,8 @@ class Ranker:
 
     @property
     def _scoring(self) -> Scoring:
-        return Scoring(
-            self.catalog,
-            self.popularity,
-            self.weights,
-            self.params,
-            self.lexical,
-            self.coreads,
-            self._counter_slots,
-        )
+        parts = (self.lexical, self.coreads, self._lookups)
+        return Scoring(self.catalog, self.popularity, self.weights, self.params, *parts)
 
     def variant(self, weights: Weights, params: RankingParams) -> Ranker:
         """This ranker with another blend and parameters (an A/B variant), sharing index,

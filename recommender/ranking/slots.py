@@ -4,6 +4,8 @@ dict probe per candidate on every request."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from recommender.catalog import Columns
@@ -53,9 +55,21 @@ MISSING = -1  # a catalogue slot whose article the counters have never counted
 UNCHECKED = -2  # not looked up yet, or to be looked up again
 
 
-def counter_slots(popularity: object, columns: Columns) -> CounterSlots | None:
-    """CounterSlots for the in-process counters; None for another backend (by id, then)."""
-    return CounterSlots(popularity.short, columns) if isinstance(popularity, Popularity) else None
+@dataclass(frozen=True)
+class SlotLookups:
+    """What scoring reads by catalogue slot rather than by id (Scoring.from_columns): the
+    popularity counters' slots (None: another backend, read by id) and a scratch array."""
+
+    counters: CounterSlots | None
+    scratch: SlotScratch
+
+
+def slot_lookups(popularity: object, columns: Columns) -> SlotLookups:
+    """The lookups of one ranker's catalogue and popularity counters."""
+    counters = (
+        CounterSlots(popularity.short, columns) if isinstance(popularity, Popularity) else None
+    )
+    return SlotLookups(counters, SlotScratch(columns))
 
 
 class CounterSlots:
@@ -92,4 +106,28 @@ class CounterSlots:
             resolved = self.counters.slots(self.columns.ids_at(slots[unchecked]))
             self._of[slots[unchecked]] = resolved
             found[unchecked] = resolved
+        return found
+
+
+class SlotScratch:
+    """Values spread by catalogue slot and read back for other slots: co-read partners (a few
+    dozen ids) against the candidates, without the dict of the ~150 candidate ids the lookup
+    by id built (~6 us a request at 10k). All zero between calls."""
+
+    def __init__(self, columns: Columns) -> None:
+        self.columns = columns
+        self._values = np.zeros(1024)
+
+    def spread(self, by_id: dict[str, float], slots: np.ndarray) -> np.ndarray:
+        """by_id's value of the article at each of slots (0.0 for one not in it)."""
+        at = self.columns.slots(by_id)
+        values = np.fromiter(by_id.values(), dtype=np.float64, count=len(by_id))
+        known = at >= 0  # an id without a card is no candidate
+        at, values = at[known], values[known]
+        size = len(self.columns.published)  # every slot, so no max() over the slots
+        if size > len(self._values):
+            self._values = np.zeros(max(2 * len(self._values), size))
+        self._values[at] = values
+        found: np.ndarray = self._values[slots]
+        self._values[at] = 0.0
         return found
