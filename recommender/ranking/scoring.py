@@ -154,7 +154,7 @@ class Scoring:
         return feature_matrix(
             sims,
             popularity,
-            np.zeros(len(ids)) if lexical is None else lexical,
+            lexical,
             published_ts,
             same_section,
             overlaps,

@@ -35,9 +35,10 @@ class RowSlots:
         """Slots of rows (int64), -1 for a row without a card (or a tombstoned one)."""
         if len(rows) == 0:
             return np.zeros(0, dtype=np.int64)
-        top = int(rows.max())
-        if top >= len(self._slots):
-            grown = np.full(max(2 * len(self._slots), top + 1), UNRESOLVED, dtype=np.int64)
+        # every row the index has, so no max() over the rows (~1 us a request)
+        total = len(self.index.row_map()[0])
+        if total > len(self._slots):
+            grown = np.full(max(2 * len(self._slots), total), UNRESOLVED, dtype=np.int64)
             grown[: len(self._slots)] = self._slots
             self._slots = grown
         slots: np.ndarray = self._slots[rows]
@@ -96,8 +97,9 @@ class CounterSlots:
             else:  # new articles counted: one of the missing may be among them
                 self._of[self._of == MISSING] = UNCHECKED
             self._seen = seen
-        if len(slots) and int(slots.max()) >= len(self._of):
-            grown = np.full(max(2 * len(self._of), int(slots.max()) + 1), UNCHECKED, np.int64)
+        total = len(self.columns.published)  # every slot, so no max() over the slots
+        if total > len(self._of):
+            grown = np.full(max(2 * len(self._of), total), UNCHECKED, np.int64)
             grown[: len(self._of)] = self._of
             self._of = grown
         found: np.ndarray = self._of[slots]
