@@ -71,10 +71,12 @@ def feature_matrix(
     if lexical is not None:
         out[:, 1] = lexical
     out[:, 2] = popularity
-    age = np.maximum(0.0, now - published_ts)
-    # age / -h is -age / h to the bit (division is sign-symmetric): one array step fewer
-    freshness = np.exp2(age / -(freshness_half_life_days * DAY))
-    out[:, 3] = np.where(np.isnan(published_ts), 0.0, freshness)
+    # in place, ~1 us a step saved: age / -h is -age / h to the bit (division is
+    # sign-symmetric), and fmax(f, 0) is f but 0 where f is NaN (no publication time)
+    freshness = np.maximum(0.0, now - published_ts)
+    np.divide(freshness, -(freshness_half_life_days * DAY), out=freshness)
+    np.exp2(freshness, out=freshness)
+    np.fmax(freshness, 0.0, out=out[:, 3])
     out[:, 4] = same_section
     if overlaps is not None:
         out[:, 5], out[:, 6] = overlaps

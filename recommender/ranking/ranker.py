@@ -169,8 +169,9 @@ class Ranker:
         # a syndicated copy of the article being read
         keep &= sims < self.params.near_duplicate_threshold
         kept = np.flatnonzero(keep)
-        kept_ids = columns.ids_at(slots[kept])
-        found = self._scoring.from_columns(article_id, kept_ids, slots[kept], sims[kept], now)
+        kept_slots = slots[kept]
+        kept_ids = columns.ids_at(kept_slots)
+        found = self._scoring.from_columns(article_id, kept_ids, kept_slots, sims[kept], now)
         found.rows = rows[kept]
         return found
 
