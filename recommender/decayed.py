@@ -39,6 +39,8 @@ class DecayedCounters:
         self._head_floor = -math.inf  # smallest value in a full head; -inf while not full
         self._head_sorted: np.ndarray | None = None
         self._top: tuple[np.ndarray, int, list[str]] | None = None  # top_ids(): of which head
+        # bumped by restore(), which numbers the ids afresh: slots taken before are stale
+        self.renumbered = 0
 
     def add(self, article_id: str, weight: float, ts: float) -> None:
         slot = self._slot.get(article_id)
@@ -84,11 +86,19 @@ class DecayedCounters:
         return math.exp(float(self._log[slot]) - self.rate * (now - T0))
 
     def values(self, ids: Iterable[str], now: float) -> np.ndarray:
-        # one vectorised gather instead of a numpy scalar read per id; map over the C-level
-        # dict.get: ~2.5x a generator expression at the ~200 candidates of a Lees-ook list
-        slots = np.fromiter(map(self._slot.get, ids, itertools.repeat(-1)), dtype=np.int64)
+        return self.values_of(self.slots(ids), now)
+
+    def slots(self, ids: Iterable[str]) -> np.ndarray:
+        """The slot of each id, -1 for an id never counted. A slot stays the id's until
+        restore() (see `renumbered`); an id gets one on its first add() (len() grows)."""
+        # map over the C-level dict.get: ~2.5x a generator expression at ~200 ids
+        return np.fromiter(map(self._slot.get, ids, itertools.repeat(-1)), dtype=np.int64)
+
+    def values_of(self, slots: np.ndarray, now: float) -> np.ndarray:
+        """values() by slot (any negative slot: never counted, 0.0): one vectorised gather."""
         logs = np.where(slots >= 0, self._log[np.maximum(slots, 0)], -np.inf)
-        return np.exp(logs - self.rate * (now - T0))
+        values: np.ndarray = np.exp(logs - self.rate * (now - T0))
+        return values
 
     def max_value(self, now: float) -> float:
         if not self._ids:
@@ -163,3 +173,4 @@ class DecayedCounters:
         self._max_log = float(np.max(logs)) if len(ids) else -math.inf
         self._head = None
         self._head_size = 0
+        self.renumbered += 1

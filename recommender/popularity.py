@@ -172,8 +172,14 @@ class Popularity:
 
     def normalised(self, ids: list[str], now: float) -> np.ndarray:
         """log1p(decayed count) scaled to [0, 1] by the most popular article now."""
+        return self.normalised_of(self.short.slots(ids), now)
+
+    def normalised_of(self, slots: np.ndarray, now: float) -> np.ndarray:
+        """normalised() by the decayed counters' slots (self.short.slots; -1: never counted)."""
         top = self.short.max_value(now)
-        return log_scaled(self.short.values(ids, now), top) if top > 0 else np.zeros(len(ids))
+        if top <= 0:
+            return np.zeros(len(slots))
+        return log_scaled(self.short.values_of(slots, now), top)
 
     def health_problem(self) -> str | None:
         """In process: always there."""

@@ -14,15 +14,15 @@ from typing import cast
 import numpy as np
 import pytest
 
-from recommender.catalog import Card, Catalog
 from recommender.config import CoReadConfig, PopularityConfig
 from recommender.coreads import CoReads
 from recommender.events import Event
 from recommender.index import VectorIndex
 from recommender.popularity import Popularity, PopularityCounters
 from recommender.ranking.diversity import mmr_order
+from recommender.ranking.features import FEATURES
 from recommender.ranking.joined import PopularRows, joined_rows, popular_ids
-from recommender.ranking.slots import RowSlots
+from recommender.ranking.weights import KEPT_BLENDS, Gate, Weights
 
 DIM = 16
 
@@ -114,29 +114,22 @@ def test_coread_neighbours_keep_the_strongest_first_ties_in_partner_order() -> N
     assert math.isclose(sims["x"], 1.0 / (math.sqrt(2.0 * 1.0) + 1.0))
 
 
-def row_slots(index: VectorIndex, ids: list[str]) -> RowSlots:
-    catalog = Catalog()
-    for article_id in ids:
-        catalog.put(Card(article_id, article_id, None, None, None, None, True))
-    return RowSlots(index, catalog.columns)
-
-
 def test_popular_rows_are_kept_until_the_head_or_the_index_changes() -> None:
     index, ids, vectors = filled("flat", 50)
     kept = PopularRows()
     head = ["a7", "nope", "a3", "a9"]
     rows, head_vectors = kept.of(index, head)
-    assert rows.tolist() == index.rows(["a7", "a3", "a9"]).tolist()
+    assert rows == index.rows(["a7", "a3", "a9"]).tolist()
     assert np.array_equal(head_vectors, vectors[[7, 3, 9]])
     assert kept.of(index, list(head))[0] is rows  # an equal head: nothing looked up again
-    assert kept.of(index, ["a3", "a7"])[0].tolist() == index.rows(["a3", "a7"]).tolist()
+    assert kept.of(index, ["a3", "a7"])[0] == index.rows(["a3", "a7"]).tolist()
     # a popular article replaced: its row and vector move, so the kept ones are stale
     index.upsert(["a3"], vectors[:1], ["new"])
     rows, head_vectors = kept.of(index, ["a3", "a7"])
-    assert rows.tolist() == index.rows(["a3", "a7"]).tolist()
+    assert rows == index.rows(["a3", "a7"]).tolist()
     assert np.array_equal(head_vectors, vectors[[0, 7]])
     index.remove(["a7"])
-    assert kept.of(index, ["a3", "a7"])[0].tolist() == index.rows(["a3"]).tolist()
+    assert kept.of(index, ["a3", "a7"])[0] == index.rows(["a3"]).tolist()
     other, _, _ = filled("flat", 50, seed=2)  # a swapped index
     assert np.array_equal(kept.of(other, ["a3"])[1], other.vectors(["a3"]))
 
@@ -151,8 +144,7 @@ def test_joined_rows_are_the_ids_in_order_each_once_outside_the_taken(seed: int)
     popular = [pool[int(i)] for i in rng.permutation(len(pool))[: int(rng.integers(0, 20))]]
     taken = index.rows([pool[int(i)] for i in rng.permutation(60)[:15]])
     taken = taken[taken >= 0]
-    slots = row_slots(index, ids)
-    rows, found = joined_rows(index, slots, named, PopularRows().of(index, popular), taken)
+    rows, found = joined_rows(index, named, PopularRows().of(index, popular), taken)
     # what the ranker did before: all ids in one dict, looked up, then the taken left out
     expected = index.rows(list(dict.fromkeys(named + popular)))
     expected = expected[expected >= 0]
@@ -224,3 +216,30 @@ def test_popular_ids_of_another_backend_walk_ranked() -> None:
             yield from (f"c{i}" for i in range(100))
 
     assert popular_ids(cast(PopularityCounters, Counters()), 3, 0.0) == ["c0", "c1", "c2"]
+
+
+def test_kept_blend_vectors_follow_the_weights_they_were_made_from() -> None:
+    matrix = np.random.default_rng(4).random((30, len(FEATURES)))
+    gate = Gate(("similarity", "lexical"), 0.5)
+    weights = Weights({"similarity": 1.0, "popularity": 0.5}, gate=gate)
+
+    def reference(values: dict[str, float]) -> np.ndarray:
+        blend = np.array([values.get(name, 0.0) for name in FEATURES])
+        topical = np.array([name in gate.relevance for name in FEATURES])
+        relevance = matrix @ np.where(topical, blend, 0.0)
+        passes = relevance >= gate.share * float(relevance.max())
+        scored: np.ndarray = relevance + np.where(passes, matrix @ np.where(topical, 0.0, blend), 0)
+        return scored
+
+    values = dict(weights.values)
+    assert np.array_equal(weights.scores(matrix, values)[0], reference(values))
+    values["popularity"] = 2.0  # the same dict, other weights: not the kept vectors
+    assert np.array_equal(weights.scores(matrix, values)[0], reference(values))
+    for n in range(3 * KEPT_BLENDS):  # many blends: the kept ones stay few
+        other = {"similarity": 1.0, "freshness": float(n)}
+        assert np.array_equal(weights.scores(matrix, other)[0], reference(other))
+    assert len(weights._vectors) <= KEPT_BLENDS
+    plain = Weights({"similarity": 1.0, "popularity": 0.5})
+    assert np.array_equal(
+        plain.scores(matrix, plain.values)[0], matrix @ plain.vector(plain.values)
+    )

@@ -16,7 +16,7 @@ from recommender.index import VectorIndex
 from recommender.popularity import Popularity
 from recommender.ranking import FEATURES, Ranker, Weights
 from recommender.ranking.lists import Explanation, Item
-from recommender.ranking.slots import RowSlots
+from recommender.ranking.slots import RowSlots, slot_lookups
 from tests.factories import small_corpus
 
 DIM = 8
@@ -54,19 +54,6 @@ def test_row_slots_follow_publish_replace_and_late_cards() -> None:
     catalog.columns.slot.clear()
     assert slots.of(rows[:5]).tolist() == expected[:5].tolist()
     assert slots.of(np.zeros(0, dtype=np.int64)).tolist() == []
-
-
-def test_outside_is_set_difference_in_order() -> None:
-    rng = np.random.default_rng(2)
-    index = VectorIndex(DIM, "test")
-    index.upsert([f"a{i}" for i in range(300)], unit(rng, 300), [f"a{i}" for i in range(300)])
-    slots = RowSlots(index, Catalog().columns)
-    for _ in range(20):
-        rows = rng.choice(300, 40, replace=False)
-        taken = rng.choice(300, 60, replace=False)
-        got = rows[slots.outside(rows, taken)]
-        assert got.tolist() == [r for r in rows.tolist() if r not in set(taken.tolist())]
-    assert slots.outside(np.array([5, 6]), np.zeros(0, dtype=np.int64)).tolist() == [True, True]
 
 
 def test_partner_similarities_equal_similarities() -> None:
@@ -123,3 +110,33 @@ def test_a_listed_item_keeps_its_own_features_not_the_candidates_matrix() -> Non
     explained = [item._explain for item in ranked.items]
     assert explained and all(e is not None and e.values.base is None for e in explained)
     assert all(item.reasons["total"] == item.score for item in ranked.items)
+
+
+def test_counter_slots_give_what_a_lookup_by_id_gives_after_counts_and_a_restore() -> None:
+    catalog = Catalog()
+    ids = [f"a{i}" for i in range(1_500)]  # past the first 1024 slots: the map grows
+    for article_id in ids:
+        catalog.put(card(article_id))
+    popularity = Popularity(PopularityConfig())
+    for n in range(0, 1_500, 3):
+        popularity.record(Event(1_000.0 + n, "click", f"a{n}", None))
+    slots = slot_lookups(popularity, catalog.columns).counters
+    assert slots is not None
+    every = catalog.columns.slots(ids)
+
+    def check() -> None:
+        picked = np.random.default_rng(len(popularity.short)).permutation(every)[:300]
+        by_id = popularity.normalised(catalog.columns.ids_at(picked), 5_000.0)
+        assert np.array_equal(popularity.normalised_of(slots.of(picked), 5_000.0), by_id)
+
+    check()
+    # an article never counted gets its first count: no longer missing
+    popularity.record(Event(4_000.0, "click", "a1", None))
+    popularity.record(Event(4_000.0, "click", "a1400", None))
+    check()
+    assert slots.of(catalog.columns.slots(["a1"]))[0] >= 0
+    # a restore numbers the counted articles afresh (here: in reverse)
+    names, logs = popularity.short.state()
+    popularity.short.restore(names[::-1], logs[::-1])
+    check()
+    assert slot_lookups(object(), catalog.columns).counters is None  # another backend: by id

@@ -135,3 +135,36 @@ def test_score_candidates_and_features_match_the_reference() -> None:
             assert got_row == pytest.approx(want_row, abs=1e-12)
         assert ranker.features(ranker.catalog.get(query), present, sims, NOW) == scored.features
         assert [c.id for c in scored.cards] == [c.id for c in present]
+
+
+def test_features_read_by_slot_equal_those_read_by_id_after_writes() -> None:
+    """Popularity and co-reads are read by catalogue slot when ranking (kept slot maps, a
+    scratch array); the card path reads them by id. Both agree after every kind of write."""
+    ranker = random_ranker(5, lexical=True)
+    assert isinstance(ranker.coreads, CoReads) and isinstance(ranker.popularity, Popularity)
+    rng = np.random.default_rng(9)
+
+    def check() -> None:
+        partnered = 0
+        for query in [f"a{int(i)}" for i in rng.integers(0, 290, 25)]:
+            found = ranker.candidates(query, now=NOW)
+            if found is None or not found.ids:
+                continue
+            partnered += int(np.count_nonzero(found.matrix[:, FEATURES.index("coreads")]))
+            sims = ranker.index.vectors(found.ids) @ ranker.index.vector(query)
+            by_id = ranker._scoring.card_matrix(
+                ranker.catalog.get(query), found.cards, np.asarray(sims, np.float64), NOW
+            )
+            assert np.array_equal(found.matrix[:, 1:], by_id[:, 1:])  # all but similarity
+        assert partnered > 0
+
+    check()
+    for n in range(300):  # first clicks and reads of many articles, new co-read partners
+        event = Event(NOW - 50.0 + n / 10, "click", f"a{n % 290}", f"t{n % 40}")
+        ranker.popularity.record(event)
+        ranker.coreads.record(event)
+    check()
+    ranker.coreads.forget(["a1", "a2", "a3"])
+    names, logs = ranker.popularity.short.state()
+    ranker.popularity.short.restore(names[::-1], logs[::-1])  # every counter slot renumbered
+    check()

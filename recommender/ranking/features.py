@@ -49,7 +49,7 @@ def overlap(a: Sequence[str], b: Sequence[str]) -> float:
 def feature_matrix(
     sims: np.ndarray,
     popularity: np.ndarray,
-    lexical: np.ndarray,
+    lexical: np.ndarray | None,
     published_ts: np.ndarray,
     same_section: np.ndarray,
     overlaps: tuple[np.ndarray, np.ndarray] | None,
@@ -59,7 +59,7 @@ def feature_matrix(
     coreads: np.ndarray | None = None,
 ) -> np.ndarray:
     """Features of every candidate at once: one row per candidate, one column per FEATURES
-    name. sims are raw cosines to the query; popularity and lexical are already in [0, 1];
+    name. sims are raw cosines to the query; popularity and lexical (None: 0) are in [0, 1];
     published_ts has NaN where a candidate has no publication time; overlaps are the tag and
     entity overlaps (None: the query has neither, so both are 0); names and coreads are the
     shared salient names and the co-read similarity, in [0, 1] (None: 0)."""
@@ -68,11 +68,15 @@ def feature_matrix(
     if count == 0:
         return out
     out[:, 0] = relative_similarity(sims)
-    out[:, 1] = lexical
+    if lexical is not None:
+        out[:, 1] = lexical
     out[:, 2] = popularity
-    age = np.maximum(0.0, now - published_ts)
-    freshness = np.exp2(-age / (freshness_half_life_days * DAY))
-    out[:, 3] = np.where(np.isnan(published_ts), 0.0, freshness)
+    # in place, ~1 us a step saved: age / -h is -age / h to the bit (division is
+    # sign-symmetric), and fmax(f, 0) is f but 0 where f is NaN (no publication time)
+    freshness = np.maximum(0.0, now - published_ts)
+    np.divide(freshness, -(freshness_half_life_days * DAY), out=freshness)
+    np.exp2(freshness, out=freshness)
+    np.fmax(freshness, 0.0, out=out[:, 3])
     out[:, 4] = same_section
     if overlaps is not None:
         out[:, 5], out[:, 6] = overlaps

@@ -10,7 +10,6 @@ import numpy as np
 
 from recommender.index import VectorIndex
 from recommender.popularity import Popularity, PopularityCounters
-from recommender.ranking.slots import RowSlots
 
 
 def popular_ids(popularity: PopularityCounters, count: int, now: float) -> list[str]:
@@ -30,37 +29,42 @@ class PopularRows:
 
     def __init__(self) -> None:
         # one tuple, replaced whole: (ids, the index and its changes, rows, vectors)
-        self._kept: tuple[list[str], tuple[VectorIndex, int], np.ndarray, np.ndarray] | None
+        self._kept: tuple[list[str], tuple[VectorIndex, int], list[int], np.ndarray] | None
         self._kept = None
 
-    def of(self, index: VectorIndex, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def of(self, index: VectorIndex, ids: list[str]) -> tuple[list[int], np.ndarray]:
         """The live rows of ids (unknown ids left out), in order, and their vectors."""
         kept = self._kept
         # a list compares item by item, by identity first: ~50 pointers when nothing moved
         if kept is None or kept[1] != (index, index.changes) or kept[0] != ids:
             rows = index.rows(ids)
             rows = rows[rows >= 0]
-            kept = self._kept = (list(ids), (index, index.changes), rows, index.vectors_at(rows))
+            vectors = index.vectors_at(rows)
+            kept = self._kept = (list(ids), (index, index.changes), rows.tolist(), vectors)
         return kept[2], kept[3]
 
 
 def joined_rows(
     index: VectorIndex,
-    slots: RowSlots,
     named: list[str],
-    popular: tuple[np.ndarray, np.ndarray],
+    popular: tuple[list[int], np.ndarray],
     taken: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The rows (and their vectors) of the named articles then the popular ones, in that order,
     each once and none among the taken (vector) rows: what the ids of all of them in order,
     without repeats, looked up in the index and outside the taken rows would give."""
-    rows = index.rows(list(dict.fromkeys(named))) if named else np.zeros(0, dtype=np.int64)
-    rows = rows[rows >= 0]
-    rows = rows[slots.outside(rows, taken)]
-    popular_rows, popular_vectors = popular
+    # a set of ~100 Python ints: fewer steps than the array set operations (~15 us a request)
+    taken_rows = set(taken.tolist())
+    looked_up = index.rows(list(dict.fromkeys(named))).tolist() if named else []
+    rows = [row for row in looked_up if row >= 0 and row not in taken_rows]
     # a live row is one article: a popular row among the named ones is that article again
-    fresh = slots.outside(popular_rows, taken) & slots.outside(popular_rows, rows)
-    if not fresh.any():
-        return rows, index.vectors_at(rows)
-    vectors = np.concatenate([index.vectors_at(rows), popular_vectors[fresh]])
-    return np.concatenate([rows, popular_rows[fresh]]), vectors
+    taken_rows.update(rows)
+    popular_rows, popular_vectors = popular
+    fresh = [at for at, row in enumerate(popular_rows) if row not in taken_rows]
+    named_rows = np.array(rows, dtype=np.int64)
+    if not fresh:
+        return named_rows, index.vectors_at(named_rows)
+    if len(fresh) < len(popular_rows):
+        popular_vectors = popular_vectors[fresh]
+    joined = np.array(rows + [popular_rows[at] for at in fresh], dtype=np.int64)
+    return joined, np.concatenate([index.vectors_at(named_rows), popular_vectors])

@@ -24,7 +24,7 @@ from recommender.ranking.features import DAY, as_dicts
 from recommender.ranking.joined import PopularRows, joined_rows, popular_ids
 from recommender.ranking.lists import Explanation, Item, RankedList, new_recommendation_id
 from recommender.ranking.scoring import CoReadSource, Lexical, Scored, Scoring
-from recommender.ranking.slots import RowSlots
+from recommender.ranking.slots import RowSlots, slot_lookups
 from recommender.ranking.weights import Weights
 
 __all__ = ["CoReadSource", "Lexical", "Ranker", "Scored"]
@@ -51,6 +51,7 @@ class Ranker:
         self.lexical = lexical
         self.coreads = coreads
         self._row_slots = RowSlots(index, catalog.columns)
+        self._lookups = slot_lookups(popularity, catalog.columns)
         self._popular_rows = PopularRows()
         # bumped by swap_index: whatever was computed from the previous index is stale
         self.generation = 0
@@ -69,9 +70,8 @@ class Ranker:
 
     @property
     def _scoring(self) -> Scoring:
-        return Scoring(
-            self.catalog, self.popularity, self.weights, self.params, self.lexical, self.coreads
-        )
+        parts = (self.lexical, self.coreads, self._lookups)
+        return Scoring(self.catalog, self.popularity, self.weights, self.params, *parts)
 
     def variant(self, weights: Weights, params: RankingParams) -> Ranker:
         """This ranker with another blend and parameters (an A/B variant), sharing index,
@@ -157,7 +157,7 @@ class Ranker:
         popular = popular_ids(self.popularity, self.params.popular_candidates, now)
         # the joined articles in the index, in order, each once, not among the vector ones
         extra, vectors = joined_rows(
-            self._index, self._row_slots, joined, self._popular_rows.of(self._index, popular), rows
+            self._index, joined, self._popular_rows.of(self._index, popular), rows
         )
         if len(extra):
             sims = np.concatenate([sims, (vectors @ query).astype(np.float64)])
@@ -169,8 +169,9 @@ class Ranker:
         # a syndicated copy of the article being read
         keep &= sims < self.params.near_duplicate_threshold
         kept = np.flatnonzero(keep)
-        kept_ids = columns.ids_at(slots[kept])
-        found = self._scoring.from_columns(article_id, kept_ids, slots[kept], sims[kept], now)
+        kept_slots = slots[kept]
+        kept_ids = columns.ids_at(kept_slots)
+        found = self._scoring.from_columns(article_id, kept_ids, kept_slots, sims[kept], now)
         found.rows = rows[kept]
         return found
 

@@ -13,8 +13,9 @@ import numpy as np
 from recommender.catalog import NO_SECTION, Card, Catalog
 from recommender.config import RankingParams
 from recommender.coreads import CoReads
-from recommender.popularity import PopularityCounters
+from recommender.popularity import Popularity, PopularityCounters
 from recommender.ranking.features import as_dicts, feature_matrix, overlaps_of
+from recommender.ranking.slots import SlotLookups
 from recommender.ranking.weights import Weights
 
 
@@ -87,6 +88,7 @@ class Scoring:
     params: RankingParams
     lexical: Lexical | None
     coreads: CoReadSource | None = None
+    lookups: SlotLookups | None = None  # by catalogue slot, for from_columns
 
     def from_columns(
         self, query_id: str, ids: list[str], slots: np.ndarray, sims: np.ndarray, now: float
@@ -97,7 +99,16 @@ class Scoring:
         code = columns.section_code(query.section) if query is not None else NO_SECTION
         same = (columns.section[slots] == code) & (code >= 0)
         published_ts = columns.published_ts[slots]
-        matrix = self.matrix(query, ids, None, sims, published_ts, same, now)
+        known: dict[str, np.ndarray] = {}
+        lookups = self.lookups
+        if lookups is not None and lookups.counters is not None:
+            assert isinstance(self.popularity, Popularity)  # what the counters belong to
+            known["popularity"] = self.popularity.normalised_of(lookups.counters.of(slots), now)
+        if lookups is not None and isinstance(self.coreads, CoReads) and query is not None:
+            # the in-process table: its partners (memo of this request) spread by slot
+            partners = lookups.scratch.spread(self.coreads.partners(query_id, now), slots)
+            known["coreads"] = np.minimum(partners, 1.0)
+        matrix = self.matrix(query, ids, None, sims, published_ts, same, now, known)
         return self.blend(query, ids, matrix, None)
 
     def card_matrix(
@@ -122,16 +133,19 @@ class Scoring:
         published_ts: np.ndarray,
         same_section: np.ndarray,
         now: float,
+        known: dict[str, np.ndarray] | None = None,
     ) -> np.ndarray:
-        popularity = self.popularity.normalised(ids, now) if ids else np.zeros(0)
-        lexical = names = coreads = None
+        """known: features the caller has already (popularity, coreads), by FEATURES name."""
+        known = {} if known is None else known
+        popularity = known.get("popularity")
+        if popularity is None:
+            popularity = self.popularity.normalised(ids, now) if ids else np.zeros(0)
+        lexical = names = None
+        coreads = known.get("coreads")
         if self.lexical is not None and query is not None and ids:
             lexical, names = self.lexical.features(query.id, ids)
-        if isinstance(self.coreads, CoReads) and query is not None and ids:
-            # the in-process table: only the candidates that are partners are looked at
-            coreads = self.coreads.partner_similarities(query.id, ids, now)
-        elif self.coreads is not None and query is not None and ids:
-            coreads = self.coreads.similarities(query.id, ids, now)
+        if coreads is None and query is not None and ids:
+            coreads = self._coreads_by_id(query.id, ids, now)
         overlaps = None
         if query is not None and (query.tags or query.entities) and ids:
             if cards is None:
@@ -140,7 +154,7 @@ class Scoring:
         return feature_matrix(
             sims,
             popularity,
-            np.zeros(len(ids)) if lexical is None else lexical,
+            lexical,
             published_ts,
             same_section,
             overlaps,
@@ -149,6 +163,12 @@ class Scoring:
             names,
             coreads,
         )
+
+    def _coreads_by_id(self, query_id: str, ids: list[str], now: float) -> np.ndarray | None:
+        if isinstance(self.coreads, CoReads):
+            # the in-process table: only the candidates that are partners are looked at
+            return self.coreads.partner_similarities(query_id, ids, now)
+        return None if self.coreads is None else self.coreads.similarities(query_id, ids, now)
 
     def blend(
         self, query: Card | None, ids: list[str], matrix: np.ndarray, cards: list[Card] | None

@@ -3,12 +3,15 @@ behaviour features (popularity, co-reads, ...) only lift candidates that are top
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from recommender.catalog import Card
 from recommender.ranking.features import FEATURES
+
+# serving scores with two blends (with and without entities); evaluation with a few more
+KEPT_BLENDS = 8
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,10 @@ class Weights:
     source: str = "settings"
     without_entities: dict[str, float] | None = None
     gate: Gate | None = None
+    # a blend's weight vectors, kept: rebuilding them from the dict cost ~4 us a request
+    _vectors: dict[int, tuple[dict[str, float], np.ndarray, np.ndarray, np.ndarray]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     def for_query(self, query: Card | None) -> dict[str, float]:
         if self.without_entities is not None and (query is None or not query.entities):
@@ -58,15 +65,32 @@ class Weights:
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Scores of every candidate row of matrix under the blend values, and which rows
         passed the gate (None without a gate). Two matrix-vector products: O(candidates)."""
-        blend = self.vector(values)
+        blend, topical_part, behaviour_part = self._split(values)
         if self.gate is None or len(matrix) == 0:
             return matrix @ blend, None
-        topical = np.array([name in self.gate.relevance for name in FEATURES])
-        relevance = matrix @ np.where(topical, blend, 0.0)
-        behaviour = matrix @ np.where(topical, 0.0, blend)
+        relevance = matrix @ topical_part
+        behaviour = matrix @ behaviour_part
         passes = relevance >= self.gate.share * float(relevance.max())
         scored: np.ndarray = relevance + np.where(passes, behaviour, 0.0)
         return scored, passes
+
+    def _split(self, values: dict[str, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """vector(values), and it split into the gate's relevance part and the rest (both
+        the whole blend without a gate), kept while values holds the same weights."""
+        kept = self._vectors.get(id(values))
+        if kept is None or kept[0] != values:
+            blend = self.vector(values)
+            topical = np.array(
+                [self.gate is not None and n in self.gate.relevance for n in FEATURES]
+            )
+            parts = (np.where(topical, blend, 0.0), np.where(topical, 0.0, blend))
+            kept = (dict(values), blend, *parts)
+            for array in kept[1:]:
+                array.flags.writeable = False
+            if len(self._vectors) >= KEPT_BLENDS:  # a caller scoring many blends of its own
+                self._vectors.clear()
+            self._vectors[id(values)] = kept
+        return kept[1], kept[2], kept[3]
 
     def applied(self, values: dict[str, float], passed: bool) -> np.ndarray:
         """The weights one candidate was actually scored with (its explanation's weights): a
