@@ -87,6 +87,16 @@ class Forward:
         at = spans(self._indptr[rows], lengths)
         return self._terms[at], self._tf[at], lengths
 
+    def terms_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The terms of rows (at least one) concatenated in the order given, and where each
+        row's end there: gather's terms in fewer numpy calls (a request reads candidates'
+        name keys so)."""
+        starts = self._indptr[rows]
+        lengths = self._indptr[rows + 1] - starts
+        ends = np.cumsum(lengths)
+        at = np.arange(ends[-1]) + np.repeat(starts - ends + lengths, lengths)
+        return self._terms[at], ends
+
     def select(self, rows: np.ndarray) -> Forward:
         """A new store holding only rows, renumbered 0.. in the order given (compaction)."""
         terms, tf, lengths = self.gather(rows)

@@ -27,7 +27,7 @@ class NameTable:
         self.key_ids: dict[str, int] = {}
         self.keys: list[str] = []
         self._by_root: dict[str, list[int]] = {}  # root → ids of the keys of 4+ letters
-        self._meets: dict[str, dict[int, np.ndarray]] = {}  # root → key id → ids it meets
+        self._meets: dict[str, dict[str, tuple[int, ...]]] = {}  # root → key → ids it meets
         self.forward = _with_empty_row(Forward())
         self.rows: dict[str, int] = {}  # article id → row (row 0: no keys, for unknown ids)
         self._bits = np.zeros(0, dtype=np.uint16)  # scratch of overlap
@@ -79,25 +79,23 @@ class NameTable:
         self.version += 1
         self.compactions += 1
 
-    def meeting(self, key: str) -> np.ndarray:
-        """Sorted ids of the keys that meet key (empty when no article has one)."""
+    def meeting(self, key: str) -> tuple[int, ...]:
+        """Ids of the keys that meet key, ascending (empty when no article has one)."""
         if len(key) < MIN_PREFIX:
             found = self.key_ids.get(key)  # a short key meets only itself
-            return np.array([] if found is None else [found], dtype=np.int32)
+            return () if found is None else (found,)
         root = key[:MIN_PREFIX]
         cached = self._meets.setdefault(root, {})
-        own = self.key_ids.get(key, -1)
-        if own >= 0 and own in cached:
-            return cached[own]
-        met = sorted(
-            other
-            for other in self._by_root.get(root, ())
-            if self.keys[other].startswith(key) or key.startswith(self.keys[other])
-        )
-        ids = np.array(met, dtype=np.int32)
-        if own >= 0:
-            cached[own] = ids
-        return ids
+        met = cached.get(key)
+        if met is None:  # kept by key, until a key with this root arrives (_key_id)
+            met = cached[key] = tuple(
+                sorted(
+                    other
+                    for other in self._by_root.get(root, ())
+                    if self.keys[other].startswith(key) or key.startswith(self.keys[other])
+                )
+            )
+        return met
 
     def overlap(
         self, ranked: Sequence[tuple[float, str]], candidate_ids: Sequence[str]
@@ -110,26 +108,27 @@ class NameTable:
     def overlap_at(self, ranked: Sequence[tuple[float, str]], rows: np.ndarray) -> np.ndarray:
         """overlap of candidates given by row (EMPTY_ROW for one without names)."""
         out = np.zeros(len(rows))
-        if not ranked or not len(rows):
+        # bit i of a key: it meets the i-th ranked key (a handful of keys: a dict, not arrays)
+        flags: dict[int, int] = {}
+        for bit, (_, key) in enumerate(ranked):
+            for met in self.meeting(key):
+                flags[met] = flags.get(met, 0) | 1 << bit
+        if not flags or not len(rows):
             return out
-        keys, _, lengths = self.forward.gather(rows)
-        # bit i of a key: it meets the i-th ranked key; one lookup per candidate key (a scratch
-        # array over the key ids, all zero again after)
+        # one lookup per candidate key, in a scratch array over the key ids (all zero after)
         if len(self._bits) < len(self.keys):
             self._bits = np.zeros(2 * len(self.keys) + 1024, dtype=np.uint16)
-        meeting = [self.meeting(key) for _, key in ranked]
-        met = np.concatenate(meeting)
-        flags = np.repeat(1 << np.arange(len(ranked), dtype=np.uint16), [len(m) for m in meeting])
-        np.bitwise_or.at(self._bits, met, flags)
+        met_ids = list(flags)
+        self._bits[met_ids] = list(flags.values())
+        keys, ends = self.forward.terms_of(rows)
         bits = self._bits[keys]
-        self._bits[met] = 0
+        self._bits[met_ids] = 0
         hit = np.flatnonzero(bits)
         if not len(hit):
             return out  # no candidate meets a ranked key
+        found = np.zeros(len(rows), dtype=np.uint16)  # the ranked keys each candidate meets
         # the candidate of each hit: the number of candidates whose keys end at or before it
-        owners = np.searchsorted(np.cumsum(lengths), hit, side="right")
-        found = np.zeros(len(rows), dtype=np.uint16)  # the ranked keys each meets
-        np.bitwise_or.at(found, owners, bits[hit])
+        np.bitwise_or.at(found, ends.searchsorted(hit, side="right"), bits[hit])
         meeting_any = np.flatnonzero(found)
         sets = found[meeting_any].tolist()
         shares = _shares(ranked, set(sets))

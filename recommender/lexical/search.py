@@ -7,7 +7,6 @@ import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -165,15 +164,14 @@ class LexicalSearch:
 
     def key_idf(self, keys: Sequence[str]) -> list[float]:
         """IDF of name keys; a key the corpus has never seen is as rare as can be."""
-        vocabulary = self.index.vocabulary
-        ids = np.fromiter(map(vocabulary.get, keys, repeat(-1)), np.int64, len(keys))
-        rarest = float(np.log1p(len(self.index) + 0.5))
+        get = self.index.vocabulary.get
+        ids = [get(key, -1) for key in keys]
+        rarest = float(np.log1p(len(self.index) + 0.5)) if -1 in ids else 0.0
         if not len(self.index.df):
             return [rarest] * len(keys)
-        values: list[float] = np.where(
-            ids >= 0, self.index.idf(np.maximum(ids, 0)), rarest
-        ).tolist()
-        return values
+        values: list[float] = self.index.idf(np.array(ids, dtype=np.int64)).tolist()
+        # an unknown key (-1) read the last term's df: its value is replaced
+        return [rarest if i < 0 else v for i, v in zip(ids, values, strict=True)]
 
     def name_overlap(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray:
         """Each candidate's share of the article's salient names, in [0, 1]."""
