@@ -29,9 +29,14 @@ class Lexical(Protocol):
     def name_overlap(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray: ...
 
     def features(
-        self, article_id: str, candidate_ids: Sequence[str]
+        self,
+        article_id: str,
+        candidate_ids: Sequence[str],
+        slots: np.ndarray | None = None,
+        owner: object = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """similarities and name_overlap at once (the candidates looked up once)."""
+        """similarities and name_overlap at once (the candidates looked up once); slots: the
+        candidates' catalogue slots, owner: the catalogue's columns that number them."""
         ...
 
 
@@ -97,7 +102,7 @@ class Scoring:
         code = columns.section_code(query.section) if query is not None else NO_SECTION
         same = (columns.section[slots] == code) & (code >= 0)
         published_ts = columns.published_ts[slots]
-        matrix = self.matrix(query, ids, None, sims, published_ts, same, now)
+        matrix = self.matrix(query, ids, None, sims, published_ts, same, now, slots)
         return self.blend(query, ids, matrix, None)
 
     def card_matrix(
@@ -122,11 +127,14 @@ class Scoring:
         published_ts: np.ndarray,
         same_section: np.ndarray,
         now: float,
+        slots: np.ndarray | None = None,
     ) -> np.ndarray:
+        """slots: the candidates' catalogue slots when they come from the columns (the lexical
+        features then look each id up once, not per request)."""
         popularity = self.popularity.normalised(ids, now) if ids else np.zeros(0)
         lexical = names = coreads = None
         if self.lexical is not None and query is not None and ids:
-            lexical, names = self.lexical.features(query.id, ids)
+            lexical, names = self.lexical.features(query.id, ids, slots, self.catalog.columns)
         if isinstance(self.coreads, CoReads) and query is not None and ids:
             # the in-process table: only the candidates that are partners are looked at
             coreads = self.coreads.partner_similarities(query.id, ids, now)
