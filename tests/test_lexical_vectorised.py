@@ -69,6 +69,10 @@ def test_name_table_meets_as_names_do() -> None:
     # a key arriving later joins what meets its root
     table.put_many([("y", Names.of(["cubaa"]))])
     assert {table.keys[i] for i in table.meeting("cubaanz")} == {"cuba", "cubaa"}
+    # a short key asked for before any article has it is not remembered as meeting nothing
+    assert table.meeting("vs") == ()
+    table.put_many([("z", Names.of(["vs"]))])
+    assert {table.keys[i] for i in table.meeting("vs")} == {"vs"}
 
 
 def random_index(rng: np.random.Generator, docs: int, vocabulary: int = 400) -> LexicalIndex:

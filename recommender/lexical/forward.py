@@ -18,11 +18,12 @@ def _grow(array: np.ndarray, size: int) -> np.ndarray:
 
 def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Positions start..start+length of every span, concatenated (no Python per span)."""
-    total = int(lengths.sum())
-    if total == 0:
+    ends = lengths.cumsum()  # array methods: np.cumsum's wrapper costs as much as the sum
+    if not len(ends) or ends[-1] == 0:
         return np.zeros(0, dtype=np.int64)
-    offsets = np.cumsum(lengths) - lengths  # where each span begins in the output
-    out: np.ndarray = np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, lengths)
+    out: np.ndarray = np.arange(ends[-1], dtype=np.int64) + (starts - ends + lengths).repeat(
+        lengths
+    )
     return out
 
 
@@ -87,15 +88,17 @@ class Forward:
         at = spans(self._indptr[rows], lengths)
         return self._terms[at], self._tf[at], lengths
 
-    def terms_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The terms of rows (at least one) concatenated in the order given, and where each
-        row's end there: gather's terms in fewer numpy calls (a request reads candidates'
-        name keys so)."""
+    def bits_of(self, rows: np.ndarray, bits: np.ndarray) -> np.ndarray:
+        """Per row: the OR of bits[term] over its terms (uint16). The rows' terms are read as a
+        rows x longest-row window, the cells past a row's end masked: fewer numpy calls than a
+        flat gather and a per-row reduction (~7 us less for 200 rows of name keys)."""
         starts = self._indptr[rows]
         lengths = self._indptr[rows + 1] - starts
-        ends = np.cumsum(lengths)
-        at = np.arange(ends[-1]) + np.repeat(starts - ends + lengths, lengths)
-        return self._terms[at], ends
+        width = np.arange(np.maximum.reduce(lengths, initial=0))
+        found: np.ndarray = bits[self._terms.take(starts[:, None] + width, mode="clip")]
+        found *= width < lengths[:, None]
+        reduced: np.ndarray = np.bitwise_or.reduce(found, axis=1)
+        return reduced
 
     def select(self, rows: np.ndarray) -> Forward:
         """A new store holding only rows, renumbered 0.. in the order given (compaction)."""

@@ -184,8 +184,10 @@ class LexicalIndex:
         terms, tf, df = terms[useful], tf[useful], df[useful]
         idf = self._idf_of(df)
         weight = (1.0 + np.log(tf, dtype=np.float64)) * idf
-        top = np.argsort(-weight, kind="stable")[:limit]
-        spent = np.cumsum(df[top])
+        # array methods rather than np.argsort and friends: their Python wrappers cost 1-2 us
+        # a call, and a request makes dozens of calls on a few hundred numbers
+        top = (-weight).argsort(kind="stable")[:limit]
+        spent = df[top].cumsum()
         if len(top) and spent[-1] > POSTINGS_BUDGET:  # rarely: most queries' terms are rare
             within = spent <= POSTINGS_BUDGET
             within[:1] = True  # the best term always counts
@@ -199,12 +201,12 @@ class LexicalIndex:
         in one gather, then the live segment's (a row lives in one of them, so each row's
         postings still come term after term)."""
         indptr = self.base.indptr
-        if not self.live and (not len(terms) or int(terms.max()) + 1 < len(indptr)):
+        if not self.live and (not len(terms) or np.maximum.reduce(terms) + 1 < len(indptr)):
             # the common case, with fewer steps: every term in the compact segment, no other
             starts = indptr[terms]
             lengths = indptr[terms + 1] - starts
             at = spans(starts, lengths)
-            return self.base.rows[at], self.base.tf[at], np.repeat(weights, lengths)
+            return self.base.rows[at], self.base.tf[at], weights.repeat(lengths)
         covered = terms[terms + 1 < len(indptr)]
         starts = indptr[covered]
         lengths = indptr[covered + 1] - starts

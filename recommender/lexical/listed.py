@@ -74,10 +74,12 @@ class ListedLexical:
         found = self._cache.get(row)
         if found is None:
             entries = lists.entries(row)
-            entries = np.sort(entries[self.index.alive[entries]])
+            entries = entries[self.index.alive[entries]]
+            entries.sort()  # a copy already: sorted in place
             scores = RowScores.of(*self.index.raw_scores(row))
             raw = scores.at(entries)
-            found = Listed(entries, raw, float(raw.max()) if len(raw) else 0.0, scores)
+            top = float(np.maximum.reduce(raw)) if len(raw) else 0.0  # not raw.max(): 2 us
+            found = Listed(entries, raw, top, scores)
             self._cache[row] = found
             if len(self._cache) > CACHE:
                 self._cache.popitem(last=False)
@@ -94,11 +96,10 @@ class ListedLexical:
         if found is None:
             return self.index.neighbours(article_id, k)
         scores = relative(found.raw, found.top)
-        order = np.argsort(-scores, kind="stable")[:k]
-        order = order[scores[order] > 0]
+        order = (-scores).argsort(kind="stable")[:k]
         ids = cast("list[str]", self.index.ids)  # a listed row is alive: it has its id
-        listed = map(ids.__getitem__, found.rows[order].tolist())
-        return list(zip(listed, scores[order].tolist(), strict=True))
+        picked = zip(found.rows[order].tolist(), scores[order].tolist(), strict=True)
+        return [(ids[row], score) for row, score in picked if score > 0]
 
     def similarities(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray:
         """Each candidate's similarity to the article in [0, 1] (0 for unknown ids)."""

@@ -27,7 +27,8 @@ class NameTable:
         self.key_ids: dict[str, int] = {}
         self.keys: list[str] = []
         self._by_root: dict[str, list[int]] = {}  # root → ids of the keys of 4+ letters
-        self._meets: dict[str, dict[str, tuple[int, ...]]] = {}  # root → key → ids it meets
+        self._meets: dict[str, tuple[int, ...]] = {}  # key → ids of the keys it meets
+        self._met_roots: dict[str, list[str]] = {}  # root → the keys of 4+ letters in _meets
         self.forward = _with_empty_row(Forward())
         self.rows: dict[str, int] = {}  # article id → row (row 0: no keys, for unknown ids)
         self._bits = np.zeros(0, dtype=np.uint16)  # scratch of overlap
@@ -53,7 +54,8 @@ class NameTable:
             if len(key) >= MIN_PREFIX:
                 root = key[:MIN_PREFIX]
                 self._by_root.setdefault(root, []).append(found)
-                self._meets.pop(root, None)  # what meets this root's keys has changed
+                for met in self._met_roots.pop(root, ()):  # what meets them has changed
+                    del self._meets[met]
         return found
 
     def put_many(self, items: Iterable[tuple[str, Names]]) -> None:
@@ -81,20 +83,24 @@ class NameTable:
 
     def meeting(self, key: str) -> tuple[int, ...]:
         """Ids of the keys that meet key, ascending (empty when no article has one)."""
+        met = self._meets.get(key)  # one probe: a request asks for up to eight keys
+        if met is not None:
+            return met
         if len(key) < MIN_PREFIX:
             found = self.key_ids.get(key)  # a short key meets only itself
-            return () if found is None else (found,)
+            if found is None:
+                return ()  # not kept: the key may arrive later
+            met = self._meets[key] = (found,)
+            return met
         root = key[:MIN_PREFIX]
-        cached = self._meets.setdefault(root, {})
-        met = cached.get(key)
-        if met is None:  # kept by key, until a key with this root arrives (_key_id)
-            met = cached[key] = tuple(
-                sorted(
-                    other
-                    for other in self._by_root.get(root, ())
-                    if self.keys[other].startswith(key) or key.startswith(self.keys[other])
-                )
+        met = self._meets[key] = tuple(
+            sorted(
+                other
+                for other in self._by_root.get(root, ())
+                if self.keys[other].startswith(key) or key.startswith(self.keys[other])
             )
+        )
+        self._met_roots.setdefault(root, []).append(key)  # until a key with this root arrives
         return met
 
     def overlap(
@@ -120,16 +126,9 @@ class NameTable:
             self._bits = np.zeros(2 * len(self.keys) + 1024, dtype=np.uint16)
         met_ids = list(flags)
         self._bits[met_ids] = list(flags.values())
-        keys, ends = self.forward.terms_of(rows)
-        bits = self._bits[keys]
+        found = self.forward.bits_of(rows, self._bits)  # the ranked keys each candidate meets
         self._bits[met_ids] = 0
-        hit = np.flatnonzero(bits)
-        if not len(hit):
-            return out  # no candidate meets a ranked key
-        found = np.zeros(len(rows), dtype=np.uint16)  # the ranked keys each candidate meets
-        # the candidate of each hit: the number of candidates whose keys end at or before it
-        np.bitwise_or.at(found, ends.searchsorted(hit, side="right"), bits[hit])
-        meeting_any = np.flatnonzero(found)
+        meeting_any = found.nonzero()[0]
         sets = found[meeting_any].tolist()
         shares = _shares(ranked, set(sets))
         out[meeting_any] = [shares[met] for met in sets]

@@ -29,7 +29,8 @@ class RowSums:
         np.add.at(self._sum, rows, values)
         order = np.arange(len(rows))
         self._last[rows] = order  # the last posting of each row stands for it
-        unique = np.sort(rows[self._last[rows] == order])
+        unique = rows[self._last[rows] == order]
+        unique.sort()  # a copy already: sorted in place
         sums = self._sum[unique]
         self._sum[unique] = 0.0
         live = alive[unique]
