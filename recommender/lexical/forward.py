@@ -89,16 +89,22 @@ class Forward:
         return self._terms[at], self._tf[at], lengths
 
     def bits_of(self, rows: np.ndarray, bits: np.ndarray) -> np.ndarray:
-        """Per row: the OR of bits[term] over its terms (uint16). The rows' terms are read as a
-        rows x longest-row window, the cells past a row's end masked: fewer numpy calls than a
-        flat gather and a per-row reduction (~7 us less for 200 rows of name keys)."""
+        """Per row: the OR of bits[term] over its terms (uint16; bits mostly 0). One flat gather
+        of the rows' terms and a reduction over the few that hit, in array methods (np.cumsum
+        and np.repeat's wrappers cost 1-2 us each): ~20 us for 200 rows of name keys, 8 less
+        than a masked rows x longest-row window (measured)."""
+        found = np.zeros(len(rows), dtype=np.uint16)
+        if not len(rows):
+            return found
         starts = self._indptr[rows]
         lengths = self._indptr[rows + 1] - starts
-        width = np.arange(np.maximum.reduce(lengths, initial=0))
-        found: np.ndarray = bits[self._terms.take(starts[:, None] + width, mode="clip")]
-        found *= width < lengths[:, None]
-        reduced: np.ndarray = np.bitwise_or.reduce(found, axis=1)
-        return reduced
+        ends = lengths.cumsum()  # the rows' terms end there in the gather
+        at = np.arange(ends[-1]) + (starts - ends + lengths).repeat(lengths)
+        gathered = bits[self._terms[at]]
+        hit = gathered.nonzero()[0]
+        if len(hit):
+            np.bitwise_or.at(found, ends.searchsorted(hit, side="right"), gathered[hit])
+        return found
 
     def select(self, rows: np.ndarray) -> Forward:
         """A new store holding only rows, renumbered 0.. in the order given (compaction)."""
