@@ -87,3 +87,60 @@ def test_features_after_a_write_that_compacts(monkeypatch: pytest.MonkeyPatch) -
     search.upsert([story(i, "update") for i in range(0, 30, 2)])  # dead rows, then renumbered
     assert len(search.index.ids) == 30  # compacted
     assert_features_as_one_by_one(search, sorted(search.index.rows))
+
+
+class Owner:
+    """Stands for the catalogue's columns: what numbers the slots."""
+
+
+def assert_slot_path_as_id_path(
+    search: LexicalSearch, ids: list[str], slot_of: dict[str, int], owner: object
+) -> None:
+    candidates = [*ids, "unknown"]
+    slots = np.array([slot_of.setdefault(i, len(slot_of)) for i in candidates])
+    for query in ids[::4]:
+        by_slot = search.features(query, candidates, slots, owner)
+        by_id = search.features(query, candidates)
+        assert by_slot[0].tolist() == by_id[0].tolist()
+        assert by_slot[1].tolist() == by_id[1].tolist()
+    assert search.slot_rows.of(candidates, slots, owner).tolist() == [
+        search.index.rows.get(i, -1) for i in candidates
+    ]
+
+
+@pytest.mark.parametrize("depth", [0, 16])
+def test_rows_remembered_by_slot_stay_exact_through_writes(depth: int) -> None:
+    search = LexicalSearch(lists=LexicalListsConfig(depth=depth))
+    search.upsert([story(i) for i in range(40)])
+    slot_of: dict[str, int] = {}
+    owner = Owner()
+    ids = sorted(search.index.rows)
+    assert_slot_path_as_id_path(search, ids, slot_of, owner)
+    search.upsert([story(i, "update") for i in range(0, 10)])  # re-entered: new rows
+    search.remove(["s-11", "s-12"])  # dead rows
+    search.upsert([story(i) for i in range(40, 50)])  # new articles, a slot met unknown before
+    search.index.upsert("unknown", ["cuba", "havana"])  # straight to the index
+    ids = sorted(search.index.rows)
+    assert_slot_path_as_id_path(search, ids, slot_of, owner)
+    search.index.compact()  # rows renumbered: the remembered rows move along
+    assert_slot_path_as_id_path(search, ids, slot_of, owner)
+    search.remove(["s-13"])
+
+    # renumberings the slot map is not told of: what it remembers is forgotten, not trusted,
+    # whether a read (below) or a renumbering it is told of (further below) comes next
+    def all_but_the_slot_map(moved: np.ndarray) -> None:
+        search.listed.renumbered(moved)
+        search.name_rows.renumbered(moved)
+
+    for deleted in ["s-13", "s-14"]:
+        search.index.on_renumber = all_but_the_slot_map
+        search.remove([deleted])
+        search.index.compact()
+        search.index.on_renumber = search._renumbered
+        if deleted == "s-14":
+            search.remove(["s-15"])
+            search.index.compact()
+        ids = sorted(search.index.rows)
+        assert_slot_path_as_id_path(search, ids, slot_of, owner)
+    # another owner numbers the articles differently: what one owner's slots meant is dropped
+    assert_slot_path_as_id_path(search, ids[::-1], {}, Owner())

@@ -1,6 +1,6 @@
 """The vectorised lexical reads equal the per-candidate implementations they replace, on random
 data: name overlap (NameTable against names.name_overlap) and BM25 scores of given rows
-(LexicalIndex.sum_rows against the postings walk of the live search and a plain BM25)."""
+(RowScores read at rows against the postings walk of the live search and a plain BM25)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from recommender.lexical.index import K1, B, LexicalIndex
 from recommender.lexical.name_table import NameTable
 from recommender.lexical.names import Names, name_overlap, ranked_keys
+from recommender.lexical.row_sums import RowScores
 
 # few letters: random keys share roots and prefixes often, which is what the rule is about
 LETTERS = "abcde"
@@ -61,13 +62,17 @@ def test_name_table_overlap_equals_the_loop(seed: int) -> None:
 
 def test_name_table_meets_as_names_do() -> None:
     table = NameTable.of({"x": Names.of(["cuba", "cubaans", "eu", "euro", "cub"])})
-    assert {table.keys[i] for i in table.meeting("cubaan").tolist()} == {"cuba", "cubaans"}
-    assert {table.keys[i] for i in table.meeting("cubaanz").tolist()} == {"cuba"}
-    assert {table.keys[i] for i in table.meeting("eu").tolist()} == {"eu"}
-    assert table.meeting("cu").tolist() == []
+    assert {table.keys[i] for i in table.meeting("cubaan")} == {"cuba", "cubaans"}
+    assert {table.keys[i] for i in table.meeting("cubaanz")} == {"cuba"}
+    assert {table.keys[i] for i in table.meeting("eu")} == {"eu"}
+    assert table.meeting("cu") == ()
     # a key arriving later joins what meets its root
     table.put_many([("y", Names.of(["cubaa"]))])
-    assert {table.keys[i] for i in table.meeting("cubaanz").tolist()} == {"cuba", "cubaa"}
+    assert {table.keys[i] for i in table.meeting("cubaanz")} == {"cuba", "cubaa"}
+    # a short key asked for before any article has it is not remembered as meeting nothing
+    assert table.meeting("vs") == ()
+    table.put_many([("z", Names.of(["vs"]))])
+    assert {table.keys[i] for i in table.meeting("vs")} == {"vs"}
 
 
 def random_index(rng: np.random.Generator, docs: int, vocabulary: int = 400) -> LexicalIndex:
@@ -135,7 +140,7 @@ def plain_bm25(index: LexicalIndex, query_row: int, row: int) -> float:
 
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("compacted", [False, True])
-def test_sum_rows_equals_the_postings_walk_and_plain_bm25(seed: int, compacted: bool) -> None:
+def test_row_scores_equal_the_postings_walk_and_plain_bm25(seed: int, compacted: bool) -> None:
     rng = np.random.default_rng(seed)
     index = random_index(rng, 600)
     # a live segment, removed rows and an update on top of the compact one
@@ -146,11 +151,11 @@ def test_sum_rows_equals_the_postings_walk_and_plain_bm25(seed: int, compacted: 
         assert not index.live
     for query_id in [f"d{i}" for i in range(1, 600, 17) if f"d{i}" in index.rows]:
         row = index.rows[query_id]
-        postings = index.query_postings(row)
         rows, scores = index.raw_scores(row)
-        assert index.sum_rows(postings, rows).tolist() == scores.tolist()  # the same floats
+        read = RowScores.of(rows, scores)
+        assert read.at(rows).tolist() == scores.tolist()  # the same floats
         asked = rng.choice(len(index.ids), size=40)  # dead rows, repeats and rows sharing none
         expected = [plain_bm25(index, row, r) for r in asked.tolist()]
-        np.testing.assert_allclose(index.sum_rows(postings, asked), expected, rtol=1e-5)
-        others = np.setdiff1d(np.arange(len(index.ids)), rows)
-        assert not index.sum_rows(postings, others).any()
+        np.testing.assert_allclose(read.at(asked), expected, rtol=1e-5)
+        others = np.setdiff1d(np.arange(-1, len(index.ids)), rows)  # -1: an unknown article
+        assert not read.at(others).any()

@@ -18,11 +18,12 @@ def _grow(array: np.ndarray, size: int) -> np.ndarray:
 
 def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Positions start..start+length of every span, concatenated (no Python per span)."""
-    total = int(lengths.sum())
-    if total == 0:
+    ends = lengths.cumsum()  # array methods: np.cumsum's wrapper costs as much as the sum
+    if not len(ends) or ends[-1] == 0:
         return np.zeros(0, dtype=np.int64)
-    offsets = np.cumsum(lengths) - lengths  # where each span begins in the output
-    out: np.ndarray = np.arange(total, dtype=np.int64) + np.repeat(starts - offsets, lengths)
+    out: np.ndarray = np.arange(ends[-1], dtype=np.int64) + (starts - ends + lengths).repeat(
+        lengths
+    )
     return out
 
 
@@ -86,6 +87,24 @@ class Forward:
         lengths = self.lengths(rows)
         at = spans(self._indptr[rows], lengths)
         return self._terms[at], self._tf[at], lengths
+
+    def bits_of(self, rows: np.ndarray, bits: np.ndarray) -> np.ndarray:
+        """Per row: the OR of bits[term] over its terms (uint16; bits mostly 0). One flat gather
+        of the rows' terms and a reduction over the few that hit, in array methods (np.cumsum
+        and np.repeat's wrappers cost 1-2 us each): ~20 us for 200 rows of name keys, 8 less
+        than a masked rows x longest-row window (measured)."""
+        found = np.zeros(len(rows), dtype=np.uint16)
+        if not len(rows):
+            return found
+        starts = self._indptr[rows]
+        lengths = self._indptr[rows + 1] - starts
+        ends = lengths.cumsum()  # the rows' terms end there in the gather
+        at = np.arange(ends[-1]) + (starts - ends + lengths).repeat(lengths)
+        gathered = bits[self._terms[at]]
+        hit = gathered.nonzero()[0]
+        if len(hit):
+            np.bitwise_or.at(found, ends.searchsorted(hit, side="right"), gathered[hit])
+        return found
 
     def select(self, rows: np.ndarray) -> Forward:
         """A new store holding only rows, renumbered 0.. in the order given (compaction)."""

@@ -57,6 +57,7 @@ class LexicalIndex:
         self.changes = 0
         # told the old row → new row map (-1: dropped) whenever compact renumbers rows
         self.on_renumber: Callable[[np.ndarray], None] | None = None
+        self.renumberings = 0  # times compact renumbered rows: the age of anything kept by row
 
     def __len__(self) -> int:
         return self.alive_count
@@ -154,6 +155,7 @@ class LexicalIndex:
         self.live = {}
         self.live_docs = 0
         self._cache.clear()
+        self.renumberings += renumbered
         if renumbered and self.on_renumber is not None:
             self.on_renumber(new_of_old)
 
@@ -164,7 +166,8 @@ class LexicalIndex:
 
     def _idf_of(self, df: np.ndarray) -> np.ndarray:
         n = float(self.alive_count)
-        values: np.ndarray = np.log1p((n - df.astype(np.float64) + 0.5) / (df + 0.5))
+        # float64 throughout: the Python float makes n - df float64 (no int32 copy needed)
+        values: np.ndarray = np.log1p((n - df + 0.5) / (df + 0.5))
         return values
 
     def row_query(self, row: int, limit: int = QUERY_TERMS) -> np.ndarray:
@@ -177,27 +180,33 @@ class LexicalIndex:
         terms, tf = self.forward.row(row)
         df = self.df[terms]
         common = MAX_DF * self.alive_count if self.alive_count >= MIN_DOCS_FOR_MAX_DF else np.inf
-        useful = np.flatnonzero((df >= 2) & (df <= common))
+        useful = (df >= 2) & (df <= common)
         terms, tf, df = terms[useful], tf[useful], df[useful]
         idf = self._idf_of(df)
-        weight = (1.0 + np.log(tf.astype(np.float64))) * idf
-        top = np.argsort(-weight, kind="stable")[:limit]
-        within = np.cumsum(df[top]) <= POSTINGS_BUDGET
-        within[:1] = True  # the best term always counts (when there is one)
-        chosen = top[within]
-        return terms[chosen], idf[chosen]
+        weight = (1.0 + np.log(tf, dtype=np.float64)) * idf
+        # array methods rather than np.argsort and friends: their Python wrappers cost 1-2 us
+        # a call, and a request makes dozens of calls on a few hundred numbers
+        top = (-weight).argsort(kind="stable")[:limit]
+        spent = df[top].cumsum()
+        if len(top) and spent[-1] > POSTINGS_BUDGET:  # rarely: most queries' terms are rare
+            within = spent <= POSTINGS_BUDGET
+            within[:1] = True  # the best term always counts
+            top = top[within]
+        return terms[top], idf[top]
 
-    def _postings(self, terms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(rows, counts, which query term) of every posting of terms: the compact segment's
+    def _postings(
+        self, terms: np.ndarray, weights: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, counts, its term's weight) of every posting of terms: the compact segment's
         in one gather, then the live segment's (a row lives in one of them, so each row's
         postings still come term after term)."""
         indptr = self.base.indptr
-        if not self.live and (not len(terms) or int(terms.max()) + 1 < len(indptr)):
+        if not self.live and (not len(terms) or np.maximum.reduce(terms) + 1 < len(indptr)):
             # the common case, with fewer steps: every term in the compact segment, no other
             starts = indptr[terms]
             lengths = indptr[terms + 1] - starts
             at = spans(starts, lengths)
-            return self.base.rows[at], self.base.tf[at], np.repeat(np.arange(len(terms)), lengths)
+            return self.base.rows[at], self.base.tf[at], weights.repeat(lengths)
         covered = terms[terms + 1 < len(indptr)]
         starts = indptr[covered]
         lengths = indptr[covered + 1] - starts
@@ -210,7 +219,7 @@ class LexicalIndex:
                 rows.append(np.asarray(extra[0], dtype=np.int32))
                 tf.append(np.asarray(extra[1], dtype=np.uint16))
                 which.append(np.full(len(extra[0]), i))
-        return np.concatenate(rows), np.concatenate(tf), np.concatenate(which)
+        return np.concatenate(rows), np.concatenate(tf), weights[np.concatenate(which)]
 
     def _scores(self, article_id: str) -> tuple[np.ndarray, np.ndarray]:
         """Rows (sorted) that share a query term with the article and their BM25 scores divided
@@ -237,24 +246,11 @@ class LexicalIndex:
     def raw_scores(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         """The BM25 score of row's query against every live row sharing a query term with it
         (itself included): (rows ascending, scores), by a walk over the query's postings."""
-        rows, values = self.query_postings(row)
+        rows, counts, idf = self._postings(*self.weighted_query(row))
+        # counts stay uint16: added to the float32 norm and multiplied by the float64 idf
+        # they are cast exactly as a float32 copy would be (one numpy call less)
+        values = idf * counts * (K1 + 1.0) / (counts + self.norm(rows))
         return self._sums.accumulate(rows, values, self.alive, len(self.ids))
-
-    def query_postings(
-        self, row: int, query: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The postings of row's query (row_query(row) unless given) and each one's part of
-        the BM25 score, term after term."""
-        terms, idf = self.weighted_query(row) if query is None else (query, self.idf(query))
-        rows, counts, which = self._postings(terms)
-        tf = counts.astype(np.float32)
-        values: np.ndarray = idf[which] * tf * (K1 + 1.0) / (tf + self.norm(rows))
-        return rows, values
-
-    def sum_rows(self, postings: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> np.ndarray:
-        """Each of rows' score from a query's postings (query_postings), the same floats as
-        raw_scores: 0 for dead rows and rows sharing no query term."""
-        return self._sums.of_rows(postings, rows, self.alive, len(self.ids))
 
     def norm(self, rows: np.ndarray) -> np.ndarray:
         """BM25's length normalisation of rows (float32, as every score is computed with it)."""

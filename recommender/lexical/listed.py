@@ -33,7 +33,7 @@ from recommender.component_configs import LexicalListsConfig
 from recommender.lexical.batch import all_scores
 from recommender.lexical.index import K1, QUERY_TERMS, LexicalIndex
 from recommender.lexical.lists import LexicalLists
-from recommender.lexical.row_sums import relative
+from recommender.lexical.row_sums import RowScores, relative
 
 BULK_SHARE = 0.02  # a batch above this share of the corpus computes every list at once
 BULK_MIN = 256
@@ -43,12 +43,12 @@ CACHE = 256  # lists scored again, kept until the next write (Lees ook reads one
 @dataclass(frozen=True, slots=True)
 class Listed:
     """A list as read: its live rows ascending, their scores now, the best of them, and the
-    query's postings they were scored from (which score the other candidates too)."""
+    query's scores they were read from (which score the other candidates too)."""
 
     rows: np.ndarray
     raw: np.ndarray
     top: float
-    postings: tuple[np.ndarray, np.ndarray]
+    scores: RowScores
 
 
 class ListedLexical:
@@ -74,10 +74,12 @@ class ListedLexical:
         found = self._cache.get(row)
         if found is None:
             entries = lists.entries(row)
-            entries = np.sort(entries[self.index.alive[entries]])
-            postings = self.index.query_postings(row)
-            raw = self.index.sum_rows(postings, entries)
-            found = Listed(entries, raw, float(raw.max()) if len(raw) else 0.0, postings)
+            entries = entries[self.index.alive[entries]]
+            entries.sort()  # a copy already: sorted in place
+            scores = RowScores.of(*self.index.raw_scores(row))
+            raw = scores.at(entries)
+            top = float(np.maximum.reduce(raw)) if len(raw) else 0.0  # not raw.max(): 2 us
+            found = Listed(entries, raw, top, scores)
             self._cache[row] = found
             if len(self._cache) > CACHE:
                 self._cache.popitem(last=False)
@@ -94,11 +96,10 @@ class ListedLexical:
         if found is None:
             return self.index.neighbours(article_id, k)
         scores = relative(found.raw, found.top)
-        order = np.argsort(-scores, kind="stable")[:k]
-        order = order[scores[order] > 0]
+        order = (-scores).argsort(kind="stable")[:k]
         ids = cast("list[str]", self.index.ids)  # a listed row is alive: it has its id
-        listed = map(ids.__getitem__, found.rows[order].tolist())
-        return list(zip(listed, scores[order].tolist(), strict=True))
+        picked = zip(found.rows[order].tolist(), scores[order].tolist(), strict=True)
+        return [(ids[row], score) for row, score in picked if score > 0]
 
     def similarities(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray:
         """Each candidate's similarity to the article in [0, 1] (0 for unknown ids)."""
@@ -106,16 +107,13 @@ class ListedLexical:
 
     def similarities_at(self, article_id: str, rows: np.ndarray) -> np.ndarray:
         """similarities of candidates given by row (index.rows_of: -1 for an unknown id)."""
-        out = np.zeros(len(rows))
         row = self.index.rows.get(article_id)
         if row is None or not len(rows):
-            return out
+            return np.zeros(len(rows))
         found = self._listed(row, 1)
         if found is None:
             return self.index.similarities_at(article_id, rows)
-        known = rows >= 0
-        out[known] = relative(self.index.sum_rows(found.postings, rows[known]), found.top)
-        return out
+        return relative(found.scores.at(rows), found.top)
 
     # writes -----------------------------------------------------------------------------------
 

@@ -93,7 +93,7 @@ class NameRows:
         if not len(self._of):
             return self._table_rows(article_ids)
         found: np.ndarray = self._of[index_rows]
-        unknown = np.flatnonzero(index_rows < 0)
+        unknown = (index_rows < 0).nonzero()[0]
         if len(unknown):
             found[unknown] = self._table_rows([article_ids[i] for i in unknown.tolist()])
         return found

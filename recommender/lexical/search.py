@@ -7,7 +7,6 @@ import hashlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from recommender.lexical.lists import LexicalLists
 from recommender.lexical.name_rows import NameRows
 from recommender.lexical.name_table import NameTable
 from recommender.lexical.names import Names, extract_names, ranked_keys
+from recommender.lexical.slot_rows import SlotRows
 from recommender.lexical.storage import load_lexical, load_names, save_lexical, save_names
 
 TITLE_WEIGHT = 2  # a word in the headline counts as much as two in the text
@@ -69,6 +69,7 @@ class LexicalSearch:
         self.name_table = NameTable.of(self.names)
         self.name_rows = NameRows(self.index, self.name_table)
         self.listed = ListedLexical(self.index, lists or LexicalListsConfig(), precomputed)
+        self.slot_rows = SlotRows(self.index)
         self.index.on_renumber = self._renumbered
         if precomputed is None and self.listed.config.depth > 0 and len(self.index):
             self.listed.compute_all()  # a folder saved without lists (or at another depth)
@@ -77,6 +78,7 @@ class LexicalSearch:
         """The index compacted: what is kept by index row moves with it."""
         self.listed.renumbered(new_of_old)
         self.name_rows.renumbered(new_of_old)
+        self.slot_rows.renumbered(new_of_old)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -154,10 +156,19 @@ class LexicalSearch:
         return self.index.similarities_at(article_id, rows)
 
     def features(
-        self, article_id: str, candidate_ids: Sequence[str]
+        self,
+        article_id: str,
+        candidate_ids: Sequence[str],
+        slots: np.ndarray | None = None,
+        owner: object = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """similarities and name_overlap of the candidates together, each id looked up once."""
-        rows = self.index.rows_of(candidate_ids)
+        """similarities and name_overlap of the candidates together, each id looked up once;
+        slots: the candidates' numbers that name each article for good within owner (catalogue
+        slots), so that an id is looked up only the first time it is met (SlotRows)."""
+        if slots is None:
+            rows = self.index.rows_of(candidate_ids)
+        else:
+            rows = self.slot_rows.of(candidate_ids, slots, owner)
         named = self.name_table.overlap_at(
             self._ranked_keys(article_id), self.name_rows.of(candidate_ids, rows)
         )
@@ -165,15 +176,14 @@ class LexicalSearch:
 
     def key_idf(self, keys: Sequence[str]) -> list[float]:
         """IDF of name keys; a key the corpus has never seen is as rare as can be."""
-        vocabulary = self.index.vocabulary
-        ids = np.fromiter(map(vocabulary.get, keys, repeat(-1)), np.int64, len(keys))
-        rarest = float(np.log1p(len(self.index) + 0.5))
+        get = self.index.vocabulary.get
+        ids = [get(key, -1) for key in keys]
+        rarest = float(np.log1p(len(self.index) + 0.5)) if -1 in ids else 0.0
         if not len(self.index.df):
             return [rarest] * len(keys)
-        values: list[float] = np.where(
-            ids >= 0, self.index.idf(np.maximum(ids, 0)), rarest
-        ).tolist()
-        return values
+        values: list[float] = self.index.idf(np.array(ids, dtype=np.int64)).tolist()
+        # an unknown key (-1) read the last term's df: its value is replaced
+        return [rarest if i < 0 else v for i, v in zip(ids, values, strict=True)]
 
     def name_overlap(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray:
         """Each candidate's share of the article's salient names, in [0, 1]."""

@@ -30,9 +30,14 @@ class Lexical(Protocol):
     def name_overlap(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray: ...
 
     def features(
-        self, article_id: str, candidate_ids: Sequence[str]
+        self,
+        article_id: str,
+        candidate_ids: Sequence[str],
+        slots: np.ndarray | None = None,
+        owner: object = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """similarities and name_overlap at once (the candidates looked up once)."""
+        """similarities and name_overlap at once (the candidates looked up once); slots: the
+        candidates' catalogue slots, owner: the catalogue's columns that number them."""
         ...
 
 
@@ -108,7 +113,7 @@ class Scoring:
             # the in-process table: its partners (memo of this request) spread by slot
             partners = lookups.scratch.spread(self.coreads.partners(query_id, now), slots)
             known["coreads"] = np.minimum(partners, 1.0)
-        matrix = self.matrix(query, ids, None, sims, published_ts, same, now, known)
+        matrix = self.matrix(query, ids, None, sims, published_ts, same, now, known, slots)
         return self.blend(query, ids, matrix, None)
 
     def card_matrix(
@@ -134,8 +139,11 @@ class Scoring:
         same_section: np.ndarray,
         now: float,
         known: dict[str, np.ndarray] | None = None,
+        slots: np.ndarray | None = None,
     ) -> np.ndarray:
-        """known: features the caller has already (popularity, coreads), by FEATURES name."""
+        """known: features the caller has already (popularity, coreads), by FEATURES name;
+        slots: the candidates' catalogue slots when they come from the columns (the lexical
+        features then look each id up once, not per request)."""
         known = {} if known is None else known
         popularity = known.get("popularity")
         if popularity is None:
@@ -143,7 +151,7 @@ class Scoring:
         lexical = names = None
         coreads = known.get("coreads")
         if self.lexical is not None and query is not None and ids:
-            lexical, names = self.lexical.features(query.id, ids)
+            lexical, names = self.lexical.features(query.id, ids, slots, self.catalog.columns)
         if coreads is None and query is not None and ids:
             coreads = self._coreads_by_id(query.id, ids, now)
         overlaps = None
