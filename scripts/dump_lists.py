@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+# the corpus's date fixed, so every run ranks the same lists (bench_serving dates it to the run)
+os.environ.setdefault("BENCH_NOW", "1763000000")
 import bench_serving as bench  # noqa: E402
 
 from recommender.config import Settings  # noqa: E402
