@@ -18,13 +18,17 @@ def _grow(array: np.ndarray, size: int) -> np.ndarray:
 
 def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Positions start..start+length of every span, concatenated (no Python per span)."""
+    return spans_and_ends(starts, lengths)[0]
+
+
+def spans_and_ends(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """spans, and where each span ends in them (a caller mapping a position back to its span
+    searches these)."""
     ends = lengths.cumsum()  # array methods: np.cumsum's wrapper costs as much as the sum
     if not len(ends) or ends[-1] == 0:
-        return np.zeros(0, dtype=np.int64)
-    out: np.ndarray = np.arange(ends[-1], dtype=np.int64) + (starts - ends + lengths).repeat(
-        lengths
-    )
-    return out
+        return np.zeros(0, dtype=np.int64), ends
+    at: np.ndarray = np.arange(ends[-1], dtype=np.int64) + (starts - ends + lengths).repeat(lengths)
+    return at, ends
 
 
 class Forward:
@@ -97,9 +101,7 @@ class Forward:
         if not len(rows):
             return found
         starts = self._indptr[rows]
-        lengths = self._indptr[rows + 1] - starts
-        ends = lengths.cumsum()  # the rows' terms end there in the gather
-        at = np.arange(ends[-1]) + (starts - ends + lengths).repeat(lengths)
+        at, ends = spans_and_ends(starts, self._indptr[rows + 1] - starts)
         gathered = bits[self._terms[at]]
         hit = gathered.nonzero()[0]
         if len(hit):

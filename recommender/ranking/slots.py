@@ -16,6 +16,14 @@ from recommender.popularity import Popularity
 UNRESOLVED = -1
 
 
+def grown(array: np.ndarray, size: int, fill: int) -> np.ndarray:
+    """array with room for at least size entries (doubling: amortised O(1) per new slot), the
+    new ones set to fill."""
+    out = np.full(max(2 * len(array), size), fill, dtype=array.dtype)
+    out[: len(array)] = array
+    return out
+
+
 class RowSlots:
     """The catalogue slot of each row of one vector index, resolved once per row.
 
@@ -38,9 +46,7 @@ class RowSlots:
         # every row the index has, so no max() over the rows (~1 us a request)
         total = len(self.index.row_map()[0])
         if total > len(self._slots):
-            grown = np.full(max(2 * len(self._slots), total), UNRESOLVED, dtype=np.int64)
-            grown[: len(self._slots)] = self._slots
-            self._slots = grown
+            self._slots = grown(self._slots, total, UNRESOLVED)
         slots: np.ndarray = self._slots[rows]
         missing = slots == UNRESOLVED
         if missing.any():
@@ -99,9 +105,7 @@ class CounterSlots:
             self._seen = seen
         total = len(self.columns.published)  # every slot, so no max() over the slots
         if total > len(self._of):
-            grown = np.full(max(2 * len(self._of), total), UNCHECKED, np.int64)
-            grown[: len(self._of)] = self._of
-            self._of = grown
+            self._of = grown(self._of, total, UNCHECKED)
         found: np.ndarray = self._of[slots]
         unchecked = found == UNCHECKED
         if unchecked.any():
