@@ -253,6 +253,10 @@ class Settings(BaseSettings):
     # against 1.4 ms with one thread (10k articles, load 6-9; BENCHMARKS.md)
     serve_blas_threads: int = Field(default=1, ge=0)
     """numpy (BLAS) threads of a serving process; `0` leaves the library's default"""
+    # a full garbage-collector pass walks every loaded card and index entry (186 ms at 100k
+    # articles, ~10x at 1M) and the result cache's churn starts one every few thousand requests
+    gc_freeze: bool = True
+    """keep what start-up and each index swap loaded out of the collector's full passes"""
     # result cache: lists per (article, parameters); article writes invalidate exactly, so the
     # TTL only bounds how late popularity shows; 0 for either turns the cache off
     result_cache_size: int = Field(default=20_000, ge=0)

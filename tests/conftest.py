@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,10 @@ from recommender.store import MemoryStore, SqliteStore
 from recommender.store.postgres import PostgresStore
 from tests.factories import TOKEN, make_settings, small_corpus
 from tests.servers import REDIS_URL, ROOT, Opener, postgres_schema, redis_prefix
+
+# this process starts hundreds of services, and what one froze would outlive its test
+# (tests/test_heap.py turns it on where it is tested)
+os.environ.setdefault("RECOMMENDER_GC_FREEZE", "false")
 
 
 @pytest.fixture

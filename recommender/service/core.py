@@ -27,6 +27,7 @@ from recommender.ranking import Ranker
 from recommender.ranking.ranker_file import read_ranker_file, served_half_life, served_weights
 from recommender.redis_coreads import RedisCoReads
 from recommender.redis_state import RedisPopularity
+from recommender.service import heap
 from recommender.service.cache import CacheStats, ResultCache, changed_keys
 from recommender.service.compaction import PeriodicCompaction
 from recommender.service.index_calls import IndexCalls
@@ -145,6 +146,8 @@ class RecommenderService(ListReads, IndexCalls, TuneJobsMixin):
         stays empty at settings.db_path."""
         svc = cls(settings, embedder, **parts)
         svc._online.start()
+        if settings.gc_freeze:
+            heap.settle()
         svc.ready = True
         return svc
 
@@ -170,6 +173,8 @@ class RecommenderService(ListReads, IndexCalls, TuneJobsMixin):
         self._compaction.start()
         if language_model is not None:
             language_model.join()
+        if self.settings.gc_freeze:
+            heap.settle()
         self.ready = True
         log.info(
             "service.started",

@@ -26,6 +26,7 @@ from recommender.index import VectorIndex
 from recommender.lexical import LexicalSearch
 from recommender.lexical.search import LexicalBatch
 from recommender.ranking import Ranker
+from recommender.service import heap
 from recommender.store import Store
 
 log = logging.getLogger(__name__)
@@ -238,6 +239,8 @@ class IndexLifecycle:
             since = int(index.manifest.get("store_seq", 0))
             replayed = self.swap_index(index, lexical, folder, since)
             self._failed_folder = None
+            if self.settings.gc_freeze:
+                heap.settle()  # frees the old index's cycles, freezes the new one
             seconds = time.perf_counter() - started
             log.info(
                 "index.swapped",
