@@ -7,9 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_SENTINEL = np.array([np.iinfo(np.int64).max])  # above every row: a search never passes it
-_NOTHING = np.zeros(1)
-
 
 class RowSums:
     """Scratch arrays over the rows of one index (what they hold between calls is never read)."""
@@ -40,23 +37,26 @@ class RowSums:
 
 @dataclass(frozen=True, slots=True)
 class RowScores:
-    """A query's scores (RowSums.accumulate's live rows ascending, and sums), kept with a
-    sentinel row after the last so that reading them at any rows is one search: a request reads
-    its query's scores twice, at the listed rows and at the candidates."""
+    """A query's scores (RowSums.accumulate's live rows ascending, and sums), read at any rows
+    by one search: a request reads its query's scores twice, at the listed rows and at the
+    candidates. A search past the last row is clipped back onto it (take, mode="clip"), which
+    the row test then rejects: no sentinel row, so no copy of both arrays per query (~3 us)."""
 
-    rows: np.ndarray  # int64, ascending, then SENTINEL
+    rows: np.ndarray  # int64, ascending
     sums: np.ndarray
 
     @classmethod
     def of(cls, rows: np.ndarray, sums: np.ndarray) -> RowScores:
-        return cls(np.concatenate((rows, _SENTINEL)), np.concatenate((sums, _NOTHING)))
+        return cls(rows, sums)
 
     def at(self, rows: np.ndarray) -> np.ndarray:
         """The score of each of rows (the same floats as accumulate's): 0 for a row the query
         does not reach, a dead row and -1 (an unknown article)."""
+        if not len(self.rows):
+            return np.zeros(len(rows))
         found = self.rows.searchsorted(rows)
-        out: np.ndarray = self.sums[found]
-        out[self.rows[found] != rows] = 0.0
+        out: np.ndarray = self.sums.take(found, mode="clip")
+        out[self.rows.take(found, mode="clip") != rows] = 0.0
         return out
 
 
