@@ -10,10 +10,11 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from recommender.lexical.index import K1, B, LexicalIndex
+from recommender.lexical.index import _LOG_TF, K1, B, LexicalIndex
 from recommender.lexical.name_table import NameTable
 from recommender.lexical.names import Names, name_overlap, ranked_keys
 from recommender.lexical.row_sums import RowScores
+from recommender.lexical.search import LexicalSearch
 
 # few letters: random keys share roots and prefixes often, which is what the rule is about
 LETTERS = "abcde"
@@ -159,3 +160,27 @@ def test_row_scores_equal_the_postings_walk_and_plain_bm25(seed: int, compacted:
         np.testing.assert_allclose(read.at(asked), expected, rtol=1e-5)
         others = np.setdiff1d(np.arange(-1, len(index.ids)), rows)  # -1: an unknown article
         assert not read.at(others).any()
+
+
+def test_term_weight_table_equals_the_log_for_every_count() -> None:
+    """weighted_query reads 1 + ln(tf) from a table: the same floats as the log of a query's
+    counts, whatever the array's length."""
+    rng = np.random.default_rng(0)
+    every = np.arange(1, 1 << 16, dtype=np.uint16)
+    shorts = [rng.integers(1, 1 << 16, n, np.uint16) for n in range(1, 40)]
+    for counts in [every, every[3::7], *shorts]:
+        direct = 1.0 + np.log(counts, dtype=np.float64)
+        assert (_LOG_TF.take(counts).view(np.int64) == direct.view(np.int64)).all()
+
+
+def test_key_idf_equals_the_index_idf() -> None:
+    """LexicalSearch.key_idf's Python ratios give the floats of the index's array IDF."""
+    rng = np.random.default_rng(1)
+    search = LexicalSearch(index=random_index(rng, 300))
+    search.index.remove([f"d{i}" for i in range(0, 300, 9)])
+    known = list(search.index.vocabulary)
+    keys = [*known, "never-seen"]
+    ids = np.array([search.index.vocabulary[k] for k in known])
+    got = search.key_idf(keys)
+    assert got[:-1] == search.index.idf(ids).tolist()
+    assert got[-1] == float(np.log1p(len(search.index) + 0.5))

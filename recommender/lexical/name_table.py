@@ -134,7 +134,7 @@ class NameTable:
         self._bits[met_ids] = list(flags.values())
         found = self.grid.bits_of(rows, self._bits)  # the ranked keys each candidate meets
         self._bits[met_ids] = 0
-        shares: np.ndarray = _shares(ranked)[found]  # set 0 (nothing met): 0.0
+        shares: np.ndarray = _shares(ranked).take(found)  # set 0 (nothing met): 0.0
         return shares
 
 
