@@ -10,7 +10,16 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from recommender.lexical.index import _LOG_TF, K1, B, LexicalIndex
+from recommender.lexical import index as index_module
+from recommender.lexical.index import (
+    _LOG_TF,
+    K1,
+    MAX_DF,
+    MIN_DOCS_FOR_MAX_DF,
+    QUERY_TERMS,
+    B,
+    LexicalIndex,
+)
 from recommender.lexical.name_table import NameTable
 from recommender.lexical.names import Names, name_overlap, ranked_keys
 from recommender.lexical.row_sums import RowScores
@@ -184,3 +193,39 @@ def test_key_idf_equals_the_index_idf() -> None:
     got = search.key_idf(keys)
     assert got[:-1] == search.index.idf(ids).tolist()
     assert got[-1] == float(np.log1p(len(search.index) + 0.5))
+
+
+def plain_query(index: LexicalIndex, row: int, budget: float) -> list[int]:
+    """row_query written out: useful terms by tf-idf (ties by place), cut at the budget."""
+    n, df_of = index.alive_count, index.df
+    common = MAX_DF * n if n >= MIN_DOCS_FOR_MAX_DF else math.inf
+    terms, counts = index.forward.row(row)
+    weighed = []
+    for place, (term, tf) in enumerate(zip(terms.tolist(), counts.tolist(), strict=True)):
+        df = int(df_of[term])
+        if 2 <= df <= common:
+            idf = float(np.log1p((n - df + 0.5) / (df + 0.5)))
+            weighed.append((-(1.0 + float(np.log(tf))) * idf, place, term, df))
+    kept: list[int] = []
+    spent = 0
+    for _, _, term, df in sorted(weighed)[:QUERY_TERMS]:
+        spent += df
+        if kept and spent > budget:
+            break
+        kept.append(term)
+    return kept
+
+
+@pytest.mark.parametrize("budget", [8_000, 60, 25])
+def test_row_query_equals_the_plain_rule(budget: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through a live segment (new terms past the compact one) and budgets that cut."""
+    monkeypatch.setattr(index_module, "POSTINGS_BUDGET", budget)
+    index = random_index(np.random.default_rng(5), 300)
+    index.upsert_many([(f"n{i}", ["t1", "t5", f"new{i}", f"new{i + 1}"], "") for i in range(9)])
+    assert index.live and len(index.vocabulary) >= len(index.base.indptr)
+    cut = 0
+    for row in [*range(0, 300, 7), *range(300, 309)]:
+        expected = plain_query(index, row, budget)
+        assert index.row_query(row).tolist() == expected
+        cut += len(expected) < len(plain_query(index, row, math.inf))
+    assert (cut > 0) == (budget < 8_000)

@@ -9,18 +9,15 @@ when the live part grows), so writes are O(terms of the article) and reads never
 
 from __future__ import annotations
 
-import logging
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from itertools import repeat
 
 import numpy as np
 
-from recommender.lexical.forward import Forward, _grow, spans
+from recommender.lexical.forward import Forward, _grow, spans, spans_between
 from recommender.lexical.row_sums import RowSums, relative
 from recommender.lexical.segments import Segment, build_segment
-
-log = logging.getLogger(__name__)
 
 K1 = 1.2
 B = 0.75
@@ -171,8 +168,9 @@ class LexicalIndex:
 
     def _idf_of(self, df: np.ndarray) -> np.ndarray:
         n = float(self.alive_count)
-        # float64 throughout: the Python float makes n - df float64 (no int32 copy needed)
-        values: np.ndarray = np.log1p((n - df + 0.5) / (df + 0.5))
+        # float64 throughout (the Python float): (n + 0.5) - df is one array step less than
+        # n - df + 0.5 and the same float (counts and halves far below 2^53: each step exact)
+        values: np.ndarray = np.log1p((n + 0.5 - df) / (df + 0.5))
         return values
 
     def row_query(self, row: int, limit: int = QUERY_TERMS) -> np.ndarray:
@@ -192,11 +190,12 @@ class LexicalIndex:
         # array methods rather than np.argsort and friends: their Python wrappers cost 1-2 us
         # a call, and a request makes dozens of calls on a few hundred numbers
         top = (-weight).argsort(kind="stable")[:limit]
-        spent = df[top].cumsum()
-        if len(top) and spent[-1] > POSTINGS_BUDGET:  # rarely: most queries' terms are rare
-            within = spent <= POSTINGS_BUDGET
-            within[:1] = True  # the best term always counts
-            top = top[within]
+        if len(top) * common > POSTINGS_BUDGET:  # else each term's df <= common: within budget
+            spent = df[top].cumsum()
+            if spent[-1] > POSTINGS_BUDGET:  # rarely: most queries' terms are rare
+                within = spent <= POSTINGS_BUDGET
+                within[:1] = True  # the best term always counts
+                top = top[within]
         return terms[top], idf[top]
 
     def _postings(
@@ -206,11 +205,10 @@ class LexicalIndex:
         in one gather, then the live segment's (a row lives in one of them, so each row's
         postings still come term after term)."""
         indptr = self.base.indptr
-        if not self.live and (not len(terms) or np.maximum.reduce(terms) + 1 < len(indptr)):
-            # the common case, with fewer steps: every term in the compact segment, no other
-            starts = indptr.take(terms)
-            lengths = indptr.take(terms + 1) - starts
-            at = spans(starts, lengths)
+        if not self.live and len(self.vocabulary) < len(indptr):
+            # the common case, in fewer steps: every term in the compact segment (the
+            # vocabulary only grows: no term is past it), no other
+            at, lengths = spans_between(indptr.take(terms), indptr.take(terms + 1))
             return self.base.rows[at], self.base.tf[at], weights.repeat(lengths)
         covered = terms[terms + 1 < len(indptr)]
         starts = indptr[covered]

@@ -118,14 +118,13 @@ class NameTable:
 
     def overlap_at(self, ranked: Sequence[tuple[float, str]], rows: np.ndarray) -> np.ndarray:
         """overlap of candidates given by row (EMPTY_ROW for one without names)."""
-        out = np.zeros(len(rows))
         # bit i of a key: it meets the i-th ranked key (a handful of keys: a dict, not arrays)
         flags: dict[int, int] = {}
         for bit, (_, key) in enumerate(ranked):
             for met in self.meeting(key):
                 flags[met] = flags.get(met, 0) | 1 << bit
         if not flags or not len(rows):
-            return out
+            return np.zeros(len(rows))
         # one lookup per candidate key, in a scratch array over the key ids (all zero after,
         # and longer than the ids: its last entry, where the grid's padding reads, stays 0)
         if len(self._bits) <= len(self.keys):
