@@ -29,9 +29,9 @@ MIN_DOCS_FOR_MAX_DF = 50  # below this the share is meaningless
 # postings one query may read: its rarest terms come first, so a budget cuts only common ones
 POSTINGS_BUDGET = 8_000
 CACHE = 256  # query results kept until the next write (Lees ook asks twice per request)
-# 1 + ln(tf) for every count a term can have (uint16): a query's term weights are one gather,
-# not a log and an add (the same floats: numpy's log is elementwise, checked for every count)
-_LOG_TF = np.concatenate(
+# -(1 + ln(tf)) for every uint16 count: a query's negated weights in a gather and a product (the
+# same floats: numpy's log is elementwise, checked for every count; (-a) * b is -(a * b))
+_NEG_LOG_TF = -np.concatenate(
     ([0.0], 1.0 + np.log(np.arange(1, 1 << 16, dtype=np.uint16), dtype=np.float64))
 )
 
@@ -186,10 +186,9 @@ class LexicalIndex:
         useful = (df >= 2) & (df <= common)
         terms, tf, df = terms[useful], tf[useful], df[useful]
         idf = self._idf_of(df)
-        weight = _LOG_TF.take(tf) * idf
-        # array methods rather than np.argsort and friends: their Python wrappers cost 1-2 us
-        # a call, and a request makes dozens of calls on a few hundred numbers
-        top = (-weight).argsort(kind="stable")[:limit]
+        negated = _NEG_LOG_TF.take(tf) * idf  # -(tf-idf)
+        # array methods, not np.argsort and friends: their wrappers cost 1-2 us a call
+        top = negated.argsort(kind="stable")[:limit]
         if len(top) * common > POSTINGS_BUDGET:  # else each term's df <= common: within budget
             spent = df[top].cumsum()
             if spent[-1] > POSTINGS_BUDGET:  # rarely: most queries' terms are rare
