@@ -15,7 +15,9 @@ import numpy as np
 from recommender.lexical.forward import Forward
 
 WIDTH = 16  # a headline's keys fit: longer rows (~0.3% in the benchmark corpus) chain
-PAD = -1  # an empty place: reads the last entry of the bits, which callers keep 0
+# an empty place: past every key id, clipped onto the bits' last entry, which callers keep 0
+# (take's mode="clip" skips the bounds check: ~15% of bits_of, measured)
+PAD = np.iinfo(np.int32).max
 NO_CHUNK = 0  # a link to nothing; chunk c is linked as c + 1
 
 
@@ -94,7 +96,8 @@ class KeyGrid:
         """Per row: the OR of bits[key] over its keys (uint16), as Forward.bits_of. bits[-1]
         (where PAD reads) must be 0. take, not [ ]: a fancy index of a 2-d array costs ~8 us
         more here."""
-        found: np.ndarray = np.bitwise_or.reduce(bits.take(self._grid.take(rows, axis=1)), axis=0)
+        keys = self._grid.take(rows, axis=1)
+        found: np.ndarray = np.bitwise_or.reduce(bits.take(keys, mode="clip"), axis=0)
         link = self._link.take(rows)
         at = link.nonzero()[0]
         if not len(at):
@@ -102,7 +105,8 @@ class KeyGrid:
         link = link[at]
         while len(at):
             chunks = link - 1
-            found[at] |= np.bitwise_or.reduce(bits.take(self._chunks.take(chunks, axis=1)), axis=0)
+            keys = self._chunks.take(chunks, axis=1)
+            found[at] |= np.bitwise_or.reduce(bits.take(keys, mode="clip"), axis=0)
             link = self._chunk_link.take(chunks)
             more = link.nonzero()[0]
             at, link = at[more], link[more]
