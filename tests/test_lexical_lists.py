@@ -12,8 +12,9 @@ import pytest
 from recommender.component_configs import LexicalListsConfig
 from recommender.lexical import LexicalSearch
 from recommender.lexical.index import LexicalIndex
-from recommender.lexical.listed import ListedLexical
+from recommender.lexical.listed import Listed, ListedLexical
 from recommender.lexical.lists import LISTS_FILE
+from recommender.lexical.row_sums import RowScores, relative
 from tests.factories import article, small_corpus
 
 Doc = tuple[str, list[str], str]
@@ -190,3 +191,24 @@ def test_a_batch_of_publishes_enters_every_new_article() -> None:
     assert overlap_at(index, listed, 10) >= 0.95
     for doc in batch[::7]:
         assert_same_ranking(listed.neighbours(doc[0], 10), index.neighbours(doc[0], 10))
+
+
+def test_listed_neighbours_rank_as_relative_scores_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    """neighbours reads a list as relative scores ranked best first (ties by row), 0s left out:
+    equal to that rule written out, on lists with ties and rows the query no longer reaches."""
+    rng = np.random.default_rng(3)
+    index = LexicalIndex()
+    index.upsert_many([(f"d{i}", ["t"], "") for i in range(50)])
+    listed = ListedLexical(index, LexicalListsConfig(depth=40))
+    for case in range(40):
+        rows = np.sort(rng.choice(50, size=int(rng.integers(0, 40)), replace=False))
+        raw = rng.choice([0.0, 0.5, 1.25, 3.0, float(rng.uniform(0.1, 4))], size=len(rows))
+        top = float(raw.max()) if len(raw) else 0.0
+        found = Listed(rows, raw, top, RowScores.of(rows, raw))
+        monkeypatch.setattr(listed, "_listed", lambda row, need, found=found: found)
+        k = int(rng.integers(1, 45))
+        scores = relative(raw, top)
+        order = (-scores).argsort(kind="stable")[:k]
+        picked = zip(rows[order].tolist(), scores[order].tolist(), strict=True)
+        expected = [(f"d{row}", score) for row, score in picked if score > 0]
+        assert listed.neighbours("d7", k) == expected, case

@@ -10,10 +10,20 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from recommender.lexical.index import K1, B, LexicalIndex
+from recommender.lexical import index as index_module
+from recommender.lexical.index import (
+    _NEG_LOG_TF,
+    K1,
+    MAX_DF,
+    MIN_DOCS_FOR_MAX_DF,
+    QUERY_TERMS,
+    B,
+    LexicalIndex,
+)
 from recommender.lexical.name_table import NameTable
 from recommender.lexical.names import Names, name_overlap, ranked_keys
 from recommender.lexical.row_sums import RowScores
+from recommender.lexical.search import LexicalSearch
 
 # few letters: random keys share roots and prefixes often, which is what the rule is about
 LETTERS = "abcde"
@@ -159,3 +169,63 @@ def test_row_scores_equal_the_postings_walk_and_plain_bm25(seed: int, compacted:
         np.testing.assert_allclose(read.at(asked), expected, rtol=1e-5)
         others = np.setdiff1d(np.arange(-1, len(index.ids)), rows)  # -1: an unknown article
         assert not read.at(others).any()
+
+
+def test_term_weight_table_equals_the_log_for_every_count() -> None:
+    """weighted_query reads 1 + ln(tf) from a table: the same floats as the log of a query's
+    counts, whatever the array's length."""
+    rng = np.random.default_rng(0)
+    every = np.arange(1, 1 << 16, dtype=np.uint16)
+    shorts = [rng.integers(1, 1 << 16, n, np.uint16) for n in range(1, 40)]
+    for counts in [every, every[3::7], *shorts]:
+        direct = 1.0 + np.log(counts, dtype=np.float64)
+        assert (-_NEG_LOG_TF.take(counts)).view(np.int64).tolist() == direct.view(np.int64).tolist()
+
+
+def test_key_idf_equals_the_index_idf() -> None:
+    """LexicalSearch.key_idf's Python ratios give the floats of the index's array IDF."""
+    rng = np.random.default_rng(1)
+    search = LexicalSearch(index=random_index(rng, 300))
+    search.index.remove([f"d{i}" for i in range(0, 300, 9)])
+    known = list(search.index.vocabulary)
+    keys = [*known, "never-seen"]
+    ids = np.array([search.index.vocabulary[k] for k in known])
+    got = search.key_idf(keys)
+    assert got[:-1] == search.index.idf(ids).tolist()
+    assert got[-1] == float(np.log1p(len(search.index) + 0.5))
+
+
+def plain_query(index: LexicalIndex, row: int, budget: float) -> list[int]:
+    """row_query written out: useful terms by tf-idf (ties by place), cut at the budget."""
+    n, df_of = index.alive_count, index.df
+    common = MAX_DF * n if n >= MIN_DOCS_FOR_MAX_DF else math.inf
+    terms, counts = index.forward.row(row)
+    weighed = []
+    for place, (term, tf) in enumerate(zip(terms.tolist(), counts.tolist(), strict=True)):
+        df = int(df_of[term])
+        if 2 <= df <= common:
+            idf = float(np.log1p((n - df + 0.5) / (df + 0.5)))
+            weighed.append((-(1.0 + float(np.log(tf))) * idf, place, term, df))
+    kept: list[int] = []
+    spent = 0
+    for _, _, term, df in sorted(weighed)[:QUERY_TERMS]:
+        spent += df
+        if kept and spent > budget:
+            break
+        kept.append(term)
+    return kept
+
+
+@pytest.mark.parametrize("budget", [8_000, 60, 25])
+def test_row_query_equals_the_plain_rule(budget: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through a live segment (new terms past the compact one) and budgets that cut."""
+    monkeypatch.setattr(index_module, "POSTINGS_BUDGET", budget)
+    index = random_index(np.random.default_rng(5), 300)
+    index.upsert_many([(f"n{i}", ["t1", "t5", f"new{i}", f"new{i + 1}"], "") for i in range(9)])
+    assert index.live and len(index.vocabulary) >= len(index.base.indptr)
+    cut = 0
+    for row in [*range(0, 300, 7), *range(300, 309)]:
+        expected = plain_query(index, row, budget)
+        assert index.row_query(row).tolist() == expected
+        cut += len(expected) < len(plain_query(index, row, math.inf))
+    assert (cut > 0) == (budget < 8_000)

@@ -31,6 +31,17 @@ def spans_and_ends(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray,
     return at, ends
 
 
+def spans_between(starts: np.ndarray, stops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions start..stop of every span, concatenated, and the spans' lengths: spans with
+    one array step less when the stops are known (each span's offset is stop - end)."""
+    lengths = stops - starts
+    ends = lengths.cumsum()
+    if not len(ends) or ends[-1] == 0:
+        return np.zeros(0, dtype=np.int64), lengths
+    at: np.ndarray = np.arange(ends[-1], dtype=np.int64) + (stops - ends).repeat(lengths)
+    return at, lengths
+
+
 class Forward:
     """Append-only term lists of rows 0..len-1 (int32 term ids, uint16 counts)."""
 

@@ -74,7 +74,7 @@ class ListedLexical:
         found = self._cache.get(row)
         if found is None:
             entries = lists.entries(row)
-            entries = entries[self.index.alive[entries]]
+            entries = entries[self.index.alive.take(entries)]  # int32 rows: take is faster
             entries.sort()  # a copy already: sorted in place
             scores = RowScores.of(*self.index.raw_scores(row))
             raw = scores.at(entries)
@@ -95,11 +95,18 @@ class ListedLexical:
         found = self._listed(row, k)
         if found is None:
             return self.index.neighbours(article_id, k)
-        scores = relative(found.raw, found.top)
-        order = (-scores).argsort(kind="stable")[:k]
+        if found.top <= 0:
+            return []  # nothing scores (relative: all 0)
+        # relative's floats, negated for the sort in the same step: raw <= top, so raw / top
+        # needs no cap at 1, and raw / -top is -(raw / top) to the bit
+        negated = found.raw / -found.top
+        order = negated.argsort(kind="stable")[:k]
+        scores = (-negated[order]).tolist()
+        while scores and scores[-1] <= 0:  # best first: the rows scoring 0 come last
+            scores.pop()
         ids = cast("list[str]", self.index.ids)  # a listed row is alive: it has its id
-        picked = zip(found.rows[order].tolist(), scores[order].tolist(), strict=True)
-        return [(ids[row], score) for row, score in picked if score > 0]
+        rows = found.rows[order[: len(scores)]].tolist()
+        return list(zip(map(ids.__getitem__, rows), scores, strict=True))
 
     def similarities(self, article_id: str, candidate_ids: Sequence[str]) -> np.ndarray:
         """Each candidate's similarity to the article in [0, 1] (0 for unknown ids)."""

@@ -28,7 +28,8 @@ class NameRows:
     def __init__(self, index: LexicalIndex, table: NameTable) -> None:
         self.index = index
         self.table = table
-        self._of = np.zeros(0, dtype=np.int32)
+        # int64: the key grid's gathers by these rows take numpy's fast path (int32: converted)
+        self._of = np.zeros(0, dtype=np.int64)
         self._stamp: Stamp | None = None
 
     def _now(self) -> Stamp:
@@ -69,18 +70,18 @@ class NameRows:
             self._stamp = None  # it was stale already, or the write goes on: rebuilt at a read
             return
         kept = np.flatnonzero(new_of_old[: len(self._of)] >= 0)
-        moved = np.full(len(index.ids), EMPTY_ROW, dtype=np.int32)
+        moved = np.full(len(index.ids), EMPTY_ROW, dtype=np.int64)
         moved[new_of_old[kept]] = self._of[kept]
         self._of = moved
         self._stamp = self._now()
 
     def _table_rows(self, article_ids: Sequence[str]) -> np.ndarray:
         rows = self.table.rows
-        return np.fromiter(map(rows.get, article_ids, repeat(EMPTY_ROW)), np.int32)
+        return np.fromiter(map(rows.get, article_ids, repeat(EMPTY_ROW)), np.int64)
 
     def _rebuild(self) -> None:
         index = self.index
-        self._of = np.full(len(index.ids), EMPTY_ROW, dtype=np.int32)
+        self._of = np.full(len(index.ids), EMPTY_ROW, dtype=np.int64)
         rows = np.fromiter(index.rows.values(), np.int64, len(index.rows))
         self._of[rows] = self._table_rows(list(index.rows))
         self._stamp = self._now()
