@@ -181,9 +181,9 @@ class VectorIndex(KeptNeighbours):
         if len(rows) == 0:
             return np.zeros((0, self.dim), dtype=np.float32) if out is None else out
         if out is None:  # take: ~2x a fancy index
-            return np.take(self._vector_view(), rows, axis=0)
+            return self._vector_view().take(rows, axis=0)
         # "clip" (the rows are in range): "raise" would buffer out, a second copy
-        return np.take(self._vector_view(), rows, axis=0, out=out, mode="clip")
+        return self._vector_view().take(rows, axis=0, out=out, mode="clip")
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[str, float]]:
         """The k nearest live articles to one query vector, best first."""

@@ -67,5 +67,5 @@ def joined_rows(
     if len(fresh) == len(popular_rows):
         vectors[len(rows) :] = popular_vectors
         return np.array(rows + popular_rows, dtype=np.int64), vectors
-    np.take(popular_vectors, fresh, axis=0, out=vectors[len(rows) :])
+    popular_vectors.take(fresh, axis=0, out=vectors[len(rows) :], mode="clip")  # in range
     return np.array(rows + [popular_rows[at] for at in fresh], dtype=np.int64), vectors
