@@ -49,7 +49,7 @@ def joined_rows(
     named: list[str],
     popular: tuple[list[int], np.ndarray],
     taken: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[list[int], np.ndarray]:
     """The rows (and their vectors) of the named articles then the popular ones, in that order,
     each once and none among the taken (vector) rows: what the ids of all of them in order,
     without repeats, looked up in the index and outside the taken rows would give."""
@@ -66,6 +66,6 @@ def joined_rows(
     index.vectors_at(rows, out=vectors[: len(rows)])
     if len(fresh) == len(popular_rows):
         vectors[len(rows) :] = popular_vectors
-        return np.array(rows + popular_rows, dtype=np.int64), vectors
+        return rows + popular_rows, vectors
     popular_vectors.take(fresh, axis=0, out=vectors[len(rows) :], mode="clip")  # in range
-    return np.array(rows + [popular_rows[at] for at in fresh], dtype=np.int64), vectors
+    return rows + [popular_rows[at] for at in fresh], vectors

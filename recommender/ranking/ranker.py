@@ -162,8 +162,8 @@ class Ranker:
         extra, vectors = joined_rows(
             self._index, joined, self._popular_rows.of(self._index, popular), rows
         )
-        if len(extra):
-            sims = np.concatenate([sims, (vectors @ query).astype(np.float64)])
+        if extra:  # float32 cosines cast by the concatenation (exact), rows from the list
+            sims = np.concatenate([sims, vectors @ query], dtype=np.float64)
             rows = np.concatenate([rows, extra])
         # filtered and scored by catalogue slot: ids only for the candidates that pass
         columns = self.catalog.columns
