@@ -32,7 +32,6 @@ def relative_similarity(sims: np.ndarray) -> np.ndarray:
     sims = np.asarray(sims, dtype=np.float64)
     if sims.size == 0:
         return sims
-    sims = np.asarray(sims, dtype=np.float64)
     low, high = float(sims.min()), float(sims.max())
     if high - low < 1e-9:
         return np.ones_like(sims)
