@@ -56,7 +56,9 @@ class Card:
 class Columns:
     """What ranking filters and scores on, one numpy array per attribute, indexed by a slot per
     article id, so a request tests ~150 candidates in a few array operations rather than in a
-    Python loop over cards. A slot is never reused: a card that changes overwrites its slot."""
+    Python loop over cards. A slot is never reused: a card that changes overwrites its slot.
+    The last entry of every array is never a slot: what slot -1 ("no card") reads there is no
+    card's (not published, no time, no section), so no mask of -1 slots is needed."""
 
     def __init__(self) -> None:
         self.slot: dict[str, int] = {}
@@ -73,7 +75,7 @@ class Columns:
         slot = self.slot.get(card.id)
         if slot is None:
             slot = self.slot[card.id] = len(self.slot)
-            if slot >= len(self.published):
+            if slot + 1 >= len(self.published):  # the last entry stays the spare
                 self._grow()
             self.ids[slot] = card.id
         self.published[slot] = card.published
@@ -125,19 +127,17 @@ class Columns:
     ) -> np.ndarray:
         """Which slots may be listed: a card, published, neither the article itself nor
         excluded, in the section (any case) and young enough when asked."""
-        known = slots >= 0
-        safe = np.where(known, slots, 0)
-        keep = known & self.published[safe]
+        keep = self.published[slots]  # slot -1 reads the spare: not published
         own = self.slot.get(self_id)
         if own is not None:
             keep &= slots != own
         if exclude:
             keep &= ~np.isin(slots, self.slots(exclude))
         if section is not None:
-            keep &= self.folded[safe] == self.folded_code(section)
+            keep &= self.folded[slots] == self.folded_code(section)
         if max_age_days is not None:
             # NaN (no publication time) compares False: such cards are never too old
-            keep &= ~(now - self.published_ts[safe] > max_age_days * DAY_SECONDS)
+            keep &= ~(now - self.published_ts[slots] > max_age_days * DAY_SECONDS)
         passing: np.ndarray = keep
         return passing
 

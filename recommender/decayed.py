@@ -27,6 +27,7 @@ class DecayedCounters:
         self.rate = 0.0 if half_life_seconds is None else LN2 / half_life_seconds
         self._slot: dict[str, int] = {}
         self._ids: list[str] = []
+        # the last entry is never a slot: slot -1 ("never counted") reads -inf there
         self._log = np.full(1024, -np.inf)
         # Serving caches, kept exact by add(). A stored value only ever grows (each event adds a
         # positive term), so the largest one is a running max, and the top `_head_size` slots
@@ -48,7 +49,7 @@ class DecayedCounters:
             slot = len(self._ids)
             self._slot[article_id] = slot
             self._ids.append(article_id)
-            if slot >= len(self._log):
+            if slot + 1 >= len(self._log):
                 self._log = np.concatenate([self._log, np.full(len(self._log), -np.inf)])
         term = math.log(weight) + self.rate * (ts - T0)
         current = float(self._log[slot])
@@ -95,9 +96,8 @@ class DecayedCounters:
         return np.fromiter(map(self._slot.get, ids, itertools.repeat(-1)), dtype=np.int64)
 
     def values_of(self, slots: np.ndarray, now: float) -> np.ndarray:
-        """values() by slot (any negative slot: never counted, 0.0): one vectorised gather."""
-        logs = np.where(slots >= 0, self._log[np.maximum(slots, 0)], -np.inf)
-        values: np.ndarray = np.exp(logs - self.rate * (now - T0))
+        """values() by slot (-1: never counted, 0.0, read from the spare): one gather."""
+        values: np.ndarray = np.exp(self._log[slots] - self.rate * (now - T0))
         return values
 
     def max_value(self, now: float) -> float:

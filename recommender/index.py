@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,8 @@ def choose_kind(kind: str, count: int, hnsw_threshold: int) -> str:
 
 
 class VectorIndex(KeptNeighbours):
-    """Normalised vectors, inner product = cosine, keyed by article id."""
+    """Normalised vectors, inner product = cosine, keyed by article id; the precomputed
+    neighbour lists are recommender.index_neighbours's (KeptNeighbours)."""
 
     def __init__(
         self,
@@ -151,8 +152,7 @@ class VectorIndex(KeptNeighbours):
 
     def ids_at(self, rows: np.ndarray) -> list[str | None]:
         """The article id of each row (None: tombstoned), for the few rows a list shows."""
-        row_ids = self._row_ids
-        return [row_ids[row] for row in rows.tolist()]
+        return list(map(self._row_ids.__getitem__, rows.tolist()))
 
     def vector(self, article_id: str) -> np.ndarray | None:
         row = self._rows.get(article_id)
@@ -160,12 +160,9 @@ class VectorIndex(KeptNeighbours):
 
     def vectors(self, ids: Sequence[str]) -> np.ndarray:
         """Vectors of live ids, in order (rows of zeros for unknown ids)."""
+        rows = self.rows(ids)
         out = np.zeros((len(ids), self.dim), dtype=np.float32)
-        rows = [self._rows.get(article_id) for article_id in ids]
-        found = [i for i, row in enumerate(rows) if row is not None]
-        if found:
-            keys = np.fromiter((rows[i] for i in found), dtype=np.int64, count=len(found))
-            out[found] = self._vector_view()[keys]
+        out[rows >= 0] = self.vectors_at(rows[rows >= 0])
         return out
 
     def rows(self, ids: Sequence[str]) -> np.ndarray:
@@ -174,12 +171,19 @@ class VectorIndex(KeptNeighbours):
         found = map(self._rows.get, ids, itertools.repeat(-1))
         return np.fromiter(found, dtype=np.int64, count=len(ids))
 
-    def vectors_at(self, rows: np.ndarray) -> np.ndarray:
-        """Vectors of live rows (from rows() or search_rows()), in order."""
+    def distinct_rows(self, ids: Iterable[str], leave_out: Collection[int] = ()) -> list[int]:
+        """The live rows of ids, each once, in order, but those in leave_out (unknown ids too)."""
+        found = dict.fromkeys(map(self._rows.get, ids, itertools.repeat(-1)))
+        return [row for row in found if row >= 0 and row not in leave_out]
+
+    def vectors_at(self, rows: np.ndarray | list[int], out: np.ndarray | None = None) -> np.ndarray:
+        """Vectors of live rows, in order; into out when given (no concatenation after)."""
         if len(rows) == 0:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        vectors: np.ndarray = self._vector_view()[np.asarray(rows, dtype=np.int64)]
-        return vectors
+            return np.zeros((0, self.dim), dtype=np.float32) if out is None else out
+        if out is None:  # take: ~2x a fancy index
+            return self._vector_view().take(rows, axis=0)
+        # "clip" (the rows are in range): "raise" would buffer out, a second copy
+        return self._vector_view().take(rows, axis=0, out=out, mode="clip")
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[str, float]]:
         """The k nearest live articles to one query vector, best first."""
@@ -220,8 +224,6 @@ class VectorIndex(KeptNeighbours):
         live = [pos for pos, article_id in enumerate(found) if article_id is not None][:k]
         ids: list[str] = [found[pos] for pos in live]  # type: ignore[misc]
         return ids, scores[0][live].astype(np.float64), rows[0][live].astype(np.int64)
-
-    # precomputed neighbours: recommender.index_neighbours (KeptNeighbours)
 
     def _vector_view(self) -> np.ndarray:
         """_stored_vectors(), kept until faiss's storage changes (upsert, restore): a numpy

@@ -169,7 +169,10 @@ class NeighbourLists:
         if row >= len(self.known) or not self.known[row] or k > self.depth:
             return None
         rows = self.rows[row]
-        picked = np.flatnonzero(alive[rows])[:k]
+        live = alive[rows]
+        if live[:k].all():  # the usual case, no dead row among the first k: slices, no gather
+            return self.sims[row, :k].astype(np.float64), rows[:k].astype(np.int64)
+        picked = np.flatnonzero(live)[:k]
         if len(picked) < k and self.floor[row] > -np.inf:
             return None
         return self.sims[row, picked].astype(np.float64), rows[picked].astype(np.int64)

@@ -149,7 +149,7 @@ def test_joined_rows_are_the_ids_in_order_each_once_outside_the_taken(seed: int)
     expected = index.rows(list(dict.fromkeys(named + popular)))
     expected = expected[expected >= 0]
     expected = expected[~np.isin(expected, taken)]
-    assert rows.tolist() == expected.tolist()
+    assert rows == expected.tolist()
     assert np.array_equal(found, index.vectors_at(expected))
 
 

@@ -15,7 +15,9 @@ def mmr_order(
         return []  # every row is that close to "no pick yet" (cosine 0): none can be picked
     # a row that can no longer be picked (picked, or a duplicate: closeness only grows) has its
     # relevance set to -inf once, so each pick is the argmax of relevance - penalty * closeness
-    # with no mask to apply (each numpy step costs ~1 us on these ~40 rows)
+    # with no mask to apply (each numpy step costs ~1 us on these ~40 rows). A duplicate is
+    # found when the argmax lands on it (rare): then it is set aside and the argmax taken
+    # again, the first of equal values among the rest, as a mask of every duplicate would give
     relevance = lam * scores
     penalty = 1.0 - lam
     value = relevance  # closeness is 0 before the first pick: nothing to subtract
@@ -25,12 +27,14 @@ def mmr_order(
         best = int(value.argmax())  # the first of equal values, as a scan would pick
         if value[best] == -np.inf:
             break
+        if closeness is not None and closeness[best] >= duplicate:
+            relevance[best] = value[best] = -np.inf  # as close as that to a pick: never
+            continue
         chosen.append(best)
         if len(chosen) == k:
             break  # the last pick: nothing after it to keep apart from it
         to_best = vectors @ vectors[best]
         closeness = to_best if closeness is None else np.maximum(closeness, to_best)
-        relevance[closeness >= duplicate] = -np.inf
         relevance[best] = -np.inf
         value = relevance - penalty * closeness
     return chosen

@@ -67,7 +67,14 @@ def feature_matrix(
     out = np.zeros((count, len(FEATURES)))
     if count == 0:
         return out
-    out[:, 0] = relative_similarity(sims)
+    # relative_similarity(sims) written in place: no array to copy into the column after
+    sims = np.asarray(sims, dtype=np.float64)
+    low, high = float(sims.min()), float(sims.max())
+    if high - low < 1e-9:
+        out[:, 0] = 1.0
+    else:
+        np.subtract(sims, low, out=out[:, 0])
+        np.divide(out[:, 0], high - low, out=out[:, 0])
     if lexical is not None:
         out[:, 1] = lexical
     out[:, 2] = popularity

@@ -49,22 +49,23 @@ def joined_rows(
     named: list[str],
     popular: tuple[list[int], np.ndarray],
     taken: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[list[int], np.ndarray]:
     """The rows (and their vectors) of the named articles then the popular ones, in that order,
     each once and none among the taken (vector) rows: what the ids of all of them in order,
     without repeats, looked up in the index and outside the taken rows would give."""
     # a set of ~100 Python ints: fewer steps than the array set operations (~15 us a request)
     taken_rows = set(taken.tolist())
-    looked_up = index.rows(list(dict.fromkeys(named))).tolist() if named else []
-    rows = [row for row in looked_up if row >= 0 and row not in taken_rows]
-    # a live row is one article: a popular row among the named ones is that article again
+    # a live row is one article: its rows each once are its ids each once
+    rows = index.distinct_rows(named, taken_rows)
+    # and a popular row among the named ones is that article again
     taken_rows.update(rows)
     popular_rows, popular_vectors = popular
     fresh = [at for at, row in enumerate(popular_rows) if row not in taken_rows]
-    named_rows = np.array(rows, dtype=np.int64)
-    if not fresh:
-        return named_rows, index.vectors_at(named_rows)
-    if len(fresh) < len(popular_rows):
-        popular_vectors = popular_vectors[fresh]
-    joined = np.array(rows + [popular_rows[at] for at in fresh], dtype=np.int64)
-    return joined, np.concatenate([index.vectors_at(named_rows), popular_vectors])
+    # the vectors gathered straight into one array: no concatenation of two copies after
+    vectors = np.empty((len(rows) + len(fresh), index.dim), dtype=np.float32)
+    index.vectors_at(rows, out=vectors[: len(rows)])
+    if len(fresh) == len(popular_rows):
+        vectors[len(rows) :] = popular_vectors
+        return rows + popular_rows, vectors
+    popular_vectors.take(fresh, axis=0, out=vectors[len(rows) :], mode="clip")  # in range
+    return rows + [popular_rows[at] for at in fresh], vectors

@@ -108,16 +108,19 @@ class Ranker:
             fallback.depends_on = frozenset({article_id})
             return fallback
         items = []
-        blend = self.weights.for_query(self.catalog.get(article_id))
-        for i in self._select(found, k, use_mmr):
-            card = self.catalog.get(found.ids[i])
-            assert card is not None  # candidates() keeps only ids with a card
-            score = float(found.values[i])
-            passed = found.passes is None or bool(found.passes[i])
-            # the reasons of the few listed items, and only once someone asks (explain=true)
-            # a copy: a view would keep the whole feature matrix alive in the result cache
-            why = Explanation(found.matrix[i].copy(), self.weights, blend, passed, score)
-            items.append(Item(card, score, explain=why))
+        picks = self._select(found, k, use_mmr)
+        if picks:
+            blend = self.weights.for_query(self.catalog.get(article_id))
+            # the listed rows gathered at once (one numpy step each, not three per item); the
+            # gather is a copy: a view would keep the whole feature matrix alive in the cache
+            scores, rows = found.values[picks].tolist(), found.matrix[picks]
+            passes = [True] * len(picks) if found.passes is None else found.passes[picks].tolist()
+            for at, pick in enumerate(picks):
+                card = self.catalog.get(found.ids[pick])
+                assert card is not None  # candidates() keeps only ids with a card
+                # the reasons of the few listed items, and only once someone asks (explain=true)
+                why = Explanation(rows[at], self.weights, blend, passes[at], scores[at])
+                items.append(Item(card, scores[at], explain=why))
         if len(items) < k:
             taken = {article_id, *exclude, *(item.card.id for item in items)}
             fill = self.popular(k - len(items), section=section, exclude=taken, now=now)
@@ -159,8 +162,8 @@ class Ranker:
         extra, vectors = joined_rows(
             self._index, joined, self._popular_rows.of(self._index, popular), rows
         )
-        if len(extra):
-            sims = np.concatenate([sims, (vectors @ query).astype(np.float64)])
+        if extra:  # float32 cosines cast by the concatenation (exact), rows from the list
+            sims = np.concatenate([sims, vectors @ query], dtype=np.float64)
             rows = np.concatenate([rows, extra])
         # filtered and scored by catalogue slot: ids only for the candidates that pass
         columns = self.catalog.columns

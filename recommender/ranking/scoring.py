@@ -102,7 +102,8 @@ class Scoring:
         columns = self.catalog.columns
         query = self.catalog.get(query_id)
         code = columns.section_code(query.section) if query is not None else NO_SECTION
-        same = (columns.section[slots] == code) & (code >= 0)
+        # NO_SECTION matches nothing (cards without a section are not "the same section")
+        same = columns.section[slots] == code if code >= 0 else np.zeros(len(slots), bool)
         published_ts = columns.published_ts[slots]
         known: dict[str, np.ndarray] = {}
         lookups = self.lookups

@@ -48,8 +48,8 @@ class RowSlots:
         if total > len(self._slots):
             self._slots = grown(self._slots, total, UNRESOLVED)
         slots: np.ndarray = self._slots[rows]
-        missing = slots == UNRESOLVED
-        if missing.any():
+        if slots.min() == UNRESOLVED:  # one step when none is (the mask only when one is)
+            missing = slots == UNRESOLVED
             # first sight of these rows (after a start or a publish): one probe each, once
             ids = self.index.ids_at(rows[missing])
             found = self.columns.slots(ids)  # -1 (UNRESOLVED) for a row still without a card
@@ -107,8 +107,8 @@ class CounterSlots:
         if total > len(self._of):
             self._of = grown(self._of, total, UNCHECKED)
         found: np.ndarray = self._of[slots]
-        unchecked = found == UNCHECKED
-        if unchecked.any():
+        if len(found) and found.min() == UNCHECKED:  # the least value there can be
+            unchecked = found == UNCHECKED
             resolved = self.counters.slots(self.columns.ids_at(slots[unchecked]))
             self._of[slots[unchecked]] = resolved
             found[unchecked] = resolved
@@ -126,11 +126,10 @@ class SlotScratch:
 
     def spread(self, by_id: dict[str, float], slots: np.ndarray) -> np.ndarray:
         """by_id's value of the article at each of slots (0.0 for one not in it)."""
-        at = self.columns.slots(by_id)
+        at = self.columns.slots(by_id)  # -1 for an id without a card: no candidate
         values = np.fromiter(by_id.values(), dtype=np.float64, count=len(by_id))
-        known = at >= 0  # an id without a card is no candidate
-        at, values = at[known], values[known]
-        size = len(self.columns.published)  # every slot, so no max() over the slots
+        # one entry past every slot: the values of ids without a card go there, read by none
+        size = len(self.columns.published) + 1
         if size > len(self._values):
             self._values = np.zeros(max(2 * len(self._values), size))
         self._values[at] = values
