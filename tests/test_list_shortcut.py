@@ -4,14 +4,17 @@ answer, byte for byte, header for header, and leaves everything else to the rout
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from recommender.api import http_cache, lists
+from recommender.api import create_app, http_cache, lists
 from recommender.api.query import PopularQuery
+from recommender.service import RecommenderService
+from tests.factories import make_settings, small_corpus
 
 EVENTS = {"events": [{"type": "click", "article_id": f"cuba-{n}"} for n in (1, 1, 2, 3)]}
 LISTS = [
@@ -132,6 +135,42 @@ def test_a_cors_request_gets_its_headers(counted: TestClient) -> None:
     answer = counted.get("/v1/articles/cuba-1/related", headers=origin)
     assert answer.status_code == 200
     assert "access-control-allow-origin" in answer.headers or answer.headers["vary"] == "Origin"
+
+
+ORIGINS = [None, "https://nieuws.example", "https://elders.example"]
+
+
+@pytest.mark.parametrize(
+    ("cors", "credentials"),
+    [(["*"], False), (["https://nieuws.example"], True), (["https://nieuws.example"], False)],
+)
+def test_its_answers_get_the_headers_the_layers_it_skips_give(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cors: list[str], credentials: bool
+) -> None:
+    """HEAD, CORS (with and without an Origin, allowed or not) and 304 as the app's own layers
+    answer them: every header in its place, and the body."""
+    settings = make_settings(tmp_path, cors_origins=cors, cors_allow_credentials=credentials)
+    svc = RecommenderService(settings)
+    svc.start()
+    svc.upsert(small_corpus())
+    answered: list[list[tuple[str, str]]] = []
+    with TestClient(create_app(settings, svc)) as client:
+        etag = client.get("/v1/popular?k=2").headers["etag"]
+        for enabled in (True, False):
+            monkeypatch.setattr(lists.ListShortcut, "enabled", enabled)
+            for origin in ORIGINS:
+                for method, match in (("GET", None), ("HEAD", None), ("GET", etag)):
+                    headers = {"Origin": origin} if origin else {}
+                    if match:
+                        headers["If-None-Match"] = match
+                    got = client.request(method, "/v1/popular?k=2", headers=headers)
+                    kept = [(k, v) for k, v in got.headers.multi_items() if k != "x-request-id"]
+                    answered.append([("status", str(got.status_code)), *kept, ("", got.text)])
+    svc.close()
+    half = len(answered) // 2
+    assert answered[:half] == answered[half:]
+    assert any(("vary", "Origin") in a for a in answered[:half])
+    assert any(("status", "304") in a for a in answered[:half])
 
 
 def test_a_query_string_is_validated_once() -> None:

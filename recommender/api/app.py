@@ -53,22 +53,13 @@ def create_app(settings: Settings, service: RecommenderService | None = None) ->
     app.state.settings = settings
     app.state.client_keys = ClientKeys(settings, client_secret_sharer(settings))
     app.state.rate_limiter = open_rate_limiter(settings)
-    # innermost: the list routes' answers skip FastAPI's routing and parameter handling (cheap
-    # enough that clients looping them cannot hold up other requests); every middleware still
-    # sees them (api/lists.py)
-    app.add_middleware(ListShortcut, fastapi=app, settings=settings)
-    app.add_middleware(
-        errors.JsonCORSMiddleware,
-        allow_origins=settings.cors_origins,
-        # the API authenticates with bearer tokens, never cookies: credentials only where an
-        # operator asks for them, and never for any origin ("*")
-        allow_credentials=settings.cors_allow_credentials and "*" not in settings.cors_origins,
-        allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE"],
-        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-        expose_headers=["X-Request-ID"],
-    )
+    app.add_middleware(errors.JsonCORSMiddleware, **errors.cors_options(settings))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HeadAsGet)
+    # the list routes' answers skip FastAPI's routing and parameter handling, and the three
+    # layers above (HEAD, body limit, CORS), whose part in them the shortcut does itself: cheap
+    # enough that clients looping them cannot hold up other requests (api/lists.py)
+    app.add_middleware(ListShortcut, fastapi=app, settings=settings)
     prometheus.install(app)
     # outermost: the access log, the request metrics and the request id cover every answer,
     # 413 and CORS included

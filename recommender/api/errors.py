@@ -6,6 +6,7 @@ answered in the same shape by its middleware."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,6 +16,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from recommender.config import Settings
 from recommender.errors import (
     ArticleNotFound,
     BuildInProgress,
@@ -135,6 +137,19 @@ class JsonCORSMiddleware(CORSMiddleware):
         }
         message = bytes(response.body).decode("utf-8", errors="replace")
         return JSONResponse(body("CORSRejected", message), response.status_code, headers=kept)
+
+
+def cors_options(settings: Settings) -> dict[str, Any]:
+    """The CORS middleware's settings: the app's and the list shortcut's (api/lists.py) alike."""
+    return {
+        "allow_origins": settings.cors_origins,
+        # the API authenticates with bearer tokens, never cookies: credentials only where an
+        # operator asks for them, and never for any origin ("*")
+        "allow_credentials": settings.cors_allow_credentials and "*" not in settings.cors_origins,
+        "allow_methods": ["GET", "HEAD", "POST", "PUT", "DELETE"],
+        "allow_headers": ["Authorization", "Content-Type", "X-Request-ID"],
+        "expose_headers": ["X-Request-ID"],
+    }
 
 
 def install(app: FastAPI) -> None:
