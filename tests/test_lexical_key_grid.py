@@ -1,7 +1,7 @@
 """The name table's key grid reads what the flat store holds: the OR of a few hundred rows' key
-bits equals Forward.bits_of for rows of every length (chained past the grid's width), whether
-built by appends or by a compaction's rebuild, and the overlap read through it equals the
-per-candidate loop through puts, removals and compactions."""
+bits equals each row's keys OR-ed one by one, for rows of every length (chained past the grid's
+width), whether built by appends or by a compaction's rebuild, and the overlap read through it
+equals the per-candidate loop through puts, removals and compactions."""
 
 from __future__ import annotations
 
@@ -34,7 +34,11 @@ def test_grid_bits_equal_the_flat_store(seed: int) -> None:
         met = rng.choice(300, size=int(rng.integers(1, 40)), replace=False)
         bits[met] = rng.integers(1, 1 << 8, len(met))
         rows = rng.integers(0, forward.rows, int(rng.integers(0, 250)))
-        expected = forward.bits_of(rows, bits)
+        # each row's keys OR-ed one row at a time: the plain rule the grid's gathers must keep
+        expected = np.array(
+            [np.bitwise_or.reduce(bits[forward.row(r)[0]], initial=0) for r in rows.tolist()],
+            dtype=np.uint16,
+        )
         for grid in (appended, built):
             found = grid.bits_of(rows, bits)
             assert found.dtype == expected.dtype and found.tolist() == expected.tolist()

@@ -204,7 +204,7 @@ def test_listed_neighbours_rank_as_relative_scores_do(monkeypatch: pytest.Monkey
         rows = np.sort(rng.choice(50, size=int(rng.integers(0, 40)), replace=False))
         raw = rng.choice([0.0, 0.5, 1.25, 3.0, float(rng.uniform(0.1, 4))], size=len(rows))
         top = float(raw.max()) if len(raw) else 0.0
-        found = Listed(rows, raw, top, RowScores.of(rows, raw))
+        found = Listed(rows, raw, top, RowScores(rows, raw))
         monkeypatch.setattr(listed, "_listed", lambda row, need, found=found: found)
         k = int(rng.integers(1, 45))
         scores = relative(raw, top)

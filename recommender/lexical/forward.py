@@ -18,28 +18,24 @@ def _grow(array: np.ndarray, size: int) -> np.ndarray:
 
 def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Positions start..start+length of every span, concatenated (no Python per span)."""
-    return spans_and_ends(starts, lengths)[0]
-
-
-def spans_and_ends(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """spans, and where each span ends in them (a caller mapping a position back to its span
-    searches these)."""
-    ends = lengths.cumsum()  # array methods: np.cumsum's wrapper costs as much as the sum
-    if not len(ends) or ends[-1] == 0:
-        return np.zeros(0, dtype=np.int64), ends
-    at: np.ndarray = np.arange(ends[-1], dtype=np.int64) + (starts - ends + lengths).repeat(lengths)
-    return at, ends
+    return _positions(starts + lengths, lengths)
 
 
 def spans_between(starts: np.ndarray, stops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Positions start..stop of every span, concatenated, and the spans' lengths: spans with
-    one array step less when the stops are known (each span's offset is stop - end)."""
+    one array step less when the stops are known."""
     lengths = stops - starts
-    ends = lengths.cumsum()
+    return _positions(stops, lengths), lengths
+
+
+def _positions(stops: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The spans' positions: a count 0.. shifted per span by its stop less where it ends in
+    the concatenation."""
+    ends = lengths.cumsum()  # array methods: np.cumsum's wrapper costs as much as the sum
     if not len(ends) or ends[-1] == 0:
-        return np.zeros(0, dtype=np.int64), lengths
+        return np.zeros(0, dtype=np.int64)
     at: np.ndarray = np.arange(ends[-1], dtype=np.int64) + (stops - ends).repeat(lengths)
-    return at, lengths
+    return at
 
 
 class Forward:
@@ -102,22 +98,6 @@ class Forward:
         lengths = self.lengths(rows)
         at = spans(self._indptr[rows], lengths)
         return self._terms[at], self._tf[at], lengths
-
-    def bits_of(self, rows: np.ndarray, bits: np.ndarray) -> np.ndarray:
-        """Per row: the OR of bits[term] over its terms (uint16; bits mostly 0). One flat gather
-        of the rows' terms and a reduction over the few that hit, in array methods (np.cumsum
-        and np.repeat's wrappers cost 1-2 us each): ~20 us for 200 rows of name keys, 8 less
-        than a masked rows x longest-row window (measured)."""
-        found = np.zeros(len(rows), dtype=np.uint16)
-        if not len(rows):
-            return found
-        starts = self._indptr[rows]
-        at, ends = spans_and_ends(starts, self._indptr[rows + 1] - starts)
-        gathered = bits[self._terms[at]]
-        hit = gathered.nonzero()[0]
-        if len(hit):
-            np.bitwise_or.at(found, ends.searchsorted(hit, side="right"), gathered[hit])
-        return found
 
     def select(self, rows: np.ndarray) -> Forward:
         """A new store holding only rows, renumbered 0.. in the order given (compaction)."""

@@ -1,7 +1,7 @@
 """Each name-table row's key ids in a fixed-width grid (one column a row), so the keys of a few
 hundred candidate rows come in one gather along the columns and are OR-ed in one reduction: 6
-numpy calls where the flat store's spans took 18 (Forward.bits_of: 63 -> 15 us for 202 rows,
-on a loaded machine). A row with more than WIDTH keys goes on in chunks of WIDTH
+numpy calls where a walk over the flat store's spans took 18 (63 -> 15 us for 202 rows, on a
+loaded machine). A row with more than WIDTH keys goes on in chunks of WIDTH
 (a chain, read only for the candidates that have one).
 
 A pure function of the rows appended (rows are never changed, only added or dropped by a
@@ -93,9 +93,8 @@ class KeyGrid:
         return row
 
     def bits_of(self, rows: np.ndarray, bits: np.ndarray) -> np.ndarray:
-        """Per row: the OR of bits[key] over its keys (uint16), as Forward.bits_of. bits[-1]
-        (where PAD reads) must be 0. take, not [ ]: a fancy index of a 2-d array costs ~8 us
-        more here."""
+        """Per row: the OR of bits[key] over its keys (uint16). bits[-1] (where PAD reads)
+        must be 0. take, not [ ]: a fancy index of a 2-d array costs ~8 us more here."""
         keys = self._grid.take(rows, axis=1)
         found: np.ndarray = np.bitwise_or.reduce(bits.take(keys, mode="clip"), axis=0)
         link = self._link.take(rows)

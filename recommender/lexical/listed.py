@@ -76,7 +76,7 @@ class ListedLexical:
             entries = lists.entries(row)
             entries = entries[self.index.alive.take(entries)]  # int32 rows: take is faster
             entries.sort()  # a copy already: sorted in place
-            scores = RowScores.of(*self.index.raw_scores(row))
+            scores = RowScores(*self.index.raw_scores(row))
             raw = scores.at(entries)
             top = float(np.maximum.reduce(raw)) if len(raw) else 0.0  # not raw.max(): 2 us
             found = Listed(entries, raw, top, scores)

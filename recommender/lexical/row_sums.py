@@ -45,10 +45,6 @@ class RowScores:
     rows: np.ndarray  # int64, ascending
     sums: np.ndarray
 
-    @classmethod
-    def of(cls, rows: np.ndarray, sums: np.ndarray) -> RowScores:
-        return cls(rows, sums)
-
     def at(self, rows: np.ndarray) -> np.ndarray:
         """The score of each of rows (the same floats as accumulate's): 0 for a row the query
         does not reach, a dead row and -1 (an unknown article)."""
