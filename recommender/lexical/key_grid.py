@@ -126,14 +126,14 @@ class KeyGrid:
         keys = self._grid.take(rows, axis=0)
         found = _or_of(bits, keys)
         links = keys[:, LAST]
-        at = (links < 0).nonzero()[0]
-        links = links[at]
-        while len(at):
-            keys = self._chunks.take(~links, axis=0)
+        more = (links < 0).nonzero()[0]  # of the lines just read, those that go on
+        at = more  # their rows' places in found
+        while len(more):
+            keys = self._chunks.take(~links[more], axis=0)
             found[at] |= _or_of(bits, keys)
             links = keys[:, LAST]
             more = (links < 0).nonzero()[0]
-            at, links = at[more], links[more]
+            at = at[more]
         for key in flags:
             bits[key + 1] = 0
         return found
