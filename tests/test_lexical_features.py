@@ -144,3 +144,25 @@ def test_rows_remembered_by_slot_stay_exact_through_writes(depth: int) -> None:
         assert_slot_path_as_id_path(search, ids, slot_of, owner)
     # another owner numbers the articles differently: what one owner's slots meant is dropped
     assert_slot_path_as_id_path(search, ids[::-1], {}, Owner())
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_slots_anywhere_read_the_rows_of_their_articles(seed: int) -> None:
+    """Slots in any order, far apart and around where the map ends (it grows to 1025 places,
+    then doubles), read what the ids read, call after call and after removals."""
+    rng = np.random.default_rng(seed)
+    search = LexicalSearch()
+    search.upsert([story(i) for i in range(60)])
+    ids = [*sorted(search.index.rows), "unknown"]
+    numbers = [0, 1023, 1024, 1025, 2047, 2048, 2049, 4096, 9000]
+    others = np.setdiff1d(np.arange(8000), numbers)
+    numbers += rng.choice(others, size=len(ids) - len(numbers), replace=False).tolist()
+    slot_of = dict(zip(ids, rng.permutation(numbers).tolist(), strict=True))
+    owner = Owner()
+    for step in range(12):
+        if step == 6:
+            search.remove(ids[:5])
+        candidates = rng.choice(ids, size=int(rng.integers(1, 80))).tolist()
+        slots = np.array([slot_of[i] for i in candidates])
+        got = search.slot_rows.of(candidates, slots, owner)
+        assert got.tolist() == [search.index.rows.get(i, -1) for i in candidates]

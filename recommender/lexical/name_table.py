@@ -34,7 +34,6 @@ class NameTable:
         self.forward = _with_empty_row(Forward())
         self.grid = KeyGrid.of(self.forward)  # the same rows, read by overlap
         self.rows: dict[str, int] = {}  # article id → row (row 0: no keys, for unknown ids)
-        self._bits = np.zeros(0, dtype=np.uint16)  # scratch of overlap
         self.version = 0  # writes so far (puts, removals, compactions)
         self.compactions = 0  # rows renumbered so far
 
@@ -125,14 +124,7 @@ class NameTable:
                 flags[met] = flags.get(met, 0) | 1 << bit
         if not flags or not len(rows):
             return np.zeros(len(rows))
-        # one lookup per candidate key, in a scratch array over the key ids (all zero after,
-        # and longer than the ids: its last entry, where the grid's padding reads, stays 0)
-        if len(self._bits) <= len(self.keys):
-            self._bits = np.zeros(2 * len(self.keys) + 1024, dtype=np.uint16)
-        met_ids = list(flags)
-        self._bits[met_ids] = list(flags.values())
-        found = self.grid.bits_of(rows, self._bits)  # the ranked keys each candidate meets
-        self._bits[met_ids] = 0
+        found = self.grid.bits_of(rows, flags)  # the ranked keys each candidate meets
         shares: np.ndarray = _shares(ranked).take(found)  # set 0 (nothing met): 0.0
         return shares
 
@@ -140,17 +132,17 @@ class NameTable:
 def _shares(ranked: Sequence[tuple[float, str]]) -> np.ndarray:
     """The share of every set of ranked keys (bit i: the i-th; at most 2^8 sets) in their
     total weight. A set weighs what it weighs without its last key plus that key: the weights
-    added in ranked order, as names.name_overlap adds them, so the same floats. The first keys'
-    sets in Python floats (a query ranks ~4 keys: 16 sets, cheaper than a numpy step a key),
-    the rest's by doubling the array: 42 -> 23 us at 4 keys, 60 -> 53 at 8 (alternated, on a
-    loaded machine)."""
+    added in ranked order, as names.name_overlap adds them, so the same floats (and the set of
+    all keys, the last, weighs their total). The first keys' sets in Python floats (a query
+    ranks ~4 keys: 16 sets, cheaper than a numpy step a key), the rest's by doubling the
+    array: 42 -> 23 us at 4 keys, 60 -> 53 at 8 (alternated, on a loaded machine)."""
     weight = [0.0]
     for w, _ in ranked[:PYTHON_KEYS]:
         weight += [total + w for total in weight]
     table = np.array(weight)
     for w, _ in ranked[PYTHON_KEYS:]:
         table = np.concatenate((table, table + w))
-    shares: np.ndarray = table / sum(w for w, _ in ranked)
+    shares: np.ndarray = table / table[-1]
     return shares
 
 

@@ -116,13 +116,15 @@ def ranked_keys(
 ) -> list[tuple[float, str]]:
     """The query's weightiest keys (IDF x salience, a plain headline word counting less), best
     first: what name overlap is measured on. Empty when nothing weighs."""
-    if query is None or not query.keys:
+    if query is None:
         return []
-    keys = list(query.keys)
-    named = set(query.names)
+    keys = query.keys
+    if not keys:
+        return []
+    named = len(query.names)  # keys are the names, then the plain words (Names.of: disjoint)
     weights = [
-        w * s * (1.0 if k in named else PLAIN_TERM_WEIGHT)
-        for k, w, s in zip(keys, idf(keys), query.salience, strict=True)
+        w * s * (1.0 if i < named else PLAIN_TERM_WEIGHT)
+        for i, (w, s) in enumerate(zip(idf(keys), query.salience, strict=True))
     ]
     ranked = sorted(zip(weights, keys, strict=True), reverse=True)[:QUERY_NAMES]
     return ranked if sum(w for w, _ in ranked) > 0 else []

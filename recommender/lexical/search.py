@@ -176,12 +176,16 @@ class LexicalSearch:
 
     def key_idf(self, keys: Sequence[str]) -> list[float]:
         """IDF of name keys; a key the corpus has never seen is as rare as can be."""
-        get = self.index.vocabulary.get
+        index = self.index
+        get = index.vocabulary.get
         ids = [get(key, -1) for key in keys]
-        rarest = float(np.log1p(len(self.index) + 0.5)) if -1 in ids else 0.0
-        if not len(self.index.df):
+        if -1 not in ids:  # the common case: every key is a term of the corpus
+            known: list[float] = index.idf(np.array(ids, dtype=np.int64)).tolist()
+            return known
+        rarest = float(np.log1p(len(index) + 0.5))
+        if not len(index.df):
             return [rarest] * len(keys)
-        values: list[float] = self.index.idf(np.array(ids, dtype=np.int64)).tolist()
+        values: list[float] = index.idf(np.array(ids, dtype=np.int64)).tolist()
         # an unknown key (-1) read the last term's df: its value is replaced
         return [rarest if i < 0 else v for i, v in zip(ids, values, strict=True)]
 
