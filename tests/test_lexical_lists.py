@@ -212,3 +212,16 @@ def test_listed_neighbours_rank_as_relative_scores_do(monkeypatch: pytest.Monkey
         picked = zip(rows[order].tolist(), scores[order].tolist(), strict=True)
         expected = [(f"d{row}", score) for row, score in picked if score > 0]
         assert listed.neighbours("d7", k) == expected, case
+
+
+def test_computing_every_list_leaves_the_forward_index_as_it_was() -> None:
+    """compute_all while removed rows wait for compaction: the product's matrix must not share
+    the forward index's terms (dropping the dead rows' postings shifts them in place)."""
+    rng = np.random.default_rng(2)
+    index = LexicalIndex()
+    index.upsert_many([random_doc(rng, f"d{i}") for i in range(200)])
+    index.remove([f"d{i}" for i in range(0, 200, 3)])
+    terms, indptr = index.forward.terms.copy(), index.forward.indptr.copy()
+    ListedLexical(index, LexicalListsConfig(depth=10)).compute_all()
+    assert index.forward.terms.tolist() == terms.tolist()
+    assert index.forward.indptr.tolist() == indptr.tolist()
