@@ -14,7 +14,8 @@ from recommender.lexical import LexicalSearch
 from recommender.lexical.index import LexicalIndex
 from recommender.lexical.listed import Listed, ListedLexical
 from recommender.lexical.lists import LISTS_FILE
-from recommender.lexical.row_sums import relative
+from recommender.lexical.query_rows import ForwardScores, QueryRows
+from recommender.lexical.row_sums import ChosenSums, relative
 from tests.factories import article, small_corpus
 
 Doc = tuple[str, list[str], str]
@@ -204,7 +205,7 @@ def test_listed_neighbours_rank_as_relative_scores_do(monkeypatch: pytest.Monkey
         rows = np.sort(rng.choice(50, size=int(rng.integers(0, 40)), replace=False))
         raw = rng.choice([0.0, 0.5, 1.25, 3.0, float(rng.uniform(0.1, 4))], size=len(rows))
         top = float(raw.max()) if len(raw) else 0.0
-        found = Listed(rows, raw, top, (rows, raw))  # a posting a row: its sum
+        found = Listed(rows, raw, top, QueryRows(index, 7, ChosenSums(), ForwardScores()))
         monkeypatch.setattr(listed, "_listed", lambda row, need, found=found: found)
         k = int(rng.integers(1, 45))
         scores = relative(raw, top)

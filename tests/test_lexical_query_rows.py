@@ -1,8 +1,9 @@
-"""A query's BM25 scores at chosen rows (ChosenSums over LexicalIndex.query_values) equal, to the
-bit, the plain rule written out: each matching query term's value with raw_scores' dtypes (idf
-float64, count uint16, norm float32), added in query-term order from 0.0; 0 for a dead row and
-for -1. On random corpora with rows in the compact segment, in the live one, removed and
-re-added; the data is checked to be such that another order or dtype would give other floats."""
+"""A query's BM25 scores at chosen rows, by either plan (QueryRows: the walk's postings summed
+at the rows, ChosenSums; or the rows' forward lists, ForwardScores), equal to the bit the plain
+rule written out: each matching query term's value with raw_scores' dtypes (idf float64, count
+uint16, norm float32), added in query-term order from 0.0; 0 for a dead row and for -1. On
+random corpora with rows in the compact segment, in the live one, removed and re-added; the data
+is checked to be such that another order or dtype would give other floats."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import numpy as np
 import pytest
 
 from recommender.component_configs import LexicalListsConfig
+from recommender.lexical import query_rows
 from recommender.lexical.index import K1, LexicalIndex
 from recommender.lexical.listed import ListedLexical
+from recommender.lexical.query_rows import ForwardScores, QueryRows
 from recommender.lexical.row_sums import ChosenSums, relative
 
 Parts = list[tuple[float, int, np.float32]]  # a matching term's idf, count and the row's norm
@@ -69,9 +72,25 @@ def plain_score(index: LexicalIndex, query_row: int, row: int) -> float:
     return total
 
 
-def chosen(index: LexicalIndex, sums: ChosenSums, query_row: int, rows: np.ndarray) -> list[float]:
-    values: list[float] = sums.at(*index.query_values(query_row), rows, len(index.ids)).tolist()
-    return values
+class Plans:
+    """Both plans' scores of a query at rows, through scratch arrays shared by every query (so
+    what one read leaves in them is seen by the next)."""
+
+    def __init__(self) -> None:
+        self.sums = ChosenSums()
+        self.forward = ForwardScores()
+
+    def query(self, index: LexicalIndex, query_row: int) -> QueryRows:
+        return QueryRows(index, query_row, self.sums, self.forward)
+
+    def walk(self, index: LexicalIndex, query_row: int, rows: np.ndarray) -> list[float]:
+        values: list[float] = self.query(index, query_row).walked(rows).tolist()
+        return values
+
+    def forward_read(self, index: LexicalIndex, query_row: int, rows: np.ndarray) -> list[float]:
+        query = self.query(index, query_row)
+        values: list[float] = self.forward.at(index, query.query, rows, query.spans(rows)).tolist()
+        return values
 
 
 def asked_rows(rng: np.random.Generator, index: LexicalIndex) -> np.ndarray:
@@ -82,28 +101,60 @@ def asked_rows(rng: np.random.Generator, index: LexicalIndex) -> np.ndarray:
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_chosen_sums_equal_the_plain_rule_to_the_bit(seed: int) -> None:
+def test_both_plans_equal_the_plain_rule_to_the_bit(seed: int) -> None:
     rng = np.random.default_rng(seed)
     index = random_corpus(rng)
-    sums = ChosenSums()
+    plans = Plans()
     queries = [row for row in range(len(index.ids)) if index.alive[row]][::9]
     assert any(row >= len(index.ids) - 60 for row in queries)  # live-segment queries too
     for query_row in queries:
         rows = asked_rows(rng, index)
         expected = [plain_score(index, query_row, row) for row in rows.tolist()]
-        assert chosen(index, sums, query_row, rows) == expected, query_row
+        assert plans.walk(index, query_row, rows) == expected, query_row
+        assert plans.forward_read(index, query_row, rows) == expected, query_row
         found, scores = index.raw_scores(query_row)  # the walk's sums: the same floats
         assert scores.tolist() == [plain_score(index, query_row, r) for r in found.tolist()]
+    index.compact()  # one segment, no dead row: the postings' and the spans' shorter paths
+    for query_row in range(0, len(index.ids), 23):
+        rows = asked_rows(rng, index)
+        expected = [plain_score(index, query_row, row) for row in rows.tolist()]
+        assert plans.walk(index, query_row, rows) == expected, query_row
+        assert plans.forward_read(index, query_row, rows) == expected, query_row
 
 
 def test_an_empty_query_and_no_rows_score_nothing() -> None:
     index = random_corpus(np.random.default_rng(7))
     index.upsert_many([("lonely", ["only-here", "nowhere-else"], "")])
-    sums = ChosenSums()
+    plans = Plans()
     row = index.rows["lonely"]
     assert not len(index.weighted_query(row)[0])
-    assert chosen(index, sums, row, np.array([-1, 0, 1, row])) == [0.0] * 4
-    assert chosen(index, sums, 3, np.zeros(0, dtype=np.int64)) == []
+    for read in (plans.walk, plans.forward_read):
+        assert read(index, row, np.array([-1, 0, 1, row])) == [0.0] * 4
+        assert read(index, 3, np.zeros(0, dtype=np.int64)) == []
+        assert read(index, 3, np.array([-1])) == [0.0]
+
+
+def test_the_cheaper_plan_is_read_and_a_walk_taken_is_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    index = random_corpus(np.random.default_rng(5))
+    plans = Plans()
+    rows = asked_rows(np.random.default_rng(6), index)
+    query_row = max(range(300), key=lambda row: plans.query(index, row).walk_postings)
+    expected = [plain_score(index, query_row, row) for row in rows.tolist()]
+    walk = plans.query(index, query_row).walk_postings
+    # the walk: costs less than any forward read
+    monkeypatch.setattr(query_rows, "FORWARD_FIXED", walk)
+    query = plans.query(index, query_row)
+    assert query.at(rows).tolist() == expected and query.postings is not None
+    # the forward read: its rows' terms cost less than the walk's postings
+    monkeypatch.setattr(query_rows, "FORWARD_FIXED", 0)
+    monkeypatch.setattr(query_rows, "FORWARD_PER_TERM", (walk - 1) / query.spans(rows)[1].sum())
+    fresh = plans.query(index, query_row)
+    assert fresh.at(rows).tolist() == expected and fresh.postings is None
+    assert query.at(rows).tolist() == expected  # once taken, the walk is read
+    monkeypatch.setattr(query_rows, "FORWARD_PER_TERM", (walk + 1) / query.spans(rows)[1].sum())
+    assert fresh.at(rows).tolist() == expected and fresh.postings is not None
 
 
 def test_the_corpus_tells_the_summation_order_and_the_dtypes_apart() -> None:
@@ -121,22 +172,32 @@ def test_the_corpus_tells_the_summation_order_and_the_dtypes_apart() -> None:
     assert differs(lambda p: sum(w * c * (K1 + 1.0) / (c + float(n)) for w, c, n in p))
 
 
+@pytest.mark.parametrize("plan", ["walk", "forward"])
 @pytest.mark.parametrize("seed", range(3))
-def test_listed_reads_equal_the_walks_scores(seed: int) -> None:
-    """ListedLexical scores its list and any candidates from the query's postings: the same
-    floats as raw_scores' sums read at those rows, divided by the best listed one."""
+def test_listed_reads_equal_the_walks_scores(
+    seed: int, plan: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ListedLexical scores its list and any candidates by the query's plan: the same floats as
+    raw_scores' sums read at those rows, divided by the best listed one; neighbours ranks them
+    (best first, ties by row, 0s left out)."""
+    monkeypatch.setattr(query_rows, "FORWARD_FIXED", 10**9 if plan == "walk" else -1)
+    monkeypatch.setattr(query_rows, "FORWARD_PER_TERM", 0.0)
     rng = np.random.default_rng(seed)
     index = random_corpus(rng)
     listed = ListedLexical(index, LexicalListsConfig(depth=20))
     listed.compute_all()
     for query_row in [row for row in range(len(index.ids)) if index.alive[row]][::11]:
         article_id = index.ids[query_row]
-        assert article_id is not None
+        assert article_id is not None and listed.lists is not None
         found, scores = index.raw_scores(query_row)
         score_of = dict(zip(found.tolist(), scores.tolist(), strict=True))
-        assert listed.lists is not None
-        entries = listed.lists.entries(query_row).tolist()
+        entries = sorted(
+            row for row in listed.lists.entries(query_row).tolist() if index.alive[row]
+        )
         top = max((score_of.get(row, 0.0) for row in entries), default=0.0)
+        ranked = sorted(entries, key=lambda row: (-score_of.get(row, 0.0), row))
+        expected_ids = [(index.ids[row], score_of.get(row, 0.0) / top) for row in ranked[:12]]
+        assert listed.neighbours(article_id, 12) == [(i, v) for i, v in expected_ids if v > 0]
         rows = asked_rows(rng, index)
         expected = relative(np.array([score_of.get(row, 0.0) for row in rows.tolist()]), top)
         assert listed.similarities_at(article_id, rows).tolist() == expected.tolist()

@@ -37,6 +37,15 @@ _NEG_LOG_TF = -np.concatenate(
 )
 
 
+def posting_values(idf: np.ndarray, counts: np.ndarray, norm: np.ndarray) -> np.ndarray:
+    """Each posting's BM25 value from its term's idf (float64), its count (uint16) and its row's
+    norm (float32): every way of scoring computes this, so all agree to the bit. The counts stay
+    uint16: added to the float32 norm and multiplied by the float64 idf they are cast exactly as
+    a float32 copy would be (one numpy call less)."""
+    values: np.ndarray = idf * counts * (K1 + 1.0) / (counts + norm)
+    return values
+
+
 class LexicalIndex:
     """BM25 over analysed articles; rows are stable until `compact` renumbers them."""
 
@@ -223,18 +232,15 @@ class LexicalIndex:
     def raw_scores(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         """The BM25 score of row's query against every live row sharing a query term with it
         (itself included): (rows ascending, scores), by a walk over the query's postings."""
-        return self._sums.accumulate(*self.query_values(row), len(self.ids))
+        return self._sums.accumulate(*self.query_values(*self.weighted_query(row)), len(self.ids))
 
-    def query_values(self, row: int) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, BM25 values) of the postings of row's query on live rows, each row's values
-        in query-term order (postings.query_postings): the parts a score of row sums."""
-        weighted = self.weighted_query(row)
-        rows, counts, idf = query_postings(self.base, self.live, len(self.vocabulary), *weighted)
+    def query_values(self, terms: np.ndarray, idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, BM25 values) of the postings of a query (weighted_query) on live rows, each
+        row's values in query-term order (postings.query_postings): the parts a score sums."""
+        rows, counts, idf = query_postings(self.base, self.live, len(self.vocabulary), terms, idf)
         # int64 once: the gathers and scatters by row below skip a conversion each (~1 us)
         rows = rows.astype(np.int64)
-        # counts stay uint16: added to the float32 norm and multiplied by the float64 idf
-        # they are cast exactly as a float32 copy would be (one numpy call less)
-        values = idf * counts * (K1 + 1.0) / (counts + self.norm(rows))
+        values = posting_values(idf, counts, self.norm(rows))
         if self.alive_count == len(self.ids):
             return rows, values
         live = self.alive.take(rows)  # removed rows' postings stay until the next compaction

@@ -33,6 +33,7 @@ from recommender.component_configs import LexicalListsConfig
 from recommender.lexical.batch import all_scores
 from recommender.lexical.index import K1, QUERY_TERMS, LexicalIndex
 from recommender.lexical.lists import LexicalLists
+from recommender.lexical.query_rows import ForwardScores, QueryRows
 from recommender.lexical.row_sums import ChosenSums, relative
 
 BULK_SHARE = 0.02  # a batch above this share of the corpus computes every list at once
@@ -43,13 +44,12 @@ CACHE = 256  # lists scored again, kept until the next write (Lees ook reads one
 @dataclass(frozen=True, slots=True)
 class Listed:
     """A list as read: its live rows ascending, their scores now, the best of them, and the
-    query's postings they were summed from (LexicalIndex.query_values: rows and BM25 values),
-    which score the other candidates too."""
+    query they were scored by (which scores the other candidates too)."""
 
     rows: np.ndarray
     raw: np.ndarray
     top: float
-    postings: tuple[np.ndarray, np.ndarray]
+    scores: QueryRows
 
 
 class ListedLexical:
@@ -62,7 +62,8 @@ class ListedLexical:
         self.config = config
         self.lists = lists
         self._cache: OrderedDict[int, Listed] = OrderedDict()
-        self._sums = ChosenSums()
+        self._sums = ChosenSums()  # scratch arrays the queries' reads share
+        self._forward = ForwardScores()
         index.on_renumber = self.renumbered
 
     # reads ------------------------------------------------------------------------------------
@@ -79,13 +80,13 @@ class ListedLexical:
             if self.index.alive_count < len(self.index.ids):  # removed rows stay listed
                 entries = entries[self.index.alive.take(entries)]  # int32 rows: take is faster
             entries.sort()  # a copy already: sorted in place
-            # summed at the rows read only: raw_scores' sums over every row the query reaches
+            # scored at the rows read only: raw_scores' sums over every row the query reaches
             # cost a sort of those rows and a search in them more (a miss here: ~220 -> ~175 us
             # at 100k articles, ~170 -> ~150 at 10k)
-            postings = self.index.query_values(row)
-            raw = self._sums.at(*postings, entries, len(self.index.ids))
+            scores = QueryRows(self.index, row, self._sums, self._forward)
+            raw = scores.at(entries)
             top = float(np.maximum.reduce(raw)) if len(raw) else 0.0  # not raw.max(): 2 us
-            found = Listed(entries, raw, top, postings)
+            found = Listed(entries, raw, top, scores)
             self._cache[row] = found
             if len(self._cache) > CACHE:
                 self._cache.popitem(last=False)
@@ -126,7 +127,7 @@ class ListedLexical:
         found = self._listed(row, 1)
         if found is None:
             return self.index.similarities_at(article_id, rows)
-        return relative(self._sums.at(*found.postings, rows, len(self.index.ids)), found.top)
+        return relative(found.scores.at(rows), found.top)
 
     # writes -----------------------------------------------------------------------------------
 
