@@ -14,7 +14,8 @@ from recommender.lexical import LexicalSearch
 from recommender.lexical.index import LexicalIndex
 from recommender.lexical.listed import Listed, ListedLexical
 from recommender.lexical.lists import LISTS_FILE
-from recommender.lexical.row_sums import RowScores, relative
+from recommender.lexical.query_rows import ForwardScores, QueryRows
+from recommender.lexical.row_sums import ChosenSums, relative
 from tests.factories import article, small_corpus
 
 Doc = tuple[str, list[str], str]
@@ -204,7 +205,7 @@ def test_listed_neighbours_rank_as_relative_scores_do(monkeypatch: pytest.Monkey
         rows = np.sort(rng.choice(50, size=int(rng.integers(0, 40)), replace=False))
         raw = rng.choice([0.0, 0.5, 1.25, 3.0, float(rng.uniform(0.1, 4))], size=len(rows))
         top = float(raw.max()) if len(raw) else 0.0
-        found = Listed(rows, raw, top, RowScores(rows, raw))
+        found = Listed(rows, raw, top, QueryRows(index, 7, ChosenSums(), ForwardScores()))
         monkeypatch.setattr(listed, "_listed", lambda row, need, found=found: found)
         k = int(rng.integers(1, 45))
         scores = relative(raw, top)
@@ -212,3 +213,16 @@ def test_listed_neighbours_rank_as_relative_scores_do(monkeypatch: pytest.Monkey
         picked = zip(rows[order].tolist(), scores[order].tolist(), strict=True)
         expected = [(f"d{row}", score) for row, score in picked if score > 0]
         assert listed.neighbours("d7", k) == expected, case
+
+
+def test_computing_every_list_leaves_the_forward_index_as_it_was() -> None:
+    """compute_all while removed rows wait for compaction: the product's matrix must not share
+    the forward index's terms (dropping the dead rows' postings shifts them in place)."""
+    rng = np.random.default_rng(2)
+    index = LexicalIndex()
+    index.upsert_many([random_doc(rng, f"d{i}") for i in range(200)])
+    index.remove([f"d{i}" for i in range(0, 200, 3)])
+    terms, indptr = index.forward.terms.copy(), index.forward.indptr.copy()
+    ListedLexical(index, LexicalListsConfig(depth=10)).compute_all()
+    assert index.forward.terms.tolist() == terms.tolist()
+    assert index.forward.indptr.tolist() == indptr.tolist()

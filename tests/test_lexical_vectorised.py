@@ -1,6 +1,6 @@
 """The vectorised lexical reads equal the per-candidate implementations they replace, on random
 data: name overlap (NameTable against names.name_overlap) and BM25 scores of given rows
-(RowScores read at rows against the postings walk of the live search and a plain BM25)."""
+(ChosenSums read at rows against the postings walk of the live search and a plain BM25)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from recommender.lexical.index import (
 )
 from recommender.lexical.name_table import NameTable
 from recommender.lexical.names import Names, name_overlap, ranked_keys
-from recommender.lexical.row_sums import RowScores
+from recommender.lexical.row_sums import ChosenSums
 from recommender.lexical.search import LexicalSearch
 
 # few letters: random keys share roots and prefixes often, which is what the rule is about
@@ -159,16 +159,17 @@ def test_row_scores_equal_the_postings_walk_and_plain_bm25(seed: int, compacted:
     if compacted:  # one segment, no live part: the postings' shorter path
         index.compact()
         assert not index.live
+    sums = ChosenSums()
     for query_id in [f"d{i}" for i in range(1, 600, 17) if f"d{i}" in index.rows]:
         row = index.rows[query_id]
         rows, scores = index.raw_scores(row)
-        read = RowScores(rows, scores)
-        assert read.at(rows).tolist() == scores.tolist()  # the same floats
+        postings, size = index.query_values(*index.weighted_query(row)), len(index.ids)
+        assert sums.at(*postings, rows, size).tolist() == scores.tolist()  # the same floats
         asked = rng.choice(len(index.ids), size=40)  # dead rows, repeats and rows sharing none
         expected = [plain_bm25(index, row, r) for r in asked.tolist()]
-        np.testing.assert_allclose(read.at(asked), expected, rtol=1e-5)
+        np.testing.assert_allclose(sums.at(*postings, asked, size), expected, rtol=1e-5)
         others = np.setdiff1d(np.arange(-1, len(index.ids)), rows)  # -1: an unknown article
-        assert not read.at(others).any()
+        assert not sums.at(*postings, others, size).any()
 
 
 def test_term_weight_table_equals_the_log_for_every_count() -> None:

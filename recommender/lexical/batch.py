@@ -23,8 +23,12 @@ def term_weights(index: LexicalIndex) -> sp.csr_matrix:
     tf = forward.tf.astype(np.float32)
     values = tf * (K1 + 1.0) / (tf + index.norm(rows))
     values[~index.alive[rows]] = 0.0
+    # copy=True: the matrix would share the forward index's terms, which eliminate_zeros (the
+    # dead rows' postings) shifts in place
     docs = sp.csr_matrix(
-        (values, forward.terms, forward.indptr), shape=(forward.rows, len(index.vocabulary))
+        (values, forward.terms, forward.indptr),
+        shape=(forward.rows, len(index.vocabulary)),
+        copy=True,
     )
     docs.eliminate_zeros()
     return docs.T.tocsr()

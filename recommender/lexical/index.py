@@ -15,7 +15,8 @@ from itertools import repeat
 
 import numpy as np
 
-from recommender.lexical.forward import Forward, _grow, spans, spans_between
+from recommender.lexical.forward import Forward, _grow
+from recommender.lexical.postings import Live, query_postings
 from recommender.lexical.row_sums import RowSums, relative
 from recommender.lexical.segments import Segment, build_segment
 
@@ -36,6 +37,15 @@ _NEG_LOG_TF = -np.concatenate(
 )
 
 
+def posting_values(idf: np.ndarray, counts: np.ndarray, norm: np.ndarray) -> np.ndarray:
+    """Each posting's BM25 value from its term's idf (float64), its count (uint16) and its row's
+    norm (float32): every way of scoring computes this, so all agree to the bit. The counts stay
+    uint16: added to the float32 norm and multiplied by the float64 idf they are cast exactly as
+    a float32 copy would be (one numpy call less)."""
+    values: np.ndarray = idf * counts * (K1 + 1.0) / (counts + norm)
+    return values
+
+
 class LexicalIndex:
     """BM25 over analysed articles; rows are stable until `compact` renumbers them."""
 
@@ -49,7 +59,7 @@ class LexicalIndex:
         self.doc_len = np.zeros(0, dtype=np.float32)
         self.alive = np.zeros(0, dtype=bool)
         self.base = Segment.empty()
-        self.live: dict[int, tuple[list[int], list[int]]] = {}
+        self.live: Live = {}
         self.live_docs = 0
         self.alive_count = 0
         self.total_len = 0.0
@@ -197,32 +207,6 @@ class LexicalIndex:
                 top = top[within]
         return terms[top], idf[top]
 
-    def _postings(
-        self, terms: np.ndarray, weights: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(rows, counts, its term's weight) of every posting of terms: the compact segment's
-        in one gather, then the live segment's (a row lives in one of them, so each row's
-        postings still come term after term)."""
-        indptr = self.base.indptr
-        if not self.live and len(self.vocabulary) < len(indptr):
-            # the common case, in fewer steps: every term in the compact segment (the
-            # vocabulary only grows: no term is past it), no other
-            at, lengths = spans_between(indptr.take(terms), indptr.take(terms + 1))
-            return self.base.rows[at], self.base.tf[at], weights.repeat(lengths)
-        covered = terms[terms + 1 < len(indptr)]
-        starts = indptr[covered]
-        lengths = indptr[covered + 1] - starts
-        at = spans(starts, lengths)
-        rows, tf = [self.base.rows[at]], [self.base.tf[at]]
-        which = [np.repeat(np.flatnonzero(terms + 1 < len(indptr)), lengths)]
-        for i, term in enumerate(terms.tolist() if self.live else ()):
-            extra = self.live.get(term)
-            if extra is not None:
-                rows.append(np.asarray(extra[0], dtype=np.int32))
-                tf.append(np.asarray(extra[1], dtype=np.uint16))
-                which.append(np.full(len(extra[0]), i))
-        return np.concatenate(rows), np.concatenate(tf), weights[np.concatenate(which)]
-
     def _scores(self, article_id: str) -> tuple[np.ndarray, np.ndarray]:
         """Rows (sorted) that share a query term with the article and their BM25 scores divided
         by the best score of another article: the most alike article scores 1.0."""
@@ -248,14 +232,19 @@ class LexicalIndex:
     def raw_scores(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         """The BM25 score of row's query against every live row sharing a query term with it
         (itself included): (rows ascending, scores), by a walk over the query's postings."""
-        rows, counts, idf = self._postings(*self.weighted_query(row))
+        return self._sums.accumulate(*self.query_values(*self.weighted_query(row)), len(self.ids))
+
+    def query_values(self, terms: np.ndarray, idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, BM25 values) of the postings of a query (weighted_query) on live rows, each
+        row's values in query-term order (postings.query_postings): the parts a score sums."""
+        rows, counts, idf = query_postings(self.base, self.live, len(self.vocabulary), terms, idf)
         # int64 once: the gathers and scatters by row below skip a conversion each (~1 us)
         rows = rows.astype(np.int64)
-        # counts stay uint16: added to the float32 norm and multiplied by the float64 idf
-        # they are cast exactly as a float32 copy would be (one numpy call less)
-        values = idf * counts * (K1 + 1.0) / (counts + self.norm(rows))
-        alive = self.alive if self.alive_count < len(self.ids) else None  # None: no dead row
-        return self._sums.accumulate(rows, values, alive, len(self.ids))
+        values = posting_values(idf, counts, self.norm(rows))
+        if self.alive_count == len(self.ids):
+            return rows, values
+        live = self.alive.take(rows)  # removed rows' postings stay until the next compaction
+        return rows[live], values[live]
 
     def norm(self, rows: np.ndarray) -> np.ndarray:
         """BM25's length normalisation of rows (float32, as every score is computed with it)."""
