@@ -21,7 +21,7 @@ from recommender.index import VectorIndex
 from recommender.popularity import PopularityCounters
 from recommender.ranking.diversity import mmr_order
 from recommender.ranking.features import DAY, as_dicts
-from recommender.ranking.joined import PopularRows, joined_rows, popular_ids
+from recommender.ranking.joined import JoinedRows, popular_ids
 from recommender.ranking.lists import Explanation, Item, RankedList, new_recommendation_id
 from recommender.ranking.scoring import CoReadSource, Lexical, Scored, Scoring
 from recommender.ranking.slots import RowSlots, slot_lookups
@@ -52,7 +52,7 @@ class Ranker:
         self.coreads = coreads
         self._row_slots = RowSlots(index, catalog.columns)
         self._lookups = slot_lookups(popularity, catalog.columns)
-        self._popular_rows = PopularRows()
+        self._joined = JoinedRows()
         # bumped by swap_index: whatever was computed from the previous index is stale
         self.generation = 0
 
@@ -65,7 +65,7 @@ class Ranker:
         """Serve another index from the next call on (the caller holds the service lock)."""
         self._index = index
         self._row_slots = RowSlots(index, self.catalog.columns)
-        self._popular_rows = PopularRows()  # not to keep the previous index alive in it
+        self._joined = JoinedRows()  # not to keep the previous index alive in it
         self.generation += 1
 
     @property
@@ -159,9 +159,7 @@ class Ranker:
             joined += [i for i, _ in read]
         popular = popular_ids(self.popularity, self.params.popular_candidates, now)
         # the joined articles in the index, in order, each once, not among the vector ones
-        extra, vectors = joined_rows(
-            self._index, joined, self._popular_rows.of(self._index, popular), rows
-        )
+        extra, vectors = self._joined.of(self._index, joined, popular, rows)
         if extra:  # float32 cosines cast by the concatenation (exact), rows from the list
             sims = np.concatenate([sims, vectors @ query], dtype=np.float64)
             rows = np.concatenate([rows, extra])
