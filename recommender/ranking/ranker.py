@@ -163,16 +163,14 @@ class Ranker:
         if extra:  # float32 cosines cast by the concatenation (exact), rows from the list
             sims = np.concatenate([sims, vectors @ query], dtype=np.float64)
             rows = np.concatenate([rows, extra])
-        # filtered and scored by catalogue slot: ids only for the candidates that pass
+        # filtered and scored by catalogue slot: an id is read only when asked for (SlotIds)
         columns = self.catalog.columns
         slots = self._row_slots.of(rows)
         keep = columns.passing(slots, article_id, exclude, section, max_age_days, now)
         # a syndicated copy of the article being read
         keep &= sims < self.params.near_duplicate_threshold
         kept = np.flatnonzero(keep)
-        kept_slots = slots[kept]
-        kept_ids = columns.ids_at(kept_slots)
-        found = self._scoring.from_columns(article_id, kept_ids, kept_slots, sims[kept], now)
+        found = self._scoring.from_columns(article_id, slots[kept], sims[kept], now)
         found.rows = rows[kept]
         return found
 
@@ -210,7 +208,7 @@ class Ranker:
 
     def _select(self, found: Scored, k: int, use_mmr: bool) -> list[int]:
         """Positions in found of the listed items, by maximal marginal relevance."""
-        if not found.ids:
+        if not len(found.values):
             return []
         # only the best-scored head can be picked: fetch vectors for it alone (hot path)
         head = np.argsort(-found.values, kind="stable")[: max(k * 10, 40)]
