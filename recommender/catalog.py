@@ -9,10 +9,10 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import cast
+from typing import cast, overload
 
 import numpy as np
 
@@ -108,13 +108,18 @@ class Columns:
 
     def slots(self, ids: Iterable[str | None]) -> np.ndarray:
         """Slots of ids, -1 for an id without a card (and for None)."""
-        get = cast(Callable[[str | None, int], int], self.slot.get)  # None: never a key
+        # the type as a string: Callable[...] evaluated cost ~3.5 us a call (typing's cache)
+        get = cast("Callable[[str | None, int], int]", self.slot.get)  # None: never a key
         return np.fromiter(map(get, ids, itertools.repeat(-1)), dtype=np.int64)
 
     def ids_at(self, slots: np.ndarray) -> list[str]:
         """The article ids of (known) slots, in order: one gather, no lookup per slot."""
         found: list[str] = self.ids[slots].tolist()
         return found
+
+    def ids_of(self, slots: np.ndarray) -> SlotIds:
+        """ids_at(slots), each read when asked for (see SlotIds)."""
+        return SlotIds(self, slots)
 
     def passing(
         self,
@@ -140,6 +145,45 @@ class Columns:
             keep &= ~(now - self.published_ts[slots] > max_age_days * DAY_SECONDS)
         passing: np.ndarray = keep
         return passing
+
+
+class SlotIds(Sequence[str]):
+    """The article ids of (known) catalogue slots as a sequence, each read when asked for. A
+    Lees-ook request reads the ids of the few items it lists (and of the few candidates the
+    lexical features look up by id), not all ~200: gathering them touched a string object per
+    candidate, scattered in memory (~8 us a request at 10k, ~21 us at 100k, paired A/B). A slot
+    is never reused, so an id read later is the one of now. A walk over all gathers them once."""
+
+    __slots__ = ("columns", "slots", "_all")
+
+    def __init__(self, columns: Columns, slots: np.ndarray) -> None:
+        self.columns = columns
+        self.slots = slots
+        self._all: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    @overload
+    def __getitem__(self, at: int) -> str: ...
+
+    @overload
+    def __getitem__(self, at: slice) -> list[str]: ...
+
+    def __getitem__(self, at: int | slice) -> str | list[str]:
+        if isinstance(at, slice):
+            return self.all()[at]
+        found: str = self.columns.ids[self.slots[at]]
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.all())
+
+    def all(self) -> list[str]:
+        """Every id, in order: one gather, kept."""
+        if self._all is None:
+            self._all = self.columns.ids_at(self.slots)
+        return self._all
 
 
 class Catalog:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -170,11 +170,6 @@ class VectorIndex(KeptNeighbours):
         # map over the C-level dict.get: ~2x a generator expression, ~150 ids a request
         found = map(self._rows.get, ids, itertools.repeat(-1))
         return np.fromiter(found, dtype=np.int64, count=len(ids))
-
-    def distinct_rows(self, ids: Iterable[str], leave_out: Collection[int] = ()) -> list[int]:
-        """The live rows of ids, each once, in order, but those in leave_out (unknown ids too)."""
-        found = dict.fromkeys(map(self._rows.get, ids, itertools.repeat(-1)))
-        return [row for row in found if row >= 0 and row not in leave_out]
 
     def vectors_at(self, rows: np.ndarray | list[int], out: np.ndarray | None = None) -> np.ndarray:
         """Vectors of live rows, in order; into out when given (no concatenation after)."""

@@ -1,11 +1,14 @@
 """The precomputed neighbour lists of a VectorIndex (recommender.neighbours holds the lists and
-their invariant): keeping them, reading an article's candidates from them, and entering new
-rows into them on publish, with the O(rows) product taken before the service lock.
+their invariant): keeping them, reading an article's candidates from them (and the rows of
+those joined to them by id), and entering new rows into them on publish, with the O(rows)
+product taken before the service lock.
 
 A mixin of VectorIndex, which owns the faiss index and the row bookkeeping it reads."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -74,6 +77,15 @@ class KeptNeighbours:
                 return listed
         _, sims, rows = self.search_rows(np.asarray(self._index.reconstruct(row)), k)
         return sims, rows
+
+    def unmarked_rows(self, ids: Iterable[str], marked: bytearray, into: list[int]) -> None:
+        """The rows of the candidates joined to those: append the live row of each id unmarked
+        in marked (a byte per row; row -1 of an unknown id reads its last, kept marked) to
+        into, marking it: each once, in order. Bytes, not a set of Python ints (JoinedRows)."""
+        for row in map(self._rows.get, ids, itertools.repeat(-1)):
+            if not marked[row]:
+                marked[row] = 1
+                into.append(row)
 
     def _compute_neighbours(self, lists: NeighbourLists) -> None:
         """Every live row's list by one batched search (threads on: a build, not a request)."""

@@ -21,7 +21,7 @@ from recommender.index import VectorIndex
 from recommender.popularity import Popularity, PopularityCounters
 from recommender.ranking.diversity import mmr_order
 from recommender.ranking.features import FEATURES
-from recommender.ranking.joined import PopularRows, joined_rows, popular_ids
+from recommender.ranking.joined import JoinedRows, PopularRows, popular_ids
 from recommender.ranking.weights import KEPT_BLENDS, Gate, Weights
 
 DIM = 16
@@ -134,23 +134,33 @@ def test_popular_rows_are_kept_until_the_head_or_the_index_changes() -> None:
     assert np.array_equal(kept.of(other, ["a3"])[1], other.vectors(["a3"]))
 
 
-@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("seed", range(10))
 def test_joined_rows_are_the_ids_in_order_each_once_outside_the_taken(seed: int) -> None:
     index, ids, vectors = filled("flat", 60, seed)
     index.remove(ids[-5:])
     rng = np.random.default_rng(seed)
-    pool = ids + ["unknown1", "unknown2"]
-    named = [pool[int(i)] for i in rng.integers(0, len(pool), int(rng.integers(0, 30)))]
-    popular = [pool[int(i)] for i in rng.permutation(len(pool))[: int(rng.integers(0, 20))]]
-    taken = index.rows([pool[int(i)] for i in rng.permutation(60)[:15]])
-    taken = taken[taken >= 0]
-    rows, found = joined_rows(index, named, PopularRows().of(index, popular), taken)
-    # what the ranker did before: all ids in one dict, looked up, then the taken left out
-    expected = index.rows(list(dict.fromkeys(named + popular)))
-    expected = expected[expected >= 0]
-    expected = expected[~np.isin(expected, taken)]
-    assert rows == expected.tolist()
-    assert np.array_equal(found, index.vectors_at(expected))
+    joined = JoinedRows()  # one for every call: what a call marks must be gone by the next
+    for call in range(12):
+        if call == 6:  # the index grows past the marks taken so far, and an article moves
+            more = [f"b{i}" for i in range(2000)]
+            index.upsert(more, unit(rng, len(more)), more)
+            index.upsert(["a1"], unit(rng, 1), ["moved"])
+            ids = ids + more
+        pool = ids + ["unknown1", "unknown2"]
+        named = [pool[int(i)] for i in rng.integers(0, len(pool), int(rng.integers(0, 40)))]
+        named += named[: int(rng.integers(0, 5))]  # a co-read neighbour also a lexical one
+        popular = [pool[int(i)] for i in rng.permutation(len(pool))[: int(rng.integers(0, 20))]]
+        if call % 3 == 0:  # the popular head among the named: each popular row taken there
+            popular = named[:3] + popular
+        taken = index.rows([pool[int(i)] for i in rng.permutation(len(pool))[:15]])
+        taken = taken[taken >= 0]
+        rows, found = joined.of(index, named, list(dict.fromkeys(popular)), taken)
+        # what the ranker did before: all ids in one dict, looked up, then the taken left out
+        expected = index.rows(list(dict.fromkeys(named + popular)))
+        expected = expected[expected >= 0]
+        expected = expected[~np.isin(expected, taken)]
+        assert rows == expected.tolist()
+        assert np.array_equal(found, index.vectors_at(expected))
 
 
 def reference_mmr(

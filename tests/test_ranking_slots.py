@@ -1,13 +1,14 @@
-"""The array plumbing of the Lees-ook hot path: index rows to catalogue slots, the co-read
-accessor over partners only, and reasons built only when read."""
+"""The array plumbing of the Lees-ook hot path: index rows to catalogue slots, candidate ids read
+only when asked for, the co-read accessor over partners only, and reasons built only when read."""
 
 from __future__ import annotations
 
 import random
 
 import numpy as np
+import pytest
 
-from recommender.catalog import Card, Catalog
+from recommender.catalog import Card, Catalog, Columns
 from recommender.config import CoReadConfig, PopularityConfig, RankingParams
 from recommender.coreads import CoReads
 from recommender.embedding import FakeEmbedder
@@ -54,6 +55,26 @@ def test_row_slots_follow_publish_replace_and_late_cards() -> None:
     catalog.columns.slot.clear()
     assert slots.of(rows[:5]).tolist() == expected[:5].tolist()
     assert slots.of(np.zeros(0, dtype=np.int64)).tolist() == []
+
+
+def test_slot_ids_read_one_by_one_or_all_are_the_gathered_ids() -> None:
+    columns = Columns()
+    for n in range(1500):
+        columns.put(card(f"a{n}"))
+    rng = np.random.default_rng(3)
+    slots = rng.integers(0, 1500, 200)
+    ids = columns.ids_of(slots)
+    for n in range(1500, 3000):  # the columns grow (new arrays) after the ids were taken
+        columns.put(card(f"a{n}"))
+    columns.put(Card("a7", "a7 again", None, "sport", None, None, False))  # one card changes
+    expected = [f"a{s}" for s in slots.tolist()]
+    assert len(ids) == 200 and bool(ids)
+    assert [ids[at] for at in range(200)] == expected and ids[-1] == expected[-1]
+    assert ids[5:9] == expected[5:9] and list(ids) == expected and ids.all() is ids.all()
+    assert expected[17] in ids and ids.index(expected[17]) == expected.index(expected[17])
+    assert not columns.ids_of(np.zeros(0, dtype=np.int64))
+    with pytest.raises(IndexError):
+        ids[200]
 
 
 def test_partner_similarities_equal_similarities() -> None:

@@ -21,7 +21,7 @@ from recommender.index import VectorIndex
 from recommender.popularity import PopularityCounters
 from recommender.ranking.diversity import mmr_order
 from recommender.ranking.features import DAY, as_dicts
-from recommender.ranking.joined import PopularRows, joined_rows, popular_ids
+from recommender.ranking.joined import JoinedRows, popular_ids
 from recommender.ranking.lists import Explanation, Item, RankedList, new_recommendation_id
 from recommender.ranking.scoring import CoReadSource, Lexical, Scored, Scoring
 from recommender.ranking.slots import RowSlots, slot_lookups
@@ -52,7 +52,7 @@ class Ranker:
         self.coreads = coreads
         self._row_slots = RowSlots(index, catalog.columns)
         self._lookups = slot_lookups(popularity, catalog.columns)
-        self._popular_rows = PopularRows()
+        self._joined = JoinedRows()
         # bumped by swap_index: whatever was computed from the previous index is stale
         self.generation = 0
 
@@ -65,7 +65,7 @@ class Ranker:
         """Serve another index from the next call on (the caller holds the service lock)."""
         self._index = index
         self._row_slots = RowSlots(index, self.catalog.columns)
-        self._popular_rows = PopularRows()  # not to keep the previous index alive in it
+        self._joined = JoinedRows()  # not to keep the previous index alive in it
         self.generation += 1
 
     @property
@@ -159,22 +159,18 @@ class Ranker:
             joined += [i for i, _ in read]
         popular = popular_ids(self.popularity, self.params.popular_candidates, now)
         # the joined articles in the index, in order, each once, not among the vector ones
-        extra, vectors = joined_rows(
-            self._index, joined, self._popular_rows.of(self._index, popular), rows
-        )
+        extra, vectors = self._joined.of(self._index, joined, popular, rows)
         if extra:  # float32 cosines cast by the concatenation (exact), rows from the list
             sims = np.concatenate([sims, vectors @ query], dtype=np.float64)
             rows = np.concatenate([rows, extra])
-        # filtered and scored by catalogue slot: ids only for the candidates that pass
+        # filtered and scored by catalogue slot: an id is read only when asked for (SlotIds)
         columns = self.catalog.columns
         slots = self._row_slots.of(rows)
         keep = columns.passing(slots, article_id, exclude, section, max_age_days, now)
         # a syndicated copy of the article being read
         keep &= sims < self.params.near_duplicate_threshold
         kept = np.flatnonzero(keep)
-        kept_slots = slots[kept]
-        kept_ids = columns.ids_at(kept_slots)
-        found = self._scoring.from_columns(article_id, kept_ids, kept_slots, sims[kept], now)
+        found = self._scoring.from_columns(article_id, slots[kept], sims[kept], now)
         found.rows = rows[kept]
         return found
 
@@ -212,7 +208,7 @@ class Ranker:
 
     def _select(self, found: Scored, k: int, use_mmr: bool) -> list[int]:
         """Positions in found of the listed items, by maximal marginal relevance."""
-        if not found.ids:
+        if not len(found.values):
             return []
         # only the best-scored head can be picked: fetch vectors for it alone (hot path)
         head = np.argsort(-found.values, kind="stable")[: max(k * 10, 40)]

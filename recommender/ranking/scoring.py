@@ -58,7 +58,7 @@ class Scored:
     """Candidates of one query article with their features and blended scores, in step: arrays
     on the hot path; cards and feature dicts only when someone asks (training, evaluation)."""
 
-    ids: list[str]
+    ids: Sequence[str]  # from the columns: SlotIds, each id read when asked for
     matrix: np.ndarray  # one row per candidate, one column per FEATURES name
     values: np.ndarray  # blended scores
     catalog: Catalog
@@ -96,10 +96,11 @@ class Scoring:
     lookups: SlotLookups | None = None  # by catalogue slot, for from_columns
 
     def from_columns(
-        self, query_id: str, ids: list[str], slots: np.ndarray, sims: np.ndarray, now: float
+        self, query_id: str, slots: np.ndarray, sims: np.ndarray, now: float
     ) -> Scored:
         """Candidates known to the catalogue, by slot: nothing per candidate in Python."""
         columns = self.catalog.columns
+        ids = columns.ids_of(slots)
         query = self.catalog.get(query_id)
         code = columns.section_code(query.section) if query is not None else NO_SECTION
         # NO_SECTION matches nothing (cards without a section are not "the same section")
@@ -133,7 +134,7 @@ class Scoring:
     def matrix(
         self,
         query: Card | None,
-        ids: list[str],
+        ids: Sequence[str],
         cards: list[Card] | None,
         sims: np.ndarray,
         published_ts: np.ndarray,
@@ -148,7 +149,7 @@ class Scoring:
         known = {} if known is None else known
         popularity = known.get("popularity")
         if popularity is None:
-            popularity = self.popularity.normalised(ids, now) if ids else np.zeros(0)
+            popularity = self.popularity.normalised(list(ids), now) if ids else np.zeros(0)
         lexical = names = None
         coreads = known.get("coreads")
         if self.lexical is not None and query is not None and ids:
@@ -173,14 +174,14 @@ class Scoring:
             coreads,
         )
 
-    def _coreads_by_id(self, query_id: str, ids: list[str], now: float) -> np.ndarray | None:
+    def _coreads_by_id(self, query_id: str, ids: Sequence[str], now: float) -> np.ndarray | None:
         if isinstance(self.coreads, CoReads):
             # the in-process table: only the candidates that are partners are looked at
             return self.coreads.partner_similarities(query_id, ids, now)
         return None if self.coreads is None else self.coreads.similarities(query_id, ids, now)
 
     def blend(
-        self, query: Card | None, ids: list[str], matrix: np.ndarray, cards: list[Card] | None
+        self, query: Card | None, ids: Sequence[str], matrix: np.ndarray, cards: list[Card] | None
     ) -> Scored:
         values, passes = self.weights.scores(matrix, self.weights.for_query(query))
         return Scored(ids, matrix, values, self.catalog, cards, passes=passes)
