@@ -170,7 +170,8 @@ class NeighbourLists:
             return None
         rows = self.rows[row]
         live = alive[rows]
-        if live[:k].all():  # the usual case, no dead row among the first k: slices, no gather
+        # the usual case, no dead row among the first k: slices, no gather
+        if np.logical_and.reduce(live[:k]):
             return self.sims[row, :k].astype(np.float64), rows[:k].astype(np.int64)
         picked = np.flatnonzero(live)[:k]
         if len(picked) < k and self.floor[row] > -np.inf:

@@ -32,7 +32,7 @@ def relative_similarity(sims: np.ndarray) -> np.ndarray:
     sims = np.asarray(sims, dtype=np.float64)
     if sims.size == 0:
         return sims
-    low, high = float(sims.min()), float(sims.max())
+    low, high = float(np.minimum.reduce(sims)), float(np.maximum.reduce(sims))
     if high - low < 1e-9:
         return np.ones_like(sims)
     scaled: np.ndarray = (sims - low) / (high - low)
@@ -69,7 +69,7 @@ def feature_matrix(
         return out
     # relative_similarity(sims) written in place: no array to copy into the column after
     sims = np.asarray(sims, dtype=np.float64)
-    low, high = float(sims.min()), float(sims.max())
+    low, high = float(np.minimum.reduce(sims)), float(np.maximum.reduce(sims))
     if high - low < 1e-9:
         out[:, 0] = 1.0
     else:

@@ -169,7 +169,7 @@ class Ranker:
         keep = columns.passing(slots, article_id, exclude, section, max_age_days, now)
         # a syndicated copy of the article being read
         keep &= sims < self.params.near_duplicate_threshold
-        kept = np.flatnonzero(keep)
+        kept = keep.nonzero()[0]
         found = self._scoring.from_columns(article_id, slots[kept], sims[kept], now)
         found.rows = rows[kept]
         return found
@@ -210,8 +210,10 @@ class Ranker:
         """Positions in found of the listed items, by maximal marginal relevance."""
         if not len(found.values):
             return []
-        # only the best-scored head can be picked: fetch vectors for it alone (hot path)
-        head = np.argsort(-found.values, kind="stable")[: max(k * 10, 40)]
+        # only the best-scored head can be picked: fetch vectors for it alone (hot path). Array
+        # methods and ufunc reductions here and on the hot path, not numpy's Python wrappers
+        # (np.argsort, flatnonzero, .min(), .max(), .all()): ~16 us a request at 10k and 100k
+        head = (-found.values).argsort(kind="stable")[: max(k * 10, 40)]
         if found.rows is not None:
             vectors = self._index.vectors_at(found.rows[head])
         else:

@@ -48,7 +48,8 @@ class RowSlots:
         if total > len(self._slots):
             self._slots = grown(self._slots, total, UNRESOLVED)
         slots: np.ndarray = self._slots[rows]
-        if slots.min() == UNRESOLVED:  # one step when none is (the mask only when one is)
+        # one step when none is unresolved (the mask only when one is)
+        if np.minimum.reduce(slots) == UNRESOLVED:
             missing = slots == UNRESOLVED
             # first sight of these rows (after a start or a publish): one probe each, once
             ids = self.index.ids_at(rows[missing])
@@ -107,7 +108,7 @@ class CounterSlots:
         if total > len(self._of):
             self._of = grown(self._of, total, UNCHECKED)
         found: np.ndarray = self._of[slots]
-        if len(found) and found.min() == UNCHECKED:  # the least value there can be
+        if len(found) and np.minimum.reduce(found) == UNCHECKED:  # the least value there can be
             unchecked = found == UNCHECKED
             resolved = self.counters.slots(self.columns.ids_at(slots[unchecked]))
             self._of[slots[unchecked]] = resolved

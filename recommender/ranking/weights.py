@@ -70,7 +70,7 @@ class Weights:
             return matrix @ blend, None
         relevance = matrix @ topical_part
         behaviour = matrix @ behaviour_part
-        passes = relevance >= self.gate.share * float(relevance.max())
+        passes = relevance >= self.gate.share * float(np.maximum.reduce(relevance))
         scored: np.ndarray = relevance + np.where(passes, behaviour, 0.0)
         return scored, passes
 
