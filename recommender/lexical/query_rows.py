@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from recommender.lexical.forward import spans as places_of
 from recommender.lexical.index import LexicalIndex, posting_values
 from recommender.lexical.row_sums import ChosenSums
 
@@ -57,7 +58,7 @@ class ForwardScores:
         ends = lengths.cumsum()
         if not len(ends) or not ends[-1]:
             return np.zeros(len(rows))
-        at = np.arange(ends[-1]) + (starts + lengths - ends).repeat(lengths)
+        at = places_of(starts, lengths)  # the rows' places in the forward index
         if len(self._place) < len(index.vocabulary):
             self._place = np.zeros(2 * len(index.vocabulary) + 1024, dtype=np.int64)
             self._numbers = np.arange(len(self._place))
